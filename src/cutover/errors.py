@@ -1,0 +1,91 @@
+"""The one error tree of cutover; the CLI maps each branch to one line and an exit code.
+
+```
+CutoverError                      anything cutover raises on purpose
+├── UsageError                    bad input from the user (exit 2, nothing executed)
+│   └── PlanError                 a plan or mapping file that cannot be used
+│         .problems: [Problem]    every problem found, each with file and line
+├── RemoteError                   a system did not do what we asked
+│     .system, .call, .status     which system, which call, what it answered
+├── StepError                     a step of the cutover failed
+│     .system, .step
+└── RollbackError                 the way back failed or is refused
+      .system, .step
+```
+
+Foreign exceptions (httpx, psycopg, yaml, pydantic) are translated into this tree at
+the boundary that meets them; none reaches a user as a traceback unless `--debug`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong in a file: where it is and what it is, in plain words."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class CutoverError(Exception):
+    """Base of every error cutover raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(CutoverError):
+    """The user asked for something that cannot be done as asked; nothing was executed."""
+
+    exit_code = 2
+
+
+class PlanError(UsageError):
+    """A plan (or mapping) file is malformed or fails lint; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def single(cls, file: str | Path, line: int, message: str) -> PlanError:
+        return cls([Problem(str(file), line, message)])
+
+
+class RemoteError(CutoverError):
+    """A system answered badly or not at all."""
+
+    def __init__(
+        self, message: str, *, system: str, call: str, status: int | None = None
+    ) -> None:
+        self.system = system
+        self.call = call
+        self.status = status
+        where = f"{system}: {call}" + (f" -> {status}" if status is not None else "")
+        super().__init__(f"{where}: {message}")
+
+
+class StepError(CutoverError):
+    """A step of a cutover failed; says which system and which step."""
+
+    def __init__(self, message: str, *, system: str, step: str) -> None:
+        self.system = system
+        self.step = step
+        super().__init__(f"{system} · {step}: {message}")
+
+
+class RollbackError(CutoverError):
+    """A rollback failed or was refused (for example past the point of no return)."""
+
+    def __init__(self, message: str, *, system: str | None = None, step: str | None = None) -> None:
+        self.system = system
+        self.step = step
+        prefix = " · ".join(p for p in (system, step) if p)
+        super().__init__(f"{prefix}: {message}" if prefix else message)

@@ -1,0 +1,73 @@
+"""Durations and offsets as plans write them: `45m`, `1h30m`, `2d`, `+24h`."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
+_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?[dhms])+$")
+PATTERN = r"^\+?(?:\d+(?:\.\d+)?[dhms])+$"
+
+
+def parse_duration(text: str, *, allow_sign: bool = False) -> timedelta:
+    """Parse `1h30m`-style text; `allow_sign` accepts a leading `+` (phase offsets)."""
+    raw = text.strip()
+    if allow_sign and raw.startswith("+"):
+        raw = raw[1:]
+    if not _WHOLE.match(raw):
+        example = "'+24h' or '+1d6h'" if allow_sign else "'45m', '2h' or '1h30m'"
+        raise ValueError(f"{text!r} is not a duration; write it like {example}")
+    units = [unit for _, unit in _PART.findall(raw)]
+    if len(set(units)) != len(units) or units != sorted(units, key=lambda u: -_UNITS[u]):
+        raise ValueError(f"{text!r} is not a duration: give each unit once, largest first")
+    seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(raw))
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """Render a timedelta the way plans write it (`1d2h30m`, `0s` for nothing)."""
+    total = round(value.total_seconds())
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    parts = []
+    for unit, size in _UNITS.items():
+        amount, total = divmod(total, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return sign + ("".join(parts) or "0s")
+
+
+def _coerce(value: Any, *, allow_sign: bool) -> Any:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("a duration must be text like '45m', not true/false")
+    if isinstance(value, int | float):
+        raise ValueError(f"{value!r} has no unit; write it like '{value}m' or '{value}h'")
+    if isinstance(value, str):
+        return parse_duration(value, allow_sign=allow_sign)
+    raise ValueError("a duration must be text like '45m'")
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(lambda v: _coerce(v, allow_sign=False)),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": PATTERN.replace(r"\+?", ""), "examples": ["45m", "1h30m"]}
+    ),
+]
+"""A length of time, written `45m`, `2h`, `1h30m`, `2d`."""
+
+Offset = Annotated[
+    timedelta,
+    BeforeValidator(lambda v: _coerce(v, allow_sign=True)),
+    PlainSerializer(lambda v: "+" + format_duration(v), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": PATTERN, "examples": ["+0h", "+24h", "+2d"]}),
+]
+"""A time relative to the cutover's `starts_at`, written `+24h`."""

@@ -1,0 +1,351 @@
+"""Lint: the rules a well-typed plan must still follow before anything runs.
+
+Each rule yields problems at the line of the value at fault. The rules:
+duplicate ids; unknown ids (departments, systems, features, stores, approvers);
+dependency cycles; a system in no phase or in two; a system depending on one in a
+later phase; a phase starting before what it depends on can finish; a freeze
+never unfrozen (or an unfreeze with no freeze); a degraded feature with no
+notice; a budget the timeline breaks; customer text naming an internal system,
+a URL or something that looks like a secret; a mapping file that is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from cutover.errors import Problem
+from cutover.plan.durations import format_duration
+from cutover.plan.loader import SourceMap
+from cutover.plan.models import FreezeStep, MigrateStep, Plan, UnfreezeStep
+from cutover.plan.timeline import Timeline, build_timeline, find_cycle
+
+_URL = re.compile(r"https?://|www\.|\b[\w-]+\.(?:internal|local|corp|svc)\b", re.I)
+_SECRETISH = re.compile(r"\b(?:[A-Za-z0-9+/_-]{32,}|(?:sk|pk|tok|key)_[A-Za-z0-9]{8,})\b")
+
+
+def lint(plan: Plan, source: SourceMap, plan_dir: Path | None = None) -> list[Problem]:
+    """Every problem in the plan, sorted by line; empty when the plan is good."""
+    linter = _Linter(plan, source, plan_dir)
+    return sorted(set(linter.run()))
+
+
+class _Linter:
+    def __init__(self, plan: Plan, source: SourceMap, plan_dir: Path | None) -> None:
+        self.plan = plan
+        self.source = source
+        self.plan_dir = plan_dir
+        self.departments = {d.id for d in plan.departments}
+        self.systems = {s.id for s in plan.systems}
+        self.features = {f.id for f in plan.features}
+
+    def at(self, path: tuple[str | int, ...], message: str) -> Problem:
+        return self.source.problem(path, message)
+
+    def run(self) -> Iterator[Problem]:
+        yield from self.duplicates()
+        yield from self.references()
+        yield from self.step_order()
+        cycle_found = False
+        for problem in self.cycles():
+            cycle_found = True
+            yield problem
+        placement = list(self.placement())
+        yield from placement
+        yield from self.customer_text()
+        yield from self.stores_and_mappings()
+        if cycle_found or placement:
+            return  # the timeline is meaningless until these are fixed
+        timeline = build_timeline(self.plan)
+        yield from self.phase_starts(timeline)
+        yield from self.notices(timeline)
+        yield from self.budgets(timeline)
+
+    # ------------------------------------------------------------------ ids
+
+    def duplicates(self) -> Iterator[Problem]:
+        groups: list[tuple[str, list[str]]] = [
+            ("departments", [d.id for d in self.plan.departments]),
+            ("systems", [s.id for s in self.plan.systems]),
+            ("features", [f.id for f in self.plan.features]),
+            ("phases", [p.id for p in self.plan.phases]),
+            ("budgets", [b.feature for b in self.plan.budgets]),
+        ]
+        for section, ids in groups:
+            seen: dict[str, int] = {}
+            for i, ident in enumerate(ids):
+                key = "feature" if section == "budgets" else "id"
+                if ident in seen:
+                    first = self.source.line((section, seen[ident]))
+                    what = "a second budget for" if section == "budgets" else "duplicate id"
+                    yield self.at(
+                        (section, i, key), f"{what} {ident!r} (first at line {first})"
+                    )
+                else:
+                    seen[ident] = i
+        for si, system in enumerate(self.plan.systems):
+            counts = Counter(step.key for step in system.steps)
+            for ti, step in enumerate(system.steps):
+                if counts[step.key] > 1 and [s.key for s in system.steps].index(step.key) != ti:
+                    yield self.at(
+                        ("systems", si, "steps", ti),
+                        f"system {system.id!r} has two steps called {step.key!r}; "
+                        "give one an `id:`",
+                    )
+
+    def references(self) -> Iterator[Problem]:
+        for si, system in enumerate(self.plan.systems):
+            base = ("systems", si)
+            if system.department not in self.departments:
+                yield self.at(
+                    (*base, "department"),
+                    f"system {system.id!r}: unknown department {system.department!r}"
+                    + _hint(system.department, self.departments),
+                )
+            for di, dep in enumerate(system.depends_on):
+                if dep == system.id:
+                    yield self.at((*base, "depends_on", di), f"system {dep!r} depends on itself")
+                elif dep not in self.systems:
+                    yield self.at(
+                        (*base, "depends_on", di),
+                        f"system {system.id!r} depends on unknown system {dep!r}"
+                        + _hint(dep, self.systems),
+                    )
+            for fi, feature in enumerate(system.degrades):
+                if feature not in self.features:
+                    yield self.at(
+                        (*base, "degrades", fi),
+                        f"system {system.id!r} degrades unknown feature {feature!r}"
+                        + _hint(feature, self.features),
+                    )
+            for ti, step in enumerate(system.steps):
+                for fi, feature in enumerate(step.degrades):
+                    if feature not in self.features:
+                        yield self.at(
+                            (*base, "steps", ti, "degrades", fi),
+                            f"step {step.key!r} degrades unknown feature {feature!r}"
+                            + _hint(feature, self.features),
+                        )
+        for pi, phase in enumerate(self.plan.phases):
+            for i, system_id in enumerate(phase.systems):
+                if system_id not in self.systems:
+                    yield self.at(
+                        ("phases", pi, "systems", i),
+                        f"phase {phase.id!r} names unknown system {system_id!r}"
+                        + _hint(system_id, self.systems),
+                    )
+            if phase.gate:
+                for ai, approver in enumerate(phase.gate.approvers):
+                    if approver not in self.departments:
+                        yield self.at(
+                            ("phases", pi, "gate", "approvers", ai),
+                            f"gate approver {approver!r} is not a department"
+                            + _hint(approver, self.departments),
+                        )
+                    elif phase.gate.approvers.index(approver) != ai:
+                        yield self.at(
+                            ("phases", pi, "gate", "approvers", ai),
+                            f"approver {approver!r} is listed twice",
+                        )
+        for bi, budget in enumerate(self.plan.budgets):
+            if budget.feature not in self.features:
+                yield self.at(
+                    ("budgets", bi, "feature"),
+                    f"budget for unknown feature {budget.feature!r}"
+                    + _hint(budget.feature, self.features),
+                )
+
+    def cycles(self) -> Iterator[Problem]:
+        graph = {s.id: list(s.depends_on) for s in self.plan.systems}
+        cycle = find_cycle(graph)
+        if cycle:
+            index = next(i for i, s in enumerate(self.plan.systems) if s.id == cycle[0])
+            yield self.at(
+                ("systems", index, "depends_on"), "dependency cycle: " + " → ".join(cycle)
+            )
+
+    # ------------------------------------------------------------- phases
+
+    def placement(self) -> Iterator[Problem]:
+        where: dict[str, list[int]] = {}
+        for pi, phase in enumerate(self.plan.phases):
+            for system_id in dict.fromkeys(phase.systems):
+                where.setdefault(system_id, []).append(pi)
+        for si, system in enumerate(self.plan.systems):
+            phases = where.get(system.id, [])
+            if not phases:
+                yield self.at(("systems", si, "id"), f"system {system.id!r} is in no phase")
+            elif len(phases) > 1:
+                names = ", ".join(repr(self.plan.phases[p].id) for p in phases)
+                second = self.plan.phases[phases[1]]
+                yield self.at(
+                    ("phases", phases[1], "systems", second.systems.index(system.id)),
+                    f"system {system.id!r} is in two phases ({names})",
+                )
+        for si, system in enumerate(self.plan.systems):
+            mine = where.get(system.id, [None])[0]
+            for di, dep in enumerate(system.depends_on):
+                theirs = where.get(dep, [None])[0]
+                if mine is not None and theirs is not None and theirs > mine:
+                    yield self.at(
+                        ("systems", si, "depends_on", di),
+                        f"system {system.id!r} (phase {self.plan.phases[mine].id!r}) depends on "
+                        f"{dep!r}, which runs in a later phase "
+                        f"({self.plan.phases[theirs].id!r})",
+                    )
+
+    def phase_starts(self, timeline: Timeline) -> Iterator[Problem]:
+        start = self.plan.starts_at
+        for pi in range(1, len(self.plan.phases)):
+            phase = self.plan.phases[pi]
+            scheduled = start + phase.starts
+            reported = False
+            for system_id in phase.systems:
+                system = self.plan.system(system_id)
+                si = self.plan.systems.index(system)
+                for di, dep in enumerate(system.depends_on):
+                    dep_phase = self.plan.phase_of(dep)
+                    if dep_phase.id == phase.id:
+                        continue
+                    dep_end = timeline.system(dep).end
+                    if dep_end > scheduled:
+                        reported = True
+                        yield self.at(
+                            ("systems", si, "depends_on", di),
+                            f"phase {phase.id!r} starts at +{format_duration(phase.starts)}, "
+                            f"before {dep!r} (which {system_id!r} depends on) can finish at "
+                            f"+{format_duration(dep_end - start)}",
+                        )
+            previous = timeline.phases[pi - 1]
+            if not reported and previous.end > scheduled:
+                yield self.at(
+                    ("phases", pi, "starts"),
+                    f"phase {phase.id!r} starts at +{format_duration(phase.starts)}, before "
+                    f"phase {previous.phase!r} can finish at "
+                    f"+{format_duration(previous.end - start)}",
+                )
+
+    # --------------------------------------------------------------- steps
+
+    def step_order(self) -> Iterator[Problem]:
+        for si, system in enumerate(self.plan.systems):
+            frozen_at: int | None = None
+            for ti, step in enumerate(system.steps):
+                if isinstance(step, FreezeStep):
+                    if frozen_at is not None:
+                        yield self.at(
+                            ("systems", si, "steps", ti),
+                            f"system {system.id!r} is frozen twice without an unfreeze between",
+                        )
+                    frozen_at = ti
+                elif isinstance(step, UnfreezeStep):
+                    if frozen_at is None:
+                        yield self.at(
+                            ("systems", si, "steps", ti),
+                            f"system {system.id!r} unfreezes without a freeze before",
+                        )
+                    frozen_at = None
+            if frozen_at is not None:
+                yield self.at(
+                    ("systems", si, "steps", frozen_at),
+                    f"system {system.id!r} is frozen and never unfrozen; add `step: unfreeze`",
+                )
+
+    def stores_and_mappings(self) -> Iterator[Problem]:
+        for si, system in enumerate(self.plan.systems):
+            for ti, step in enumerate(system.steps):
+                if not isinstance(step, MigrateStep):
+                    continue
+                base = ("systems", si, "steps", ti)
+                for role in ("source", "target"):
+                    store = getattr(step, role)
+                    for env_id, env in self.plan.environments.items():
+                        if store not in env.stores:
+                            yield self.at(
+                                (*base, role),
+                                f"{role} store {store!r} is not defined in environment "
+                                f"{env_id!r} (environments.{env_id}.stores)",
+                            )
+                if self.plan_dir is not None and not (self.plan_dir / step.mapping).is_file():
+                    yield self.at(
+                        (*base, "mapping"),
+                        f"mapping file {step.mapping!r} not found (relative to the plan file)",
+                    )
+
+    # ------------------------------------------------------------ features
+
+    def notices(self, timeline: Timeline) -> Iterator[Problem]:
+        for fi, feature in enumerate(self.plan.features):
+            windows = timeline.feature(feature.id).windows
+            if windows and feature.notice is None:
+                by = ", ".join(dict.fromkeys(s for w in windows for s in w.systems))
+                yield self.at(
+                    ("features", fi, "id"),
+                    f"feature {feature.id!r} is degraded (by {by}) but has no `notice:` "
+                    "telling customers",
+                )
+
+    def budgets(self, timeline: Timeline) -> Iterator[Problem]:
+        tz = self.plan.zone
+        for bi, budget in enumerate(self.plan.budgets):
+            if budget.feature not in self.features:
+                continue
+            fw = timeline.feature(budget.feature)
+            longest = fw.longest
+            if longest and longest.duration > budget.max_outage:
+                start = longest.start.astimezone(tz).strftime("%a %H:%M")
+                end = longest.end.astimezone(tz).strftime("%a %H:%M")
+                yield self.at(
+                    ("budgets", bi, "max_outage"),
+                    f"feature {budget.feature!r} is down {format_duration(longest.duration)} "
+                    f"in one window ({start}–{end}, by {', '.join(longest.systems)}), over its "
+                    f"budget of {format_duration(budget.max_outage)}",
+                )
+            if budget.max_total is not None and fw.total > budget.max_total:
+                yield self.at(
+                    ("budgets", bi, "max_total"),
+                    f"feature {budget.feature!r} is down {format_duration(fw.total)} in all, "
+                    f"over its budget of {format_duration(budget.max_total)}",
+                )
+
+    def customer_text(self) -> Iterator[Problem]:
+        ids = sorted(self.systems, key=len, reverse=True)
+        pattern = (
+            re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, ids)) + r")(?![\w-])", re.I)
+            if ids
+            else None
+        )
+        for fi, feature in enumerate(self.plan.features):
+            if feature.notice is None:
+                continue
+            texts: list[tuple[tuple[str | int, ...], str]] = []
+            for kind, value in feature.notice.text.model_dump().items():
+                if value:
+                    texts.append((("features", fi, "notice", "text", kind), value))
+            for channel, ct in feature.notice.channel_text.items():
+                for kind, value in ct.model_dump().items():
+                    if value:
+                        path = ("features", fi, "notice", "channel_text", channel, kind)
+                        texts.append((path, value))
+            texts.append((("features", fi, "name"), feature.name))
+            for path, text in texts:
+                found = pattern.search(text) if pattern else None
+                if found:
+                    yield self.at(
+                        path,
+                        f"customer text names internal system {found.group(1)!r}; "
+                        "say what the customer can or cannot do instead",
+                    )
+                if _URL.search(text):
+                    yield self.at(path, "customer text contains a URL or internal host name")
+                if _SECRETISH.search(text):
+                    yield self.at(path, "customer text contains something that looks like a token")
+
+
+def _hint(value: str, known: set[str]) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(value, sorted(known), n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
