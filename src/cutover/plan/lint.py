@@ -46,17 +46,12 @@ class _Linter:
 
     def run(self) -> Iterator[Problem]:
         yield from self.duplicates()
-        yield from self.references()
         yield from self.step_order()
-        cycle_found = False
-        for problem in self.cycles():
-            cycle_found = True
-            yield problem
-        placement = list(self.placement())
-        yield from placement
         yield from self.customer_text()
         yield from self.stores_and_mappings()
-        if cycle_found or placement:
+        structural = [*self.references(), *self.cycles(), *self.placement()]
+        yield from structural
+        if structural:
             return  # the timeline is meaningless until these are fixed
         timeline = build_timeline(self.plan)
         yield from self.phase_starts(timeline)
@@ -296,7 +291,8 @@ class _Linter:
             longest = fw.longest
             if longest and longest.duration > budget.max_outage:
                 start = longest.start.astimezone(tz).strftime("%a %H:%M")
-                end = longest.end.astimezone(tz).strftime("%a %H:%M")
+                same_day = longest.end.date() == longest.start.date()
+                end = longest.end.astimezone(tz).strftime("%H:%M" if same_day else "%a %H:%M")
                 yield self.at(
                     ("budgets", bi, "max_outage"),
                     f"feature {budget.feature!r} is down {format_duration(longest.duration)} "

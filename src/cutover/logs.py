@@ -1,0 +1,100 @@
+"""Logging set up once at the entry point: structlog over stdlib, secrets redacted.
+
+Library code logs `snake_case` events with key-value fields
+(`log.info("chunk_copied", rows=5000)`); run, system and step are bound through
+contextvars (`bind_context`) and merged into every line. Output is pretty on a
+terminal and JSON lines with `--log-format json`. Because records go through
+stdlib logging (logger name `cutover...`), Prefect's run logs pick them up when
+`PREFECT_LOGGING_EXTRA_LOGGERS=cutover` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any, Literal
+
+import structlog
+
+from cutover import secrets
+
+LogFormat = Literal["pretty", "json"]
+
+_SENSITIVE_KEY = re.compile(r"(^|_)(token|password|passwd|authorization|api_key|secret)$", re.I)
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Processor: blank sensitive keys, scrub known secret values from every string.
+
+    Keys *ending* in `_secret` hold secret names (e.g. `token_secret`), not values,
+    and are kept; keys named like a credential (`token`, `password`, ...) are blanked.
+    """
+    for key, value in list(event_dict.items()):
+        if _SENSITIVE_KEY.search(key) and not key.endswith("_secret"):
+            event_dict[key] = "***"
+        elif isinstance(value, str):
+            event_dict[key] = secrets.redact(value)
+        elif isinstance(value, BaseException):
+            event_dict[key] = secrets.redact(repr(value))
+    return event_dict
+
+
+SHARED_PROCESSORS: tuple[Any, ...] = (
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.processors.format_exc_info,
+    redact_secrets,
+)
+"""The processor chain every log line goes through, in order."""
+
+
+def configure(*, level: str = "info", fmt: LogFormat | None = None, stream: Any = None) -> None:
+    """Configure structlog and stdlib logging once; pretty on a TTY unless `fmt` says."""
+    stream = stream or sys.stderr
+    if fmt is None:
+        fmt = "pretty" if getattr(stream, "isatty", lambda: False)() else "json"
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *SHARED_PROCESSORS,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=renderer, foreign_pre_chain=list(SHARED_PROCESSORS)
+        )
+    )
+    root = logging.getLogger("cutover")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def get_logger(name: str = "cutover") -> Any:
+    """A structlog logger; call `configure` first at the entry point."""
+    return structlog.stdlib.get_logger(name)
+
+
+def bind_context(**values: Any) -> None:
+    """Bind run/system/step (or anything) into every following log line of this context."""
+    structlog.contextvars.bind_contextvars(**values)
+
+
+def clear_context() -> None:
+    structlog.contextvars.clear_contextvars()

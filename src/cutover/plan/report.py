@@ -1,0 +1,220 @@
+"""The timeline as data for tools (`cutover show --format json`) and as markdown.
+
+The JSON shape is a contract (docs/show-json.md); it carries `"format":
+"cutover.timeline/1"` and changes only by adding keys. Times are ISO 8601 in
+the plan's time zone; durations are seconds (`*_s`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from cutover.plan.durations import format_duration
+from cutover.plan.models import Plan
+from cutover.plan.timeline import Timeline
+
+FORMAT = "cutover.timeline/1"
+
+
+def _iso(plan: Plan, moment: datetime) -> str:
+    return moment.astimezone(plan.zone).isoformat()
+
+
+def _s(value: timedelta) -> float:
+    return value.total_seconds()
+
+
+def timeline_data(plan: Plan, timeline: Timeline, file: str | None = None) -> dict[str, Any]:
+    """Everything `cutover show` shows, as plain JSON-ready data."""
+    critical = set(timeline.critical_path)
+    phase_critical = {ref for p in timeline.phases for ref in p.critical}
+    budgets = {b.feature: b for b in plan.budgets}
+    days: dict[str, list[str]] = {}
+    for slot in timeline.phases:
+        day = slot.start.astimezone(plan.zone).date().isoformat()
+        days.setdefault(day, []).append(slot.phase)
+        end_day = slot.end.astimezone(plan.zone).date().isoformat()
+        if end_day != day:
+            days.setdefault(end_day, []).append(slot.phase)
+
+    phases = []
+    for phase, slot in zip(plan.phases, timeline.phases, strict=True):
+        phases.append(
+            {
+                "id": phase.id,
+                "name": phase.title,
+                "scheduled": _iso(plan, slot.scheduled),
+                "start": _iso(plan, slot.start),
+                "end": _iso(plan, slot.end),
+                "duration_s": _s(slot.end - slot.start),
+                "slack_s": None if slot.slack is None else _s(slot.slack),
+                "gate": None
+                if phase.gate is None
+                else {"approvers": list(phase.gate.approvers), "note": phase.gate.note},
+                "systems": list(phase.systems),
+                "critical": [{"system": s, "step": t} for s, t in slot.critical],
+            }
+        )
+
+    departments = []
+    for department in plan.departments:
+        systems = []
+        for system in plan.systems:
+            if system.department != department.id:
+                continue
+            sslot = timeline.system(system.id)
+            steps = [
+                {
+                    "id": st.step,
+                    "kind": st.kind,
+                    "start": _iso(plan, st.start),
+                    "end": _iso(plan, st.end),
+                    "duration_s": _s(st.duration),
+                    "critical": (st.system, st.step) in critical,
+                    "phase_critical": (st.system, st.step) in phase_critical,
+                    "calibrated": (st.system, st.step) in timeline.calibrated,
+                }
+                for st in sslot.steps
+            ]
+            systems.append(
+                {
+                    "id": system.id,
+                    "name": system.title,
+                    "phase": sslot.phase,
+                    "depends_on": list(system.depends_on),
+                    "start": _iso(plan, sslot.start),
+                    "end": _iso(plan, sslot.end),
+                    "steps": steps,
+                }
+            )
+        departments.append(
+            {"id": department.id, "name": department.name, "lead": department.lead,
+             "systems": systems}
+        )
+
+    features = []
+    for feature in plan.features:
+        fw = timeline.feature(feature.id)
+        budget = budgets.get(feature.id)
+        longest = fw.longest.duration if fw.longest else timedelta()
+        within = budget is None or (
+            longest <= budget.max_outage
+            and (budget.max_total is None or fw.total <= budget.max_total)
+        )
+        features.append(
+            {
+                "id": feature.id,
+                "name": feature.name,
+                "degraded": bool(fw.windows),
+                "windows": [
+                    {
+                        "start": _iso(plan, w.start),
+                        "end": _iso(plan, w.end),
+                        "duration_s": _s(w.duration),
+                        "systems": list(w.systems),
+                    }
+                    for w in fw.windows
+                ],
+                "total_s": _s(fw.total),
+                "longest_s": _s(longest),
+                "budget": None
+                if budget is None
+                else {
+                    "max_outage_s": _s(budget.max_outage),
+                    "max_total_s": None if budget.max_total is None else _s(budget.max_total),
+                },
+                "within_budget": within,
+            }
+        )
+
+    return {
+        "format": FORMAT,
+        "plan": {
+            "name": plan.name,
+            "file": file,
+            "timezone": plan.timezone,
+            "program": {"legacy": plan.program.legacy, "target": plan.program.target},
+            "starts_at": _iso(plan, timeline.starts_at),
+            "ends_at": _iso(plan, timeline.end),
+            "duration_s": _s(timeline.duration),
+            "calibrated": bool(timeline.calibrated),
+        },
+        "days": [{"date": d, "phases": list(dict.fromkeys(p))} for d, p in days.items()],
+        "phases": phases,
+        "departments": departments,
+        "critical_path": [
+            {
+                "system": s,
+                "step": t,
+                "start": _iso(plan, timeline.step(s, t).start),
+                "end": _iso(plan, timeline.step(s, t).end),
+            }
+            for s, t in timeline.critical_path
+        ],
+        "features": features,
+    }
+
+
+def _local(plan: Plan, moment: datetime) -> str:
+    return moment.astimezone(plan.zone).strftime("%a %d %b %H:%M")
+
+
+def timeline_markdown(plan: Plan, timeline: Timeline) -> str:
+    """The same content as the text view, as a markdown page (artifacts, wikis, tickets)."""
+    tz = plan.timezone
+    lines = [
+        f"# {plan.name}",
+        "",
+        f"{_local(plan, timeline.starts_at)} → {_local(plan, timeline.end)} ({tz}), "
+        f"{format_duration(timeline.duration)} in all; "
+        f"{plan.program.legacy} → {plan.program.target}.",
+        "",
+        "## Phases by day",
+        "",
+        "| day | phase | start | end | systems | gate | slack |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for phase, slot in zip(plan.phases, timeline.phases, strict=True):
+        day = slot.start.astimezone(plan.zone).strftime("%a %d %b")
+        gate = ", ".join(phase.gate.approvers) if phase.gate else "—"
+        slack = "—" if slot.slack is None else format_duration(slot.slack)
+        lines.append(
+            f"| {day} | {phase.title} | {slot.start.astimezone(plan.zone):%H:%M} | "
+            f"{_local(plan, slot.end)} | {len(slot.systems)} | {gate} | {slack} |"
+        )
+    lines += ["", "## Departments", ""]
+    for department in plan.departments:
+        lines += [f"### {department.name} — lead: {department.lead}", ""]
+        lines += ["| system | phase | start | end | steps |", "| --- | --- | --- | --- | --- |"]
+        for system in plan.systems:
+            if system.department != department.id:
+                continue
+            slot = timeline.system(system.id)
+            steps = " → ".join(f"{s.step} {format_duration(s.duration)}" for s in slot.steps)
+            lines.append(
+                f"| {system.title} (`{system.id}`) | {slot.phase} | {_local(plan, slot.start)} | "
+                f"{_local(plan, slot.end)} | {steps} |"
+            )
+        lines.append("")
+    lines += ["## Critical path", ""]
+    for s, t in timeline.critical_path:
+        st = timeline.step(s, t)
+        lines.append(
+            f"1. `{s}` · {t} — {_local(plan, st.start)} → {st.end.astimezone(plan.zone):%H:%M}"
+        )
+    lines += ["", "## Customer features: degradation windows", ""]
+    lines += ["| feature | windows | total | budget |", "| --- | --- | --- | --- |"]
+    budgets = {b.feature: b for b in plan.budgets}
+    for feature in plan.features:
+        fw = timeline.feature(feature.id)
+        windows = "<br>".join(
+            f"{_local(plan, w.start)} → {w.end.astimezone(plan.zone):%H:%M} ({', '.join(w.systems)})"
+            for w in fw.windows
+        ) or "not degraded"
+        budget = budgets.get(feature.id)
+        limit = "—" if budget is None else f"≤ {format_duration(budget.max_outage)} per window"
+        lines.append(
+            f"| {feature.name} | {windows} | {format_duration(fw.total)} | {limit} |"
+        )
+    return "\n".join(lines) + "\n"
