@@ -12,7 +12,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+
 from support import PG_DSN
+
 
 def _pg_reachable() -> str | None:
     try:

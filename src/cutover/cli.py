@@ -13,9 +13,11 @@ import importlib.util
 import json
 import os
 import sys
-from enum import Enum
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -42,13 +44,13 @@ COMMAND_MODULES = (
 _debug = False
 
 
-class ShowFormat(str, Enum):
+class ShowFormat(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
 
 
-class LogFormatOption(str, Enum):
+class LogFormatOption(StrEnum):
     pretty = "pretty"
     json = "json"
 
@@ -61,12 +63,13 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _options(
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks and debug logs.")
-    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     log_format: Annotated[
         LogFormatOption | None,
-        typer.Option("--log-format", help="Log lines as 'pretty' text or 'json' (default: pretty on a terminal)."),
+        typer.Option(
+            "--log-format",
+            help="Log lines as 'pretty' text or 'json' (default: pretty on a terminal).",
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
@@ -105,9 +108,7 @@ def validate(
                 typer.echo(str(problem))
             continue
         timeline = build_timeline(loaded.plan)
-        days = len(
-            {d.isoformat() for d in _days(loaded.plan.zone, timeline.starts_at, timeline.end)}
-        )
+        days = len(_days(loaded.plan.zone, timeline.starts_at, timeline.end))
         typer.echo(
             f"{path}: ok — {len(loaded.plan.departments)} departments, "
             f"{len(loaded.plan.systems)} systems, {len(loaded.plan.phases)} phases over "
@@ -117,12 +118,8 @@ def validate(
         raise typer.Exit(2)
 
 
-def _days(zone: object, start: object, end: object) -> list[object]:
-    from datetime import datetime, timedelta
-
-    assert isinstance(start, datetime) and isinstance(end, datetime)
-    first = start.astimezone(zone).date()  # type: ignore[arg-type]
-    last = end.astimezone(zone).date()  # type: ignore[arg-type]
+def _days(zone: ZoneInfo, start: datetime, end: datetime) -> list[date]:
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
@@ -132,25 +129,13 @@ def show(
     format: Annotated[
         ShowFormat, typer.Option("--format", "-f", help="text (terminal), json (tools), markdown.")
     ] = ShowFormat.text,
-    calibrate: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--calibrate",
-            help="Drill report(s): replace planned step durations with measured ones.",
-        ),
-    ] = None,
 ) -> None:
     """Show the plan's timeline: phases by day, swimlanes per department, critical path, degradation windows."""
     from cutover.plan import build_timeline, load_plan
     from cutover.plan.report import timeline_data, timeline_markdown
 
     loaded = load_plan(plan)
-    durations = None
-    if calibrate:
-        from cutover.plan.calibrate import measured_durations
-
-        durations = measured_durations(loaded.plan, calibrate)
-    timeline = build_timeline(loaded.plan, durations)
+    timeline = build_timeline(loaded.plan)
     if format is ShowFormat.json:
         typer.echo(json.dumps(timeline_data(loaded.plan, timeline, str(plan)), indent=2))
     elif format is ShowFormat.markdown:

@@ -62,9 +62,7 @@ class PlanError(UsageError):
 class RemoteError(CutoverError):
     """A system answered badly or not at all."""
 
-    def __init__(
-        self, message: str, *, system: str, call: str, status: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, system: str, call: str, status: int | None = None) -> None:
         self.system = system
         self.call = call
         self.status = status

@@ -11,6 +11,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+
 from support import run_cli
 
 BASE = """\
@@ -77,83 +78,233 @@ def edit(old: str, new: str) -> str:
 
 
 CASES: list[tuple[str, str, int, str]] = [
-    ("broken-yaml", edit("  - id: shop\n", "  - id: shop\n   oops: [\n"), 23,
-     "invalid YAML: did not find expected '-' indicator (while parsing a block collection)"),
-    ("tab-indent", edit("    department: web\n", "\tdepartment: web\n"), 23,
-     "invalid YAML: found a tab character that violates indentation (while scanning a plain scalar)"),
-    ("list-at-top", "- name: a\n- name: b\n", 1,
-     "the top level is a list; a plan is a mapping of keys"),
-    ("scalar-at-top", "just some words\n", 1,
-     "the top level is a str; a plan is a mapping of keys"),
+    (
+        "broken-yaml",
+        edit("  - id: shop\n", "  - id: shop\n   oops: [\n"),
+        23,
+        "invalid YAML: did not find expected '-' indicator (while parsing a block collection)",
+    ),
+    (
+        "tab-indent",
+        edit("    department: web\n", "\tdepartment: web\n"),
+        23,
+        "invalid YAML: found a tab character that violates indentation (while scanning a plain scalar)",
+    ),
+    (
+        "list-at-top",
+        "- name: a\n- name: b\n",
+        1,
+        "the top level is a list; a plan is a mapping of keys",
+    ),
+    (
+        "scalar-at-top",
+        "just some words\n",
+        1,
+        "the top level is a str; a plan is a mapping of keys",
+    ),
     ("empty-file", "", 1, "the file is empty; a plan starts with `name:`"),
     ("comments-only", "# nothing here\n\n", 1, "the file is empty; a plan starts with `name:`"),
-    ("unknown-top-key", edit("budgets:\n", "budget:\n"), 42,
-     "budget: unknown key; did you mean 'budgets'?"),
-    ("unknown-system-key", edit("    department: web\n", "    department: web\n    colour: blue\n"), 24,
-     "systems[1].colour: unknown key"),
-    ("missing-key", edit("name: Bad plan cases\n", ""), 1, "(top level): missing required key 'name'"),
-    ("wrong-type-depends", edit("depends_on: [core]", "depends_on: core"), 24,
-     "systems[1].depends_on: Input should be a valid list"),
-    ("bad-duration", edit("expected: 15m}", "expected: 15 minutes}"), 26,
-     "systems[1].steps[0].expected: '15 minutes' is not a duration; write it like '45m', '2h' or '1h30m'"),
-    ("duration-without-unit", edit("expected: 15m}", "expected: 15}"), 26,
-     "systems[1].steps[0].expected: 15 has no unit; write it like '15m' or '15h'"),
-    ("bad-freeze-mode", edit("mode: read-only", "mode: readonly"), 19,
-     "systems[0].steps[0].mode: Input should be 'buffer-writes', 'read-only' or 'offline'"),
-    ("unknown-step", edit("{step: switch, expected: 15m}", "{step: swap, expected: 15m}"), 26,
-     "systems[1].steps[0]: unknown step 'swap'; use 'freeze', 'migrate', 'verify', 'switch', 'unfreeze', 'http'"),
-    ("bad-timezone", edit("timezone: Europe/Paris", "timezone: Mars/Olympus"), 2,
-     "timezone: unknown time zone 'Mars/Olympus'; use an IANA name like Europe/Paris"),
-    ("bad-id", edit("  - id: shop\n", "  - id: Shop_Front\n"), 22,
-     "systems[1].id: String should match pattern '^[a-z][a-z0-9-]{0,62}$'"),
-    ("duplicate-yaml-key", edit("    department: web\n", "    department: web\n    department: ops\n"), 24,
-     "duplicate key 'department' (first at line 23)"),
-    ("password-in-dsn", edit("fresh: {engine: sqlite, path: var/new.db}",
-                             "fresh: {engine: postgresql, dsn: 'postgresql://u:hunter2@db/x'}"), 10,
-     "environments.staging.stores.fresh: the dsn holds a password; name it with `password_secret` instead"),
+    (
+        "unknown-top-key",
+        edit("budgets:\n", "budget:\n"),
+        42,
+        "budget: unknown key; did you mean 'budgets'?",
+    ),
+    (
+        "unknown-system-key",
+        edit("    department: web\n", "    department: web\n    colour: blue\n"),
+        24,
+        "systems[1].colour: unknown key",
+    ),
+    (
+        "missing-key",
+        edit("name: Bad plan cases\n", ""),
+        1,
+        "(top level): missing required key 'name'",
+    ),
+    (
+        "wrong-type-depends",
+        edit("depends_on: [core]", "depends_on: core"),
+        24,
+        "systems[1].depends_on: Input should be a valid list",
+    ),
+    (
+        "bad-duration",
+        edit("expected: 15m}", "expected: 15 minutes}"),
+        26,
+        "systems[1].steps[0].expected: '15 minutes' is not a duration; write it like '45m', '2h' or '1h30m'",
+    ),
+    (
+        "duration-without-unit",
+        edit("expected: 15m}", "expected: 15}"),
+        26,
+        "systems[1].steps[0].expected: 15 has no unit; write it like '15m' or '15h'",
+    ),
+    (
+        "bad-freeze-mode",
+        edit("mode: read-only", "mode: readonly"),
+        19,
+        "systems[0].steps[0].mode: Input should be 'buffer-writes', 'read-only' or 'offline'",
+    ),
+    (
+        "unknown-step",
+        edit("{step: switch, expected: 15m}", "{step: swap, expected: 15m}"),
+        26,
+        "systems[1].steps[0]: unknown step 'swap'; use 'freeze', 'migrate', 'verify', 'switch', 'unfreeze', 'http'",
+    ),
+    (
+        "bad-timezone",
+        edit("timezone: Europe/Paris", "timezone: Mars/Olympus"),
+        2,
+        "timezone: unknown time zone 'Mars/Olympus'; use an IANA name like Europe/Paris",
+    ),
+    (
+        "bad-id",
+        edit("  - id: shop\n", "  - id: Shop_Front\n"),
+        22,
+        "systems[1].id: String should match pattern '^[a-z][a-z0-9-]{0,62}$'",
+    ),
+    (
+        "duplicate-yaml-key",
+        edit("    department: web\n", "    department: web\n    department: ops\n"),
+        24,
+        "duplicate key 'department' (first at line 23)",
+    ),
+    (
+        "password-in-dsn",
+        edit(
+            "fresh: {engine: sqlite, path: var/new.db}",
+            "fresh: {engine: postgresql, dsn: 'postgresql://u:hunter2@db/x'}",
+        ),
+        10,
+        "environments.staging.stores.fresh: the dsn holds a password; name it with `password_secret` instead",
+    ),
     # lint rules
-    ("unknown-department", edit("    department: web\n", "    department: webb\n"), 23,
-     "system 'shop': unknown department 'webb'; did you mean 'web'?"),
-    ("unknown-dependency", edit("depends_on: [core]", "depends_on: [kore]"), 24,
-     "system 'shop' depends on unknown system 'kore'; did you mean 'core'?"),
-    ("self-dependency", edit("depends_on: [core]", "depends_on: [shop]"), 24,
-     "system 'shop' depends on itself"),
-    ("cycle", edit("    degrades: [redeem]\n", "    degrades: [redeem]\n    depends_on: [shop]\n"), 18,
-     "dependency cycle: core → shop → core"),
-    ("system-in-no-phase", edit("    systems: [shop]\n", "    systems: [core]\n"), 22,
-     "system 'shop' is in no phase"),
-    ("system-in-two-phases", edit("    systems: [shop]\n", "    systems: [shop, core]\n"), 41,
-     "system 'core' is in two phases ('one', 'two')"),
-    ("dependency-in-later-phase", edit("    department: ops\n", "    department: ops\n    depends_on: [shop]\n").replace(
-        "depends_on: [core]", "depends_on: []"), 17,
-     "system 'core' (phase 'one') depends on 'shop', which runs in a later phase ('two')"),
-    ("phase-starts-too-early", edit("starts: +2h", "starts: +1h"), 24,
-     "phase 'two' starts at +1h, before 'core' (which 'shop' depends on) can finish at +1h15m"),
-    ("phase-overlaps-previous", edit("starts: +2h", "starts: +1h").replace("depends_on: [core]", "depends_on: []"), 40,
-     "phase 'two' starts at +1h, before phase 'one' can finish at +1h15m"),
-    ("degraded-without-notice", edit(
-        '    notice:\n      text:\n        started: "Redeeming is paused until {end}."\n        restored: "Redeeming is back."\n', ""), 28,
-     "feature 'redeem' is degraded (by core) but has no `notice:` telling customers"),
-    ("budget-broken", edit("max_outage: 2h", "max_outage: 30m"), 43,
-     "feature 'redeem' is down 1h15m in one window (Tue 22:00–23:15, by core), over its budget of 30m"),
-    ("approver-not-department", edit("approvers: [ops]", "approvers: [legal]"), 38,
-     "gate approver 'legal' is not a department"),
-    ("duplicate-system-id", edit("  - id: shop\n", "  - id: core\n"), 22,
-     "duplicate id 'core' (first at line 15)"),
-    ("unknown-feature", edit("degrades: [redeem]", "degrades: [redeem, refunds]"), 17,
-     "system 'core' degrades unknown feature 'refunds'"),
-    ("system-id-in-notice", edit("Redeeming is back.", "Redeeming is back on core."), 33,
-     "customer text names internal system 'core'; say what the customer can or cannot do instead"),
-    ("url-in-notice", edit("Redeeming is back.", "Back: see https://status.example.com"), 33,
-     "customer text contains a URL or internal host name"),
-    ("unknown-placeholder", edit("paused until {end}", "paused until {finish}"), 32,
-     "features[0].notice.text.started: unknown placeholder {finish}; use {duration}, {end}, {feature}, {program}, {start}"),
-    ("unknown-store", edit("target: fresh", "target: newest"), 20,
-     "target store 'newest' is not defined in environment 'staging' (environments.staging.stores)"),
-    ("missing-mapping", edit("mapping: m.yaml", "mapping: nowhere.yaml"), 20,
-     "mapping file 'nowhere.yaml' not found (relative to the plan file)"),
-    ("never-unfrozen", edit("      - {step: unfreeze, expected: 5m}\n", ""), 19,
-     "system 'core' is frozen and never unfrozen; add `step: unfreeze`"),
+    (
+        "unknown-department",
+        edit("    department: web\n", "    department: webb\n"),
+        23,
+        "system 'shop': unknown department 'webb'; did you mean 'web'?",
+    ),
+    (
+        "unknown-dependency",
+        edit("depends_on: [core]", "depends_on: [kore]"),
+        24,
+        "system 'shop' depends on unknown system 'kore'; did you mean 'core'?",
+    ),
+    (
+        "self-dependency",
+        edit("depends_on: [core]", "depends_on: [shop]"),
+        24,
+        "system 'shop' depends on itself",
+    ),
+    (
+        "cycle",
+        edit("    degrades: [redeem]\n", "    degrades: [redeem]\n    depends_on: [shop]\n"),
+        18,
+        "dependency cycle: core → shop → core",
+    ),
+    (
+        "system-in-no-phase",
+        edit("    systems: [shop]\n", "    systems: [core]\n"),
+        22,
+        "system 'shop' is in no phase",
+    ),
+    (
+        "system-in-two-phases",
+        edit("    systems: [shop]\n", "    systems: [shop, core]\n"),
+        41,
+        "system 'core' is in two phases ('one', 'two')",
+    ),
+    (
+        "dependency-in-later-phase",
+        edit("    department: ops\n", "    department: ops\n    depends_on: [shop]\n").replace(
+            "depends_on: [core]", "depends_on: []"
+        ),
+        17,
+        "system 'core' (phase 'one') depends on 'shop', which runs in a later phase ('two')",
+    ),
+    (
+        "phase-starts-too-early",
+        edit("starts: +2h", "starts: +1h"),
+        24,
+        "phase 'two' starts at +1h, before 'core' (which 'shop' depends on) can finish at +1h15m",
+    ),
+    (
+        "phase-overlaps-previous",
+        edit("starts: +2h", "starts: +1h").replace("depends_on: [core]", "depends_on: []"),
+        40,
+        "phase 'two' starts at +1h, before phase 'one' can finish at +1h15m",
+    ),
+    (
+        "degraded-without-notice",
+        edit(
+            '    notice:\n      text:\n        started: "Redeeming is paused until {end}."\n        restored: "Redeeming is back."\n',
+            "",
+        ),
+        28,
+        "feature 'redeem' is degraded (by core) but has no `notice:` telling customers",
+    ),
+    (
+        "budget-broken",
+        edit("max_outage: 2h", "max_outage: 30m"),
+        43,
+        "feature 'redeem' is down 1h15m in one window (Tue 22:00–23:15, by core), over its budget of 30m",
+    ),
+    (
+        "approver-not-department",
+        edit("approvers: [ops]", "approvers: [legal]"),
+        38,
+        "gate approver 'legal' is not a department",
+    ),
+    (
+        "duplicate-system-id",
+        edit("  - id: shop\n", "  - id: core\n"),
+        22,
+        "duplicate id 'core' (first at line 15)",
+    ),
+    (
+        "unknown-feature",
+        edit("degrades: [redeem]", "degrades: [redeem, refunds]"),
+        17,
+        "system 'core' degrades unknown feature 'refunds'",
+    ),
+    (
+        "system-id-in-notice",
+        edit("Redeeming is back.", "Redeeming is back on core."),
+        33,
+        "customer text names internal system 'core'; say what the customer can or cannot do instead",
+    ),
+    (
+        "url-in-notice",
+        edit("Redeeming is back.", "Back: see https://status.example.com"),
+        33,
+        "customer text contains a URL or internal host name",
+    ),
+    (
+        "unknown-placeholder",
+        edit("paused until {end}", "paused until {finish}"),
+        32,
+        "features[0].notice.text.started: unknown placeholder {finish}; use {duration}, {end}, {feature}, {program}, {start}",
+    ),
+    (
+        "unknown-store",
+        edit("target: fresh", "target: newest"),
+        20,
+        "target store 'newest' is not defined in environment 'staging' (environments.staging.stores)",
+    ),
+    (
+        "missing-mapping",
+        edit("mapping: m.yaml", "mapping: nowhere.yaml"),
+        20,
+        "mapping file 'nowhere.yaml' not found (relative to the plan file)",
+    ),
+    (
+        "never-unfrozen",
+        edit("      - {step: unfreeze, expected: 5m}\n", ""),
+        19,
+        "system 'core' is frozen and never unfrozen; add `step: unfreeze`",
+    ),
 ]
 
 
@@ -177,7 +328,9 @@ def test_base_plan_is_valid(tmp_path: Path) -> None:
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     """Lint reports all problems in one run, sorted by line, not just the first."""
-    text = edit("department: web\n", "department: webb\n").replace("approvers: [ops]", "approvers: [x]")
+    text = edit("department: web\n", "department: webb\n").replace(
+        "approvers: [ops]", "approvers: [x]"
+    )
     path = write(tmp_path, text)
     lines = run_cli("validate", str(path)).out.splitlines()
     assert [ln.split(":")[1] for ln in lines] == ["23", "38"]
@@ -197,7 +350,10 @@ def test_alias_bomb_is_refused_quickly_and_cheaply(tmp_path: Path) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert result.code == 2
-    assert "document expands to more than 200,000 values (aliases nested too deep?); refused" in result.out
+    assert (
+        "document expands to more than 200,000 values (aliases nested too deep?); refused"
+        in result.out
+    )
     assert elapsed < 10  # generous: the point is it does not run for minutes
     assert peak < 200 * 1024 * 1024
 
@@ -208,13 +364,22 @@ def test_ten_megabyte_plan_is_refused_without_parsing(tmp_path: Path) -> None:
     path.write_text("name: x\n" + "# padding " * 1_100_000)
     result = run_cli("validate", str(path))
     assert result.code == 2
-    assert result.out.strip() == f"{path}:1: file is 10.5 MiB, over the 5 MiB limit for a plan; split it or remove generated bulk"
+    assert (
+        result.out.strip()
+        == f"{path}:1: file is 10.5 MiB, over the 5 MiB limit for a plan; split it or remove generated bulk"
+    )
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     """A path that is not a readable file gets one line, exit 2."""
-    assert run_cli("validate", str(tmp_path / "no.yaml")).out.strip() == f"{tmp_path / 'no.yaml'}:1: no such file"
-    assert run_cli("validate", str(tmp_path)).out.strip() == f"{tmp_path}:1: is a directory, not a plan file"
+    assert (
+        run_cli("validate", str(tmp_path / "no.yaml")).out.strip()
+        == f"{tmp_path / 'no.yaml'}:1: no such file"
+    )
+    assert (
+        run_cli("validate", str(tmp_path)).out.strip()
+        == f"{tmp_path}:1: is a directory, not a plan file"
+    )
 
 
 def test_not_utf8(tmp_path: Path) -> None:

@@ -75,9 +75,7 @@ class _Linter:
                 if ident in seen:
                     first = self.source.line((section, seen[ident]))
                     what = "a second budget for" if section == "budgets" else "duplicate id"
-                    yield self.at(
-                        (section, i, key), f"{what} {ident!r} (first at line {first})"
-                    )
+                    yield self.at((section, i, key), f"{what} {ident!r} (first at line {first})")
                 else:
                     seen[ident] = i
         for si, system in enumerate(self.plan.systems):
@@ -317,6 +315,7 @@ class _Linter:
             if feature.notice is None:
                 continue
             texts: list[tuple[tuple[str | int, ...], str]] = []
+            path: tuple[str | int, ...]
             for kind, value in feature.notice.text.model_dump().items():
                 if value:
                     texts.append((("features", fi, "notice", "text", kind), value))

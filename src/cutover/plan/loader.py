@@ -29,10 +29,8 @@ MAX_NODES = 200_000
 PathKey = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
 
-try:  # the C loader composes ~10x faster; fall back when libyaml is missing
-    _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[attr-defined]
-except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    _BaseLoader = yaml.SafeLoader
+_BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""The C loader composes ~10x faster; the pure-Python one is the fallback."""
 
 
 @dataclass
@@ -84,7 +82,7 @@ class _Walker:
             )
         self.source.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)  # type: ignore[no-untyped-call]
+            self.loader.flatten_mapping(node)
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self.walk_key(key_node)
@@ -101,14 +99,14 @@ class _Walker:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.walk(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node)  # type: ignore[no-untyped-call]
+        return self.loader.construct_object(node)
 
     def walk_key(self, node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise PlanError.single(
                 self.source.file, node.start_mark.line + 1, "a key must be plain text"
             )
-        key = self.loader.construct_object(node)  # type: ignore[no-untyped-call]
+        key = self.loader.construct_object(node)
         return key if isinstance(key, str | int) else str(key)
 
 
@@ -183,15 +181,14 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> list[str | int]:
     node = data
     for part in loc:
         if isinstance(node, dict) and part in node:
-            path.append(part)
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            path.append(part)
-            node = node[part]
+            node = node.__getitem__(part)
         elif isinstance(node, dict | list):
             continue
         else:
             break
+        path.append(part)
     return path
 
 

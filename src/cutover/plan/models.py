@@ -39,6 +39,8 @@ Channel = Literal["app-banner", "email", "status-page", "ivr", "pos-receipt", "w
 FrontKind = Literal["pos", "partner-pos", "app", "web", "customer-service"]
 CheckName = Literal["counts", "checksums", "conservation", "system"]
 
+ALL_CHECKS: tuple[CheckName, ...] = ("counts", "checksums", "conservation", "system")
+DEFAULT_CHANNELS: tuple[Channel, ...] = ("app-banner", "status-page")
 NOTICE_FIELDS = frozenset({"feature", "start", "end", "duration", "program"})
 
 
@@ -68,7 +70,7 @@ class StepBase(Strict):
     @property
     def key(self) -> str:
         """The step's id within its system."""
-        return self.id or self.step  # type: ignore[attr-defined, no-any-return]
+        return self.id or self.step  # type: ignore[attr-defined]
 
 
 class FreezeStep(StepBase):
@@ -97,9 +99,7 @@ class VerifyStep(StepBase):
     """Prove the data arrived: counts, checksums, conservation, the system's own checks."""
 
     step: Literal["verify"]
-    checks: list[CheckName] = Field(
-        default_factory=lambda: ["counts", "checksums", "conservation", "system"]
-    )
+    checks: list[CheckName] = Field(default_factory=lambda: list(ALL_CHECKS))
 
 
 class SwitchStep(StepBase):
@@ -260,9 +260,7 @@ class Store(Strict):
             if re.search(r"://[^/@:]+:[^/@]+@", self.dsn) or re.search(
                 r"\bpassword\s*=", self.dsn, re.I
             ):
-                raise ValueError(
-                    "the dsn holds a password; name it with `password_secret` instead"
-                )
+                raise ValueError("the dsn holds a password; name it with `password_secret` instead")
         return self
 
 
@@ -296,7 +294,7 @@ class Program(Strict):
 
 class NoticeDefaults(Strict):
     lead: Duration = timedelta(hours=48)
-    channels: list[Channel] = Field(default_factory=lambda: ["app-banner", "status-page"])
+    channels: list[Channel] = Field(default_factory=lambda: list(DEFAULT_CHANNELS))
 
 
 # ------------------------------------------------------------------------- plan
@@ -331,7 +329,9 @@ class Plan(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Paris")
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name like Europe/Paris"
+            ) from None
         return value
 
     @model_validator(mode="after")

@@ -89,8 +89,12 @@ def timeline_data(plan: Plan, timeline: Timeline, file: str | None = None) -> di
                 }
             )
         departments.append(
-            {"id": department.id, "name": department.name, "lead": department.lead,
-             "systems": systems}
+            {
+                "id": department.id,
+                "name": department.name,
+                "lead": department.lead,
+                "systems": systems,
+            }
         )
 
     features = []
@@ -190,11 +194,11 @@ def timeline_markdown(plan: Plan, timeline: Timeline) -> str:
         for system in plan.systems:
             if system.department != department.id:
                 continue
-            slot = timeline.system(system.id)
-            steps = " → ".join(f"{s.step} {format_duration(s.duration)}" for s in slot.steps)
+            sslot = timeline.system(system.id)
+            steps = " → ".join(f"{s.step} {format_duration(s.duration)}" for s in sslot.steps)
             lines.append(
-                f"| {system.title} (`{system.id}`) | {slot.phase} | {_local(plan, slot.start)} | "
-                f"{_local(plan, slot.end)} | {steps} |"
+                f"| {system.title} (`{system.id}`) | {sslot.phase} | {_local(plan, sslot.start)} | "
+                f"{_local(plan, sslot.end)} | {steps} |"
             )
         lines.append("")
     lines += ["## Critical path", ""]
@@ -208,13 +212,14 @@ def timeline_markdown(plan: Plan, timeline: Timeline) -> str:
     budgets = {b.feature: b for b in plan.budgets}
     for feature in plan.features:
         fw = timeline.feature(feature.id)
-        windows = "<br>".join(
-            f"{_local(plan, w.start)} → {w.end.astimezone(plan.zone):%H:%M} ({', '.join(w.systems)})"
-            for w in fw.windows
-        ) or "not degraded"
+        windows = (
+            "<br>".join(
+                f"{_local(plan, w.start)} → {w.end.astimezone(plan.zone):%H:%M} ({', '.join(w.systems)})"
+                for w in fw.windows
+            )
+            or "not degraded"
+        )
         budget = budgets.get(feature.id)
         limit = "—" if budget is None else f"≤ {format_duration(budget.max_outage)} per window"
-        lines.append(
-            f"| {feature.name} | {windows} | {format_duration(fw.total)} | {limit} |"
-        )
+        lines.append(f"| {feature.name} | {windows} | {format_duration(fw.total)} | {limit} |")
     return "\n".join(lines) + "\n"

@@ -127,7 +127,10 @@ def _swimlanes(plan: Plan, timeline: Timeline) -> Table:
     for department in plan.departments:
         systems = [s for s in plan.systems if s.department == department.id]
         table.add_row(
-            Text(f"{department.name} — {department.lead}", style="bold"), "", "", "",
+            Text(f"{department.name} — {department.lead}", style="bold"),
+            "",
+            "",
+            "",
         )
         for system in systems:
             slot = timeline.system(system.id)
