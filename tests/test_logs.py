@@ -1,0 +1,38 @@
+"""Logging: JSON or pretty output, context bound once, secrets never printed."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from cutover import logs, secrets
+
+
+def test_secret_values_and_credential_keys_are_redacted() -> None:
+    """A resolved secret is scrubbed from any field; credential-named keys are blanked."""
+    import os
+
+    os.environ["CUTOVER_TEST_TOKEN"] = "s3cr3t-value-abcdef"
+    value = secrets.resolve("CUTOVER_TEST_TOKEN", use_prefect=False)
+    stream = io.StringIO()
+    logs.configure(fmt="json", stream=stream)
+    log = logs.get_logger("cutover.test")
+    logs.bind_context(run="r1", system="pos")
+    log.info("calling", url=f"http://x/?t={value}", token="raw", token_secret="CUTOVER_TEST_TOKEN")
+    logs.clear_context()
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert value not in stream.getvalue()
+    assert line["url"] == "http://x/?t=***"
+    assert line["token"] == "***"
+    assert line["token_secret"] == "CUTOVER_TEST_TOKEN"  # a name, not a value: kept
+    assert (line["run"], line["system"], line["event"]) == ("r1", "pos", "calling")
+
+
+def test_unset_secret_error_names_only_the_name() -> None:
+    import pytest
+
+    from cutover.errors import UsageError
+
+    with pytest.raises(UsageError, match="CUTOVER_NOT_SET") as info:
+        secrets.resolve("CUTOVER_NOT_SET", use_prefect=False)
+    assert "export CUTOVER_NOT_SET=" in str(info.value)
