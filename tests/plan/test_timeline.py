@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 
 from cutover.plan import build_timeline, load_plan
 from cutover.plan.timeline import Window, merge
@@ -28,7 +29,7 @@ def test_steps_run_back_to_back_for_their_expected_duration() -> None:
     steps = timeline.system("loyalty-core").steps
     assert [s.step for s in steps] == ["freeze", "migrate", "verify", "switch", "unfreeze"]
     assert steps[0].start == plan.starts_at
-    for before, after in zip(steps, steps[1:], strict=False):
+    for before, after in pairwise(steps):
         assert before.end == after.start
     assert steps[1].duration == timedelta(minutes=40)
     assert timeline.system("loyalty-core").end == plan.starts_at + timedelta(minutes=65)
@@ -74,7 +75,7 @@ def test_within_phase_dependency_delays_the_dependent() -> None:
 
 
 def test_read_only_freeze_degrades_until_unfreeze_ends_and_buffering_degrades_nothing() -> None:
-    plan, timeline = demo()
+    _, timeline = demo()
     core = timeline.system("loyalty-core")
     (window,) = timeline.feature("redeem-rewards").windows
     assert (window.start, window.end) == (core.start, core.end)

@@ -1,0 +1,143 @@
+"""Render a notice for one channel, in plain language and the customer's time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cutover.notices.derive import Kind, NoticeEvent
+from cutover.plan.models import Channel, Feature, NoticeText, Plan
+
+DEFAULT_TEXT: dict[Kind, str] = {
+    "advance": "{feature} will be unavailable from {start} until about {end} while we "
+    "upgrade our rewards program.",
+    "started": "{feature} is unavailable for a while as we upgrade our rewards program. "
+    "We expect it back by {end}.",
+    "extended": "Our upgrade is taking longer than planned. {feature} should be back by {end}. "
+    "Your points are safe.",
+    "restored": "{feature} is available again. Thank you for your patience.",
+    "rolled_back": "{feature} is available again, on the rewards program you already know. "
+    "Your points are safe.",
+}
+
+SHORT_CHANNELS: frozenset[Channel] = frozenset({"pos-receipt", "app-banner"})
+"""Channels with little room: the advance text is used as is, without a sign-off line."""
+
+STATUS_STATE: dict[Kind, str] = {
+    "advance": "operational",
+    "started": "degraded",
+    "extended": "partial_outage",
+    "restored": "operational",
+    "rolled_back": "operational",
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One notice, ready for one channel."""
+
+    event: NoticeEvent
+    channel: Channel
+    feature_name: str
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": f"{self.event.key}-{self.channel}",
+            "feature": self.event.feature,
+            "feature_name": self.feature_name,
+            "kind": self.event.kind,
+            "at": self.event.at.isoformat(),
+            "channel": self.channel,
+            "text": self.text,
+            "window": {"start": self.event.start.isoformat(), "end": self.event.end.isoformat()},
+            "revision": self.event.revision,
+        }
+
+
+def when(moment: datetime, plan: Plan) -> str:
+    """`Tue 1 Dec, 9:00 PM CST` in the plan's (the customers') time zone."""
+    local = moment.astimezone(plan.zone)
+    hour = local.strftime("%I").lstrip("0") or "12"
+    return f"{local:%a} {local.day} {local:%b}, {hour}:{local:%M} {local:%p} {local.tzname()}"
+
+
+def spoken(length: timedelta) -> str:
+    """`1 hour 30 minutes`, rounded to 5 minutes, in words (templates say "about {duration}")."""
+    minutes = max(5, round(length.total_seconds() / 300) * 5)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = []
+    for amount, unit in ((days, "day"), (hours, "hour"), (minutes, "minute")):
+        if amount:
+            parts.append(f"{amount} {unit}{'s' if amount != 1 else ''}")
+    return " ".join(parts)
+
+
+def channels_for(plan: Plan, feature: Feature) -> list[Channel]:
+    if feature.notice and feature.notice.channels:
+        return list(feature.notice.channels)
+    return list(plan.notices.channels)
+
+
+def template(feature: Feature, kind: Kind, channel: Channel) -> str:
+    """The text to use: per-channel override, then the feature's text, then a default."""
+    notice = feature.notice
+    if notice is not None:
+        override: NoticeText | None = notice.channel_text.get(channel)
+        if override is not None and getattr(override, kind):
+            return str(getattr(override, kind))
+        if getattr(notice.text, kind):
+            return str(getattr(notice.text, kind))
+    return DEFAULT_TEXT[kind]
+
+
+def render(plan: Plan, event: NoticeEvent, channel: Channel) -> Rendered:
+    """The customer-facing text of `event` on `channel`."""
+    feature = plan.feature(event.feature)
+    text = template(feature, event.kind, channel).format(
+        feature=feature.name,
+        start=when(event.start, plan),
+        end=when(event.end, plan),
+        duration=spoken(event.duration),
+        program=plan.program.target,
+    )
+    if text[:1].islower():
+        text = text[0].upper() + text[1:]
+    return Rendered(event, channel, feature.name, text)
+
+
+def render_all(
+    plan: Plan, events: list[NoticeEvent], channel: Channel | None = None
+) -> list[Rendered]:
+    """Every event on every channel its feature uses (or only `channel`)."""
+    out = []
+    for event in events:
+        feature = plan.feature(event.feature)
+        for ch in channels_for(plan, feature):
+            if channel is None or ch == channel:
+                out.append(render(plan, event, ch))
+    return out
+
+
+def status_page_payload(plan: Plan, rendered: Rendered) -> dict[str, Any]:
+    """A status-page style body: the component's state, or a scheduled maintenance."""
+    feature = plan.feature(rendered.event.feature)
+    component = feature.status_component or feature.name
+    event = rendered.event
+    if event.kind == "advance":
+        return {
+            "type": "scheduled_maintenance",
+            "name": f"{component}: planned upgrade",
+            "scheduled_for": event.start.isoformat(),
+            "scheduled_until": event.end.isoformat(),
+            "components": [{"name": component, "status": "under_maintenance"}],
+            "body": rendered.text,
+        }
+    return {
+        "type": "component_update",
+        "components": [{"name": component, "status": STATUS_STATE[event.kind]}],
+        "body": rendered.text,
+        "at": event.at.isoformat(),
+    }

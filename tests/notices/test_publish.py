@@ -1,0 +1,126 @@
+"""Publishing: a flaky webhook gets each notice exactly once; a resumed run sends nothing twice."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from cutover.notices import OutboxSink, Publisher, WebhookSink, derive, render_all
+from cutover.plan import build_timeline, load_plan
+from support import PLANS
+
+
+class Receiver:
+    """A real HTTP receiver on loopback that fails, then times out, then succeeds.
+
+    Like a well-behaved notification service it applies each Idempotency-Key once:
+    the timed-out request *was* processed, and its retry is recognised.
+    """
+
+    def __init__(self, script: list[str]) -> None:
+        self.script = script
+        self.requests: list[str] = []
+        self.applied: dict[str, dict[str, object]] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                key = self.headers["Idempotency-Key"]
+                with receiver.lock:
+                    receiver.requests.append(key)
+                    action = receiver.script.pop(0) if receiver.script else "ok"
+                    if action != "fail":
+                        receiver.applied.setdefault(key, body)
+                if action == "fail":
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                if action == "slow":
+                    time.sleep(1.0)  # longer than the client's timeout
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notices"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver(["fail", "slow"])
+    yield r
+    r.close()
+
+
+def demo_notices():  # type: ignore[no-untyped-def]
+    plan = load_plan(PLANS / "demo.yaml").plan
+    return plan, render_all(plan, derive(plan, build_timeline(plan)), "status-page")
+
+
+def test_webhook_that_fails_then_times_out_then_succeeds_gets_each_notice_once(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    plan, notices = demo_notices()
+    sink = WebhookSink(receiver.url, timeout=0.3, max_wait=0.05)
+    publisher = Publisher(plan, [sink], tmp_path / "delivered.jsonl")
+    sent = publisher.publish(notices)
+    sink.close()
+    keys = [n.as_dict()["key"] for n in notices]
+    assert len(sent) == len(notices)
+    assert sorted(receiver.applied) == sorted(keys)  # each exactly once
+    first = keys[0]
+    assert receiver.requests[:3] == [first, first, first]  # same key on every retry
+
+    # a resumed run (new publisher, same delivery log) sends nothing again
+    again = Publisher(plan, [WebhookSink(receiver.url)], tmp_path / "delivered.jsonl")
+    before = len(receiver.requests)
+    assert again.publish(notices) == []
+    assert len(receiver.requests) == before
+
+
+def test_statuspage_format_carries_component_states(tmp_path: Path, receiver: Receiver) -> None:
+    receiver.script.clear()
+    plan, notices = demo_notices()
+    sink = WebhookSink(receiver.url, format="statuspage")
+    Publisher(plan, [sink], tmp_path / "d.jsonl").publish(notices)
+    bodies = list(receiver.applied.values())
+    kinds = {b["type"] for b in bodies}
+    assert kinds == {"scheduled_maintenance", "component_update"}
+    states = {c["status"] for b in bodies for c in b["components"]}  # type: ignore[attr-defined]
+    assert {"under_maintenance", "degraded", "operational"} <= states
+    assert any(c["name"] == "Rewards redemption" for b in bodies for c in b["components"])  # type: ignore[attr-defined]
+
+
+def test_outbox_holds_each_notice_once_across_resumes(tmp_path: Path) -> None:
+    plan, notices = demo_notices()
+    outbox = OutboxSink(tmp_path / "outbox.jsonl")
+    Publisher(plan, [outbox], tmp_path / "d.jsonl").publish(notices[:2])
+    Publisher(plan, [outbox], tmp_path / "d.jsonl").publish(notices)  # resumed: overlaps
+    keys = [row["key"] for row in outbox.read()]
+    assert len(keys) == len(notices) == len(set(keys))
+
+
+def test_webhook_that_never_recovers_raises_one_clear_error(tmp_path: Path) -> None:
+    from cutover.errors import RemoteError
+
+    plan, notices = demo_notices()
+    sink = WebhookSink("http://127.0.0.1:9/hook", timeout=0.2, attempts=2, max_wait=0.01)
+    with pytest.raises(RemoteError, match="notice webhook unreachable"):
+        Publisher(plan, [sink], tmp_path / "d.jsonl").publish(notices[:1])
+    assert not (tmp_path / "d.jsonl").exists() or (tmp_path / "d.jsonl").read_text() == ""
