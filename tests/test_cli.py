@@ -15,7 +15,15 @@ def test_show_json_is_the_documented_contract() -> None:
     assert result.code == 0, result.output
     data = json.loads(result.out)
     assert data["format"] == "cutover.timeline/1"
-    assert set(data) == {"format", "plan", "days", "phases", "departments", "critical_path", "features"}
+    assert set(data) == {
+        "format",
+        "plan",
+        "days",
+        "phases",
+        "departments",
+        "critical_path",
+        "features",
+    }
     assert data["plan"]["starts_at"] == "2026-12-01T21:00:00-06:00"
     assert [p["id"] for p in data["phases"]] == ["prepare", "fronts", "downstream"]
     assert data["phases"][0]["gate"]["approvers"] == ["loyalty-platform"]
@@ -52,9 +60,15 @@ def test_schema_is_json_schema_of_the_plan() -> None:
     result = run_cli("schema")
     schema = json.loads(result.out)
     assert schema["$schema"].startswith("https://json-schema.org/")
-    assert {"name", "timezone", "starts_at", "environments", "departments", "systems", "phases"} <= set(
-        schema["required"]
-    )
+    assert {
+        "name",
+        "timezone",
+        "starts_at",
+        "environments",
+        "departments",
+        "systems",
+        "phases",
+    } <= set(schema["required"])
     assert schema["additionalProperties"] is False
 
 
@@ -82,8 +96,12 @@ def test_console_script_runs() -> None:
     """The installed `cutover` entry point works as a real process, exit codes included."""
     exe = ROOT / ".venv" / "bin" / "cutover"
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "cutover.cli"]
-    ok = subprocess.run([*command, "validate", str(PLANS / "demo.yaml")], capture_output=True, text=True)
+    ok = subprocess.run(
+        [*command, "validate", str(PLANS / "demo.yaml")], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run([*command, "validate", "/nonexistent.yaml"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [*command, "validate", "/nonexistent.yaml"], capture_output=True, text=True
+    )
     assert bad.returncode == 2
     assert bad.stdout.strip() == "/nonexistent.yaml:1: no such file"

@@ -22,7 +22,9 @@ def test_every_plan_loads_lints_and_schedules(path) -> None:  # type: ignore[no-
 
 
 def test_the_seed_plans_exist() -> None:
-    assert {"demo.yaml", "rewards-tiers.yaml", "platform-migration.yaml"} <= {p.name for p in PLAN_FILES}
+    assert {"demo.yaml", "rewards-tiers.yaml", "platform-migration.yaml"} <= {
+        p.name for p in PLAN_FILES
+    }
 
 
 @pytest.mark.parametrize("module", ["flows", *[f"flows.{m}" for m in FLOW_MODULES]])
