@@ -41,10 +41,21 @@ def test_slack_is_the_gap_to_the_next_phase() -> None:
     assert timeline.phase("downstream").slack is None
 
 
-def test_critical_path_is_the_chain_that_decides_the_end() -> None:
-    """With slack before the last phase, only the last phase's chain is critical."""
+def test_critical_path_runs_through_every_phase_chain() -> None:
+    """The path is each phase's deciding chain in order; it ends at the cutover's end."""
     _, timeline = demo()
-    assert timeline.critical_path == (("crm-email", "refresh-segments"), ("crm-email", "switch"))
+    assert timeline.critical_path == (
+        ("loyalty-core", "freeze"),
+        ("loyalty-core", "migrate"),
+        ("loyalty-core", "verify"),
+        ("loyalty-core", "switch"),
+        ("loyalty-core", "unfreeze"),
+        ("mobile-app", "freeze"),
+        ("mobile-app", "switch"),
+        ("mobile-app", "unfreeze"),
+        ("crm-email", "refresh-segments"),
+        ("crm-email", "switch"),
+    )
     assert timeline.end == timeline.step("crm-email", "switch").end
 
 
@@ -54,6 +65,7 @@ def test_critical_path_moves_when_a_step_takes_longer() -> None:
     slow = build_timeline(plan, {("loyalty-core", "migrate"): timedelta(hours=3)})
     assert slow.end > planned.end
     assert ("loyalty-core", "migrate") in slow.critical_path
+    assert slow.phase("prepare").slack == timedelta()
     assert slow.phase("fronts").start == slow.phase("prepare").end
     assert slow.calibrated == {("loyalty-core", "migrate")}
 
@@ -67,7 +79,7 @@ def test_within_phase_dependency_delays_the_dependent() -> None:
     timeline = build_timeline(plan2)
     assert timeline.system("crm-email").start == timeline.system("mobile-app").end
     assert timeline.system("crm-email").waits_for == "mobile-app"
-    assert timeline.critical_path[:3] == (
+    assert timeline.phase("fronts").critical[:3] == (
         ("mobile-app", "freeze"),
         ("mobile-app", "switch"),
         ("mobile-app", "unfreeze"),

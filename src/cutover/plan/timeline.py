@@ -100,6 +100,7 @@ class Timeline:
     end: datetime
     phases: tuple[PhaseSlot, ...]
     critical_path: tuple[StepRef, ...]
+    """Each phase's critical chain, in phase order: the path through the whole cutover."""
     features: tuple[FeatureWindows, ...]
     calibrated: frozenset[StepRef] = field(default_factory=frozenset)
     """Steps whose duration came from a measurement rather than the plan."""
@@ -183,11 +184,10 @@ def build_timeline(plan: Plan, durations: Mapping[StepRef, timedelta] | None = N
         nxt = phases[i + 1]
         phases[i] = _replace_slack(phases[i], nxt.start - phases[i].end)
 
-    critical: list[StepRef] = []
-    for i in range(len(phases) - 1, -1, -1):
-        critical[:0] = phases[i].critical
-        if i == 0 or phases[i].start > phases[i - 1].end:
-            break  # the phase waited for its clock time: earlier phases have slack
+    # Phases run in order, so the path through the whole cutover is each phase's
+    # chain in turn; a phase's slack says how far its chain may slip before it
+    # delays the next phase (and, through it, the end).
+    critical: list[StepRef] = [ref for p in phases for ref in p.critical]
 
     end = phases[-1].end if phases else plan.starts_at
     timeline_phases = tuple(phases)

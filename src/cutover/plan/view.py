@@ -81,35 +81,77 @@ def _phases(plan: Plan, timeline: Timeline) -> Table:
     return table
 
 
-def _lane(plan: Plan, timeline: Timeline, system_id: str) -> Text:
-    span = timeline.duration.total_seconds() or 1.0
-    cells: list[tuple[str, str]] = [(" ", "")] * LANE_WIDTH
+class _Axis:
+    """Maps times to columns over the *active* spans of the cutover.
+
+    A three-day cutover is mostly waiting between nightly windows; drawing that
+    idle time would squeeze every step into a column or two. Phase spans closer
+    than `GAP` are merged into one segment, segments share the width by length,
+    and a dim `┆` marks each skipped stretch.
+    """
+
+    GAP = timedelta(hours=3)
+
+    def __init__(self, timeline: Timeline, width: int = LANE_WIDTH) -> None:
+        spans = sorted((p.start, p.end) for p in timeline.phases)
+        segments: list[list[datetime]] = []
+        for start, end in spans:
+            if segments and start - segments[-1][1] < self.GAP:
+                segments[-1][1] = max(segments[-1][1], end)
+            else:
+                segments.append([start, end])
+        self.segments = [(a, b) for a, b in segments]
+        usable = width - (len(self.segments) - 1)
+        total = sum((b - a).total_seconds() for a, b in self.segments) or 1.0
+        self.columns: list[tuple[int, int]] = []  # (first column, width) per segment
+        cursor = 0
+        for i, (a, b) in enumerate(self.segments):
+            cols = max(1, round((b - a).total_seconds() / total * usable))
+            if i == len(self.segments) - 1:
+                cols = max(1, width - cursor)
+            self.columns.append((cursor, cols))
+            cursor += cols + 1
+        self.width = width
+
+    def column(self, moment: datetime) -> int:
+        for (a, b), (first, cols) in zip(self.segments, self.columns, strict=True):
+            if moment <= b:
+                if moment < a:
+                    return first
+                frac = (moment - a).total_seconds() / ((b - a).total_seconds() or 1.0)
+                return min(first + int(frac * cols), first + cols - 1)
+        return self.width - 1
+
+    def breaks(self) -> list[int]:
+        return [first + cols for first, cols in self.columns[:-1]]
+
+
+def _lane(timeline: Timeline, axis: _Axis, system_id: str) -> Text:
+    cells: list[tuple[str, str]] = [(" ", "")] * axis.width
+    for col in axis.breaks():
+        cells[col] = ("┆", "dim")
     critical = set(timeline.critical_path)
     for step in timeline.system(system_id).steps:
-        first = int((step.start - timeline.starts_at).total_seconds() / span * LANE_WIDTH)
-        last = int((step.end - timeline.starts_at).total_seconds() / span * LANE_WIDTH)
+        first, last = axis.column(step.start), axis.column(step.end)
         glyph, colour = STEP_GLYPHS.get(step.kind, ("?", ""))
         style = f"bold {colour} reverse" if (step.system, step.step) in critical else colour
-        for col in range(min(first, LANE_WIDTH - 1), min(max(last, first + 1), LANE_WIDTH)):
-            cells[col] = (glyph, style)
+        for col in range(first, max(last, first + 1)):
+            if cells[col][0] == " " or col == first:
+                cells[col] = (glyph, style)
     text = Text()
     for glyph, style in cells:
         text.append(glyph, style=style)
     return text
 
 
-def _day_ruler(plan: Plan, timeline: Timeline) -> Text:
-    span = timeline.duration.total_seconds() or 1.0
-    ruler = [" "] * LANE_WIDTH
-    day = timeline.starts_at.astimezone(plan.zone).replace(hour=0, minute=0, second=0)
-    while day < timeline.end:
-        col = int((day - timeline.starts_at).total_seconds() / span * LANE_WIDTH)
-        label = day.strftime("%a")
-        start = max(col, 0)
+def _day_ruler(plan: Plan, axis: _Axis) -> Text:
+    ruler = [" "] * axis.width
+    for col in axis.breaks():
+        ruler[col] = "┆"
+    for (a, _), (first, cols) in zip(axis.segments, axis.columns, strict=True):
+        label = a.astimezone(plan.zone).strftime("%a %H:%M")[:cols]
         for i, ch in enumerate(label):
-            if start + i < LANE_WIDTH:
-                ruler[start + i] = ch
-        day += timedelta(days=1)
+            ruler[first + i] = ch
     return Text("".join(ruler), style="dim")
 
 
@@ -122,7 +164,8 @@ def _swimlanes(plan: Plan, timeline: Timeline) -> Table:
     )
     table.add_column("department / system", no_wrap=True)
     table.add_column("phase", no_wrap=True)
-    table.add_column(_day_ruler(plan, timeline), no_wrap=True)
+    axis = _Axis(timeline)
+    table.add_column(_day_ruler(plan, axis), no_wrap=True)
     table.add_column("window", no_wrap=True)
     for department in plan.departments:
         systems = [s for s in plan.systems if s.department == department.id]
@@ -137,7 +180,7 @@ def _swimlanes(plan: Plan, timeline: Timeline) -> Table:
             table.add_row(
                 f"  {system.id}",
                 slot.phase,
-                _lane(plan, timeline, system.id),
+                _lane(timeline, axis, system.id),
                 f"{_hm(plan, slot.start)}–{slot.end.astimezone(plan.zone):%H:%M}",
             )
     return table
@@ -145,20 +188,22 @@ def _swimlanes(plan: Plan, timeline: Timeline) -> Table:
 
 def _critical(plan: Plan, timeline: Timeline) -> Text:
     text = Text("\nCritical path", style="bold")
-    text.append(f" (decides the end, {_hm(plan, timeline.end)}):\n")
-    for system, step in timeline.critical_path:
-        slot = timeline.step(system, step)
-        text.append(
-            f"  {_hm(plan, slot.start)}  {system} · {step}  ({format_duration(slot.duration)})\n"
+    text.append(f" (each phase's deciding chain; the cutover ends {_hm(plan, timeline.end)}):\n")
+    for phase in timeline.phases:
+        slack = (
+            "last phase: any delay moves the end"
+            if phase.slack is None
+            else f"slack {format_duration(phase.slack)} before the next phase"
         )
-    earlier = [p for p in timeline.phases if p.slack and p.slack > timedelta()]
-    if earlier:
-        text.append("  earlier phases have slack: ", style="dim")
-        text.append(
-            ", ".join(f"{p.phase} {format_duration(p.slack or timedelta())}" for p in earlier),
-            style="dim",
-        )
-        text.append("\n")
+        style = "red" if phase.slack is not None and phase.slack <= timedelta() else "dim"
+        text.append(f"  {phase.phase}", style="bold")
+        text.append(f"  ({slack})\n", style=style)
+        for system, step in phase.critical:
+            slot = timeline.step(system, step)
+            text.append(
+                f"    {_hm(plan, slot.start)}  {system} · {step}  "
+                f"({format_duration(slot.duration)})\n"
+            )
     return text
 
 
