@@ -1,0 +1,323 @@
+"""The journal: a durable, append-only record of every step, gate decision and run.
+
+It is what makes a cutover resumable and auditable:
+
+- before a step acts, `begin` records it with its idempotency key; after, `finish`
+  records the outcome. A re-run with the same run key asks `is_done` and skips
+  what is done; a step that began but never finished (the process was killed)
+  runs again with the *same* idempotency key, so the system applies it once.
+- rollback walks `history` backwards (action `undo`), journaled the same way.
+- gate decisions (who, when, what, comment) are rows too: the audit log.
+
+SQLite by default (WAL, a busy timeout, so several processes can share it);
+PostgreSQL when given a `postgresql://` URL. SQLAlchemy Core does the dialects.
+Rows are only ever inserted, never updated: the history is the truth.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from cutover.clock import RunClock, utcnow
+from cutover.errors import UsageError
+
+Action = Literal["do", "undo"]
+Status = Literal["started", "done", "failed", "skipped"]
+FINAL: tuple[str, ...] = ("done", "skipped")
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "cutover_runs",
+    metadata,
+    sa.Column("run_key", sa.String(200), primary_key=True),
+    sa.Column("plan", sa.String(300), nullable=False),
+    sa.Column("env", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("plan_anchor", sa.String(40), nullable=False),
+    sa.Column("real_anchor", sa.String(40), nullable=False),
+    sa.Column("scale", sa.Float, nullable=False),
+)
+
+steps = sa.Table(
+    "cutover_steps",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_key", sa.String(200), nullable=False, index=True),
+    sa.Column("system", sa.String(100), nullable=False),
+    sa.Column("step", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("idempotency_key", sa.String(400), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, default="{}"),
+)
+
+decisions = sa.Table(
+    "cutover_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_key", sa.String(200), nullable=False, index=True),
+    sa.Column("gate", sa.String(200), nullable=False),
+    sa.Column("department", sa.String(100), nullable=False),
+    sa.Column("decision", sa.String(20), nullable=False),
+    sa.Column("who", sa.String(200), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, default=""),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    run_key: str
+    system: str
+    step: str
+    action: str
+    status: str
+    idempotency_key: str
+    at: datetime
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Decision:
+    run_key: str
+    gate: str
+    department: str
+    decision: str
+    who: str
+    comment: str
+    at: datetime
+
+
+def idempotency_key(run_key: str, system: str, step: str, action: Action = "do") -> str:
+    """The key a step sends with every mutating call: the same on every retry and resume."""
+    return f"{run_key}:{system}:{step}:{action}"
+
+
+def _url(location: str | Path) -> str:
+    text = str(location)
+    if text.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    if text.startswith(("postgresql+psycopg://", "sqlite://")):
+        return text
+    path = Path(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+class Journal:
+    """The durable record of one or more cutover runs."""
+
+    def __init__(self, location: str | Path) -> None:
+        url = _url(location)
+        self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.execute("PRAGMA synchronous=FULL")
+                cursor.close()
+
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.OperationalError as exc:
+            raise UsageError(f"journal at {_safe(url)} is unreachable: {exc.orig}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ------------------------------------------------------------------ runs
+
+    def open_run(self, run_key: str, plan: str, env: str, clock: RunClock) -> RunClock:
+        """Record a new run, or return the clock of the run already recorded under this key.
+
+        A resumed run keeps its first clock, so compressed waits stay consistent.
+        """
+        with self._tx() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.run_key == run_key)).first()
+            if row is not None:
+                if row.plan != plan or row.env != env:
+                    raise UsageError(
+                        f"run key {run_key!r} belongs to plan {row.plan!r} in {row.env!r}; "
+                        "pick another --run-key"
+                    )
+                return RunClock(
+                    datetime.fromisoformat(row.plan_anchor),
+                    datetime.fromisoformat(row.real_anchor),
+                    row.scale,
+                )
+            conn.execute(
+                runs.insert().values(
+                    run_key=run_key,
+                    plan=plan,
+                    env=env,
+                    created_at=utcnow().isoformat(),
+                    plan_anchor=clock.plan_anchor.isoformat(),
+                    real_anchor=clock.real_anchor.isoformat(),
+                    scale=clock.scale,
+                )
+            )
+        return clock
+
+    def run_keys(self) -> list[str]:
+        with self._tx() as conn:
+            return [r.run_key for r in conn.execute(sa.select(runs.c.run_key))]
+
+    # ----------------------------------------------------------------- steps
+
+    def _record(
+        self,
+        run_key: str,
+        system: str,
+        step: str,
+        action: Action,
+        status: Status,
+        detail: dict[str, Any] | None = None,
+    ) -> StepRecord:
+        at = utcnow()
+        key = idempotency_key(run_key, system, step, action)
+        with self._tx() as conn:
+            conn.execute(
+                steps.insert().values(
+                    run_key=run_key,
+                    system=system,
+                    step=step,
+                    action=action,
+                    status=status,
+                    idempotency_key=key,
+                    at=at.isoformat(),
+                    detail=json.dumps(detail or {}, default=str),
+                )
+            )
+        return StepRecord(run_key, system, step, action, status, key, at, detail or {})
+
+    def begin(self, run_key: str, system: str, step: str, action: Action = "do") -> StepRecord:
+        return self._record(run_key, system, step, action, "started")
+
+    def finish(
+        self,
+        run_key: str,
+        system: str,
+        step: str,
+        status: Status = "done",
+        detail: dict[str, Any] | None = None,
+        action: Action = "do",
+    ) -> StepRecord:
+        return self._record(run_key, system, step, action, status, detail)
+
+    def is_done(self, run_key: str, system: str, step: str, action: Action = "do") -> bool:
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(steps.c.id)
+                .where(
+                    steps.c.run_key == run_key,
+                    steps.c.system == system,
+                    steps.c.step == step,
+                    steps.c.action == action,
+                    steps.c.status.in_(FINAL),
+                )
+                .limit(1)
+            ).first()
+        return row is not None
+
+    def outcome(
+        self, run_key: str, system: str, step: str, action: Action = "do"
+    ) -> StepRecord | None:
+        """The final record of a step (done or skipped), if it has one."""
+        for record in reversed(self.history(run_key)):
+            if (record.system, record.step, record.action) == (system, step, action) and (
+                record.status in FINAL
+            ):
+                return record
+        return None
+
+    def history(self, run_key: str) -> list[StepRecord]:
+        """Every step record of the run, oldest first."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(steps).where(steps.c.run_key == run_key).order_by(steps.c.id)
+            ).all()
+        return [
+            StepRecord(
+                r.run_key,
+                r.system,
+                r.step,
+                r.action,
+                r.status,
+                r.idempotency_key,
+                datetime.fromisoformat(r.at),
+                json.loads(r.detail),
+            )
+            for r in rows
+        ]
+
+    def completed(self, run_key: str, action: Action = "do") -> list[StepRecord]:
+        """Steps done (not skipped), in the order they were done: what a rollback walks back."""
+        return [r for r in self.history(run_key) if r.action == action and r.status == "done"]
+
+    # ------------------------------------------------------------- decisions
+
+    def decide(
+        self,
+        run_key: str,
+        gate: str,
+        department: str,
+        decision: str,
+        who: str,
+        comment: str = "",
+    ) -> Decision:
+        at = utcnow()
+        with self._tx() as conn:
+            conn.execute(
+                decisions.insert().values(
+                    run_key=run_key,
+                    gate=gate,
+                    department=department,
+                    decision=decision,
+                    who=who,
+                    comment=comment,
+                    at=at.isoformat(),
+                )
+            )
+        return Decision(run_key, gate, department, decision, who, comment, at)
+
+    def decisions(self, run_key: str) -> list[Decision]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(decisions).where(decisions.c.run_key == run_key).order_by(decisions.c.id)
+            ).all()
+        return [
+            Decision(
+                r.run_key,
+                r.gate,
+                r.department,
+                r.decision,
+                r.who,
+                r.comment,
+                datetime.fromisoformat(r.at),
+            )
+            for r in rows
+        ]
+
+
+def _safe(url: str) -> str:
+    """A URL without any password, for messages."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,89 @@
+"""The journal on a real SQLite file and on the local PostgreSQL: resume, audit, clock anchor."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cutover.clock import RunClock
+from cutover.errors import UsageError
+from cutover.journal import Journal, idempotency_key
+
+
+def exercise(journal: Journal) -> None:
+    start = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
+    clock = RunClock.drill(start, 1000)
+    assert journal.open_run("r1", "demo", "staging", clock) == clock
+    # a second process resuming the run gets the first clock back
+    later = RunClock.drill(start, 1000, started=clock.real_anchor + timedelta(minutes=5))
+    assert journal.open_run("r1", "demo", "staging", later) == clock
+    with pytest.raises(UsageError, match="belongs to plan 'demo'"):
+        journal.open_run("r1", "other", "staging", clock)
+
+    journal.begin("r1", "core", "freeze")
+    assert not journal.is_done("r1", "core", "freeze")  # began, never finished: not done
+    journal.begin("r1", "core", "freeze")
+    journal.finish("r1", "core", "freeze", detail={"mode": "buffer-writes"})
+    assert journal.is_done("r1", "core", "freeze")
+    assert not journal.is_done("r1", "core", "freeze", action="undo")
+    assert not journal.is_done("r2", "core", "freeze")
+    journal.finish("r1", "pos", "switch", status="skipped", detail={"reason": "not needed"})
+    assert journal.is_done("r1", "pos", "switch")
+    assert [r.step for r in journal.completed("r1")] == ["freeze"]
+    record = journal.outcome("r1", "core", "freeze")
+    assert record is not None and record.detail == {"mode": "buffer-writes"}
+    assert record.idempotency_key == idempotency_key("r1", "core", "freeze")
+    statuses = [(r.system, r.step, r.status) for r in journal.history("r1")]
+    assert statuses == [
+        ("core", "freeze", "started"),
+        ("core", "freeze", "started"),
+        ("core", "freeze", "done"),
+        ("pos", "switch", "skipped"),
+    ]
+    journal.decide("r1", "fronts", "store-tech", "approve", "Marcus Webb", "backup verified")
+    (decision,) = journal.decisions("r1")
+    assert (decision.who, decision.decision, decision.comment) == (
+        "Marcus Webb",
+        "approve",
+        "backup verified",
+    )
+
+
+def test_journal_on_sqlite_survives_reopening(tmp_path: Path) -> None:
+    """Everything written is there after the journal is closed and opened again."""
+    path = tmp_path / "journal.db"
+    journal = Journal(path)
+    exercise(journal)
+    journal.close()
+    again = Journal(path)
+    assert again.is_done("r1", "core", "freeze")
+    assert len(again.history("r1")) == 4
+    assert again.run_keys() == ["r1"]
+
+
+def test_journal_on_postgresql(pg_schema: tuple[str, str]) -> None:
+    dsn, schema = pg_schema
+    journal = Journal(f"{dsn}?options=-csearch_path%3D{schema}")
+    exercise(journal)
+    journal.close()
+
+
+def test_unreachable_postgres_journal_is_one_clear_error() -> None:
+    with pytest.raises(
+        UsageError, match=re.escape("journal at postgresql+psycopg://nobody@127.0.0.1:1/x")
+    ):
+        Journal("postgresql://nobody@127.0.0.1:1/x?connect_timeout=1")
+
+
+def test_clock_maps_plan_time_to_compressed_real_time() -> None:
+    start = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
+    real = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    clock = RunClock(start, real, 1000)
+    assert clock.to_real(start + timedelta(hours=1)) == real + timedelta(seconds=3.6)
+    assert clock.to_plan(real + timedelta(seconds=36)) == start + timedelta(hours=10)
+    assert clock.real_seconds(timedelta(days=3)) == pytest.approx(259.2)
+    production = RunClock.production(start)
+    assert production.to_real(start + timedelta(hours=5)) == start + timedelta(hours=5)
