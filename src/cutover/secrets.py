@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from typing import Any
 
 from cutover.errors import UsageError
 
@@ -62,7 +63,7 @@ def _from_prefect(name: str) -> str | None:
     except ImportError:  # pragma: no cover - prefect is a dependency
         return None
     try:
-        block = Secret.load(_block_name(name))
+        block: Any = Secret.load(_block_name(name))
     except (ValueError, RuntimeError):
         return None
     value = block.get()

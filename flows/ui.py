@@ -1,0 +1,129 @@
+"""What department leads see in Prefect: status boards, timeline, notices, events.
+
+Artifacts are keyed (lowercase, digits, dashes), so each update is a new
+version of the same board; events name the system and step as resources so
+automations and downstream subscribers can react.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.events import emit_event
+
+from cutover import board
+from cutover.clock import RunClock
+from cutover.journal import Journal
+from cutover.logs import get_logger
+from cutover.notices.render import Rendered, when
+from cutover.plan.models import Plan
+from cutover.plan.report import timeline_markdown
+from cutover.plan.timeline import Timeline
+
+log = get_logger("cutover.ui")
+_board_lock = threading.Lock()
+
+
+def artifact_key(*parts: str) -> str:
+    raw = "-".join(parts).lower()
+    return "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in raw)[:100].strip("-")
+
+
+def publish_timeline(plan: Plan, timeline: Timeline, run_key: str) -> None:
+    create_markdown_artifact(
+        key=artifact_key("timeline", run_key),
+        markdown=timeline_markdown(plan, timeline),
+        description=f"Planned timeline of {plan.name}",
+    )
+
+
+def publish_board(
+    plan: Plan, timeline: Timeline, journal: Journal, run_key: str, clock: RunClock
+) -> None:
+    """The whole-cutover board and one board per department, from the journal."""
+    with _board_lock:
+        history = journal.history(run_key)
+        everything = board.rows(plan, timeline, history, to_plan_time=clock.to_plan)
+        create_table_artifact(
+            key=artifact_key("board", run_key),
+            table=[r.as_dict(plan) for r in everything],
+            description=f"Status board — {plan.name} ({run_key}): "
+            + ", ".join(f"{n} {s}" for s, n in sorted(board.counts(everything).items())),
+        )
+        for department in plan.departments:
+            mine = [r for r in everything if r.department == department.id]
+            if not mine:
+                continue
+            create_table_artifact(
+                key=artifact_key("board", department.id, run_key),
+                table=[r.as_dict(plan) for r in mine],
+                description=f"{department.name} — lead {department.lead}: "
+                + ", ".join(f"{n} {s}" for s, n in sorted(board.counts(mine).items())),
+            )
+
+
+def publish_markdown(key: str, markdown: str, description: str) -> None:
+    create_markdown_artifact(key=artifact_key(key), markdown=markdown, description=description)
+
+
+class ArtifactSink:
+    """Notices sink: one Prefect markdown artifact per notice, plus a running list."""
+
+    name = "prefect-artifact"
+
+    def __init__(self, run_key: str) -> None:
+        self.run_key = run_key
+        self.sent: list[Rendered] = []
+
+    def send(self, plan: Plan, notice: Rendered) -> None:
+        event = notice.event
+        self.sent.append(notice)
+        create_markdown_artifact(
+            key=artifact_key("notice", event.feature, event.kind, notice.channel),
+            markdown=f"**{notice.feature_name}** — {event.kind} ({notice.channel}), "
+            f"sent {when(event.at, plan)}\n\n> {notice.text}\n",
+            description=f"Customer notice: {notice.feature_name} {event.kind}",
+        )
+        rows = [
+            {
+                "sent": when(n.event.at, plan),
+                "feature": n.feature_name,
+                "kind": n.event.kind,
+                "channel": n.channel,
+                "text": n.text,
+            }
+            for n in self.sent
+        ]
+        create_table_artifact(
+            key=artifact_key("notices", self.run_key),
+            table=rows,
+            description=f"Customer notices sent so far ({len(rows)})",
+        )
+
+
+def emit(
+    name: str,
+    *,
+    run_key: str,
+    system: str | None = None,
+    step: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """A Prefect event `cutover.<name>` about a system (or the cutover as a whole)."""
+    resource_id = f"cutover.system.{system}" if system else f"cutover.run.{run_key}"
+    related = [{"prefect.resource.id": f"cutover.run.{run_key}", "prefect.resource.role": "run"}]
+    try:
+        emit_event(
+            event=f"cutover.{name}",
+            resource={
+                "prefect.resource.id": resource_id,
+                "prefect.resource.name": system or run_key,
+                **({"cutover.step": step} if step else {}),
+            },
+            related=related if system else None,
+            payload=payload or {},
+        )
+    except Exception as exc:  # events are telemetry: never fail a cutover step over one
+        log.warning("event_not_emitted", event=name, error=str(exc))

@@ -1,0 +1,151 @@
+"""The status board: every system's steps, their state, planned against actual.
+
+It is computed from the plan, its timeline and the journal, never kept in memory,
+so any process (a worker in another network, a resumed run, `cutover journal`)
+draws the same board. The flows publish it as Prefect table artifacts: one for
+the whole cutover, one per department.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cutover.journal import StepRecord
+from cutover.plan.durations import format_duration
+from cutover.plan.models import Plan
+from cutover.plan.timeline import Timeline
+
+STATE_LABEL = {
+    "pending": "⏳ pending",
+    "running": "▶ running",
+    "done": "✅ done",
+    "failed": "❌ failed",
+    "skipped": "⏭ skipped",
+    "undone": "↩ rolled back",
+    "undoing": "↩ rolling back",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    department: str
+    system: str
+    phase: str
+    step: str
+    state: str
+    planned_start: datetime
+    planned: timedelta
+    started: datetime | None
+    actual: timedelta | None
+    lag: str
+    note: str
+
+    def as_dict(self, plan: Plan) -> dict[str, Any]:
+        zone = plan.zone
+        return {
+            "department": self.department,
+            "system": self.system,
+            "phase": self.phase,
+            "step": self.step,
+            "state": STATE_LABEL.get(self.state, self.state),
+            "planned start": self.planned_start.astimezone(zone).strftime("%a %H:%M"),
+            "started": self.started.astimezone(zone).strftime("%a %H:%M:%S")
+            if self.started
+            else "",
+            "planned": format_duration(self.planned),
+            "actual": format_duration(self.actual) if self.actual is not None else "",
+            "lag": self.lag,
+            "note": self.note,
+        }
+
+
+def rows(
+    plan: Plan,
+    timeline: Timeline,
+    history: list[StepRecord],
+    *,
+    to_plan_time: Any = None,
+    department: str | None = None,
+) -> list[Row]:
+    """One row per planned step, in timeline order, with what the journal says of it.
+
+    `to_plan_time` maps a real timestamp to plan time (the run clock), so that in a
+    compressed drill "started" reads on the plan's own timeline and "actual" is in
+    plan minutes, comparable with "planned".
+    """
+    convert = to_plan_time or (lambda t: t)
+    latest: dict[tuple[str, str], list[StepRecord]] = {}
+    for record in history:
+        latest.setdefault((record.system, record.step), []).append(record)
+    out: list[Row] = []
+    for phase in timeline.phases:
+        for slot in phase.systems:
+            system = plan.system(slot.system)
+            if department and system.department != department:
+                continue
+            for step in slot.steps:
+                records = latest.get((slot.system, step.step), [])
+                state, started, actual, lag, note = _summarise(records, convert)
+                out.append(
+                    Row(
+                        system.department,
+                        slot.system,
+                        phase.phase,
+                        step.step,
+                        state,
+                        step.start,
+                        step.duration,
+                        started,
+                        actual,
+                        lag,
+                        note,
+                    )
+                )
+    return out
+
+
+def _summarise(
+    records: list[StepRecord], convert: Any
+) -> tuple[str, datetime | None, timedelta | None, str, str]:
+    if not records:
+        return "pending", None, None, "", ""
+    do = [r for r in records if r.action == "do"]
+    undo = [r for r in records if r.action == "undo"]
+    first_start = next((r.at for r in do if r.status == "started"), None)
+    last = do[-1] if do else records[-1]
+    state = {"started": "running"}.get(last.status, last.status)
+    started = convert(first_start) if first_start else None
+    actual = None
+    if last.status in ("done", "failed", "skipped") and first_start is not None:
+        actual = convert(last.at) - convert(first_start)
+    detail = last.detail
+    lag = ""
+    if "lag_entries" in detail or "lag_s" in detail:
+        lag = f"{detail.get('lag_entries', 0)} changes / {float(detail.get('lag_s', 0)):.1f}s"
+    note = str(detail.get("note") or detail.get("reason") or detail.get("error") or "")
+    if undo:
+        state = "undone" if undo[-1].status == "done" else "undoing"
+    return state, started, actual, lag, note[:200]
+
+
+def counts(board: list[Row]) -> dict[str, int]:
+    result: dict[str, int] = {}
+    for row in board:
+        result[row.state] = result.get(row.state, 0) + 1
+    return result
+
+
+def markdown(plan: Plan, board: list[Row], title: str) -> str:
+    """The board as a markdown table, with a one-line summary on top."""
+    summary = ", ".join(f"{n} {STATE_LABEL.get(s, s)}" for s, n in sorted(counts(board).items()))
+    lines = [f"## {title}", "", summary, ""]
+    header = ["system", "phase", "step", "state", "planned start", "started", "planned", "actual"]
+    header += ["lag", "note"]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + " --- |" * len(header))
+    for row in board:
+        d = row.as_dict(plan)
+        lines.append("| " + " | ".join(str(d[h]) for h in header) + " |")
+    return "\n".join(lines) + "\n"
