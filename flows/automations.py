@@ -9,6 +9,7 @@ sign-off is never marked crashed; only a run whose process died is.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from prefect.automations import Automation
 from prefect.client.schemas.objects import StateType
@@ -53,11 +54,12 @@ def zombie_automation(within: timedelta = timedelta(seconds=90)) -> Automation:
 
 def ensure_zombie_automation(within: timedelta = timedelta(seconds=90)) -> str:
     """Create the automation unless one with the same name exists; returns its id."""
+    existing: Any
     try:
         existing = Automation.read(name=NAME)
     except ValueError:
         existing = None
     if existing is not None:
         return str(existing.id)
-    created = zombie_automation(within).create()
+    created: Any = zombie_automation(within).create()
     return str(created.id)
