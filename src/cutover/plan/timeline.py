@@ -268,6 +268,26 @@ def _feature_windows(plan: Plan, phases: tuple[PhaseSlot, ...]) -> tuple[Feature
     return tuple(FeatureWindows(fid, merge(windows)) for fid, windows in raw.items())
 
 
+def degrade_ranges(system: System) -> list[tuple[str, str, str]]:
+    """(feature, first step, last step) for each stretch of steps that degrades a feature.
+
+    The live run uses the step ids: a window starts when its first step starts and
+    ends when its last step is done.
+    """
+    out: list[tuple[str, str, str]] = []
+    frozen_at: str | None = None
+    for step in system.steps:
+        if isinstance(step, FreezeStep) and step.mode != "buffer-writes" and frozen_at is None:
+            frozen_at = step.key
+        if isinstance(step, UnfreezeStep) and frozen_at is not None:
+            out += [(f, frozen_at, step.key) for f in system.degrades]
+            frozen_at = None
+        out += [(f, step.key, step.key) for f in step.degrades]
+    if frozen_at is not None:
+        out += [(f, frozen_at, system.steps[-1].key) for f in system.degrades]
+    return out
+
+
 def degradations(system: System, slot: SystemSlot) -> list[tuple[str, Window]]:
     """Each (feature, window) a system's scheduled steps degrade, unmerged."""
     out: list[tuple[str, Window]] = []
