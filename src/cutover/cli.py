@@ -129,13 +129,25 @@ def show(
     format: Annotated[
         ShowFormat, typer.Option("--format", "-f", help="text (terminal), json (tools), markdown.")
     ] = ShowFormat.text,
+    calibrate: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--calibrate",
+            help="Drill report(s): forecast with the step durations measured in rehearsals.",
+        ),
+    ] = None,
 ) -> None:
     """Show the plan's timeline: phases by day, swimlanes per department, critical path, degradation windows."""
     from cutover.plan import build_timeline, load_plan
     from cutover.plan.report import timeline_data, timeline_markdown
 
     loaded = load_plan(plan)
-    timeline = build_timeline(loaded.plan)
+    durations = None
+    if calibrate:
+        from cutover.plan.calibrate import measured_durations
+
+        durations = measured_durations(loaded.plan, calibrate)
+    timeline = build_timeline(loaded.plan, durations)
     if format is ShowFormat.json:
         typer.echo(json.dumps(timeline_data(loaded.plan, timeline, str(plan)), indent=2))
     elif format is ShowFormat.markdown:

@@ -1,0 +1,1 @@
+"""Running a cutover: the context every step rebuilds, the journaled steps, and the commands."""

@@ -1,0 +1,395 @@
+"""`cutover run`, `gate`, `journal`, `server`: run and steer a cutover from a terminal.
+
+Prefect is imported inside the commands that need it, never at import time, so
+`cutover validate` and friends stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cutover.errors import UsageError
+
+gate_app = typer.Typer(
+    help="Sign off or decide a paused cutover from a terminal.", no_args_is_help=True
+)
+server_app = typer.Typer(help="A real Prefect server for cutovers.", no_args_is_help=True)
+
+DEFAULT_HOME = Path("var/cutover")
+
+
+def default_journal() -> str:
+    return os.environ.get("CUTOVER_JOURNAL") or str(DEFAULT_HOME / "journal.db")
+
+
+def default_run_key(plan: Path, env: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{plan.stem}-{env}-{stamp}"
+
+
+def check_run_key(key: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,80}", key):
+        raise UsageError(f"--run-key {key!r}: use lowercase letters, digits and dashes (max 81)")
+    return key
+
+
+def guard_environment(plan_env: list[str], env: str, scale: float, auto_approve: bool) -> None:
+    """Production is reached only by name, in real time, with people signing the gates."""
+    if env not in plan_env:
+        raise UsageError(f"--env {env!r} is not an environment of the plan ({', '.join(plan_env)})")
+    if env == "production" and (scale != 1.0 or auto_approve):
+        raise UsageError(
+            "production runs in real time with signed gates: --time-scale and --auto-approve "
+            "are refused for --env production"
+        )
+
+
+def prefect_settings(scale: float) -> Any:
+    """Settings for this process's Prefect client; heartbeats off only for compressed drills."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "cutover")
+    os.environ.setdefault("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "30d")
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    if scale == 1.0:
+        return None
+    settings = temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+    settings.__enter__()
+    return settings  # keep a reference: collected, it silently reverts
+
+
+def run(
+    plan: Annotated[Path, typer.Argument(help="The plan file.", show_default=False)],
+    env: Annotated[
+        str,
+        typer.Option(
+            "--env",
+            help="Environment of the plan to run against (spelled out).",
+            show_default=False,
+        ),
+    ],
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            "--time-scale", min=1.0, help="Run N times faster than the plan's clock (drills)."
+        ),
+    ] = 1.0,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Approve every gate automatically (drills only).")
+    ] = False,
+    run_key: Annotated[
+        str | None,
+        typer.Option("--run-key", help="Resume (or name) a run: the same key skips what is done."),
+    ] = None,
+    journal: Annotated[
+        str | None,
+        typer.Option(
+            "--journal", help="Journal: a SQLite path or postgresql:// URL (env CUTOVER_JOURNAL)."
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url", help="Override the environment's base_url ({system} is replaced)."
+        ),
+    ] = None,
+    on_failure: Annotated[
+        str | None,
+        typer.Option(
+            "--on-failure",
+            help="Answer decision gates automatically: retry, skip or rollback (drills).",
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print a JSON summary as the last line.")
+    ] = False,
+) -> None:
+    """Run a cutover plan as a Prefect flow; the same --run-key resumes a crashed run."""
+    from cutover.plan import load_plan
+
+    loaded = load_plan(plan)  # a plan that fails lint never starts a run
+    guard_environment(list(loaded.plan.environments), env, time_scale, auto_approve)
+    if on_failure not in (None, "retry", "skip", "rollback"):
+        raise UsageError("--on-failure: use retry, skip or rollback")
+    if env == "production" and on_failure:
+        raise UsageError("--on-failure is for drills; production decisions are made by people")
+    key = check_run_key(run_key or default_run_key(plan, env))
+    summary = execute_run(
+        plan=plan,
+        env=env,
+        run_key=key,
+        journal=journal or default_journal(),
+        scale=time_scale,
+        base_url=base_url,
+        auto_approve=auto_approve,
+        on_failure=on_failure,
+    )
+    typer.echo(
+        f"run {key}: {summary['outcome']} — {summary['systems']} systems, "
+        f"{summary['notices']} notices published"
+    )
+    if json_out:
+        typer.echo(json.dumps(summary))
+
+
+def execute_run(
+    *,
+    plan: Path,
+    env: str,
+    run_key: str,
+    journal: str,
+    scale: float,
+    base_url: str | None,
+    auto_approve: bool,
+    on_failure: str | None,
+) -> dict[str, Any]:
+    """Run the cutover flow in this process (Prefect's server from PREFECT_API_URL or a temporary one)."""
+    keep = prefect_settings(scale)
+    from flows.cutover_flow import cutover
+    from prefect import tags
+
+    workdir = (
+        Path(journal).parent / "runs" / run_key
+        if "://" not in journal
+        else DEFAULT_HOME / "runs" / run_key
+    )
+    with tags(f"run:{run_key}", f"env:{env}"):
+        summary: dict[str, Any] = cutover(
+            plan_path=str(plan.resolve()),
+            env=env,
+            run_key=run_key,
+            journal=journal,
+            workdir=str(workdir.resolve()),
+            scale=scale,
+            base_url=base_url,
+            auto_approve=auto_approve,
+            on_failure=on_failure,
+        )
+    del keep
+    summary["workdir"] = str(workdir)
+    return summary
+
+
+class JournalFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def journal_cmd(
+    run_key: Annotated[str, typer.Argument(help="The run key.", show_default=False)],
+    journal: Annotated[
+        str | None, typer.Option("--journal", help="SQLite path or postgresql:// URL.")
+    ] = None,
+    format: Annotated[JournalFormat, typer.Option("--format", "-f")] = JournalFormat.text,
+) -> None:
+    """The audit log of a run: every step's start and outcome, every gate decision."""
+    from cutover.journal import Journal
+
+    store = Journal(journal or default_journal())
+    if run_key not in store.run_keys():
+        raise UsageError(f"no run {run_key!r} in the journal {journal or default_journal()}")
+    history = store.history(run_key)
+    decisions = store.decisions(run_key)
+    done: dict[tuple[str, str, str], int] = {}
+    for record in history:
+        if record.status == "done":
+            done[(record.system, record.step, record.action)] = (
+                done.get((record.system, record.step, record.action), 0) + 1
+            )
+    twice = [k for k, n in done.items() if n > 1]
+    if format is JournalFormat.json:
+        typer.echo(
+            json.dumps(
+                {
+                    "run_key": run_key,
+                    "steps": [
+                        {
+                            "at": r.at.isoformat(),
+                            "system": r.system,
+                            "step": r.step,
+                            "action": r.action,
+                            "status": r.status,
+                            "idempotency_key": r.idempotency_key,
+                            "detail": r.detail,
+                        }
+                        for r in history
+                    ],
+                    "decisions": [
+                        {
+                            "at": d.at.isoformat(),
+                            "gate": d.gate,
+                            "department": d.department,
+                            "decision": d.decision,
+                            "who": d.who,
+                            "comment": d.comment,
+                        }
+                        for d in decisions
+                    ],
+                    "done_twice": [list(k) for k in twice],
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Journal of {run_key}", title_justify="left")
+    for column in ("at (UTC)", "system", "step", "action", "status", "detail"):
+        table.add_column(column, overflow="fold")
+    for r in history:
+        detail = ", ".join(f"{k}={v}" for k, v in r.detail.items())[:120]
+        table.add_row(
+            r.at.strftime("%H:%M:%S.%f")[:-3], r.system, r.step, r.action, r.status, detail
+        )
+    console = Console(width=None if Console().is_terminal else 160)
+    console.print(table)
+    if decisions:
+        gates = Table(title="Gate decisions", title_justify="left")
+        for column in ("at (UTC)", "gate", "department", "decision", "who", "comment"):
+            gates.add_column(column, overflow="fold")
+        for d in decisions:
+            gates.add_row(
+                d.at.strftime("%Y-%m-%d %H:%M:%S"),
+                d.gate,
+                d.department,
+                d.decision,
+                d.who,
+                d.comment,
+            )
+        console.print(gates)
+    console.print("no step done twice" if not twice else f"[red]done twice: {twice}[/]")
+
+
+@gate_app.command("list")
+def gate_list(
+    run: Annotated[
+        str | None, typer.Argument(help="Run key or flow-run id; all paused cutovers if omitted.")
+    ] = None,
+) -> None:
+    """List paused cutover runs and what each gate waits for."""
+    from cutover.runner.gates_cli import paused_runs, waiting_for
+
+    runs = paused_runs(run)
+    if not runs:
+        typer.echo("nothing is waiting for a decision")
+        return
+    for flow_run in runs:
+        schema = waiting_for(flow_run)
+        props = schema.get("properties", {})
+        dept = props.get("department", {})
+        awaited = dept.get("enum") or [c.get("const") for c in dept.get("anyOf", [])]
+        kind = "sign-off" if "department" in props else "decision"
+        extra = f" — waiting for: {', '.join(map(str, awaited))}" if awaited else ""
+        typer.echo(
+            f"{flow_run.name} ({flow_run.id}): {kind} gate {flow_run.state.state_details.pause_key}{extra}"
+        )
+
+
+@gate_app.command("approve")
+def gate_approve(
+    run: Annotated[str, typer.Argument(help="Run key or flow-run id.", show_default=False)],
+    department: Annotated[str, typer.Option("--department", "-d", show_default=False)],
+    name: Annotated[str, typer.Option("--name", "-n", help="Who signs.", show_default=False)],
+    comment: Annotated[str, typer.Option("--comment", "-m")] = "",
+) -> None:
+    """Approve a gate for one department."""
+    from cutover.runner.gates_cli import resume
+
+    flow_run = resume(
+        run, {"department": department, "decision": "approve", "name": name, "comment": comment}
+    )
+    typer.echo(f"{flow_run}: {department} approved by {name}")
+
+
+@gate_app.command("hold")
+def gate_hold(
+    run: Annotated[str, typer.Argument(help="Run key or flow-run id.", show_default=False)],
+    department: Annotated[str, typer.Option("--department", "-d", show_default=False)],
+    name: Annotated[str, typer.Option("--name", "-n", show_default=False)],
+    comment: Annotated[
+        str, typer.Option("--comment", "-m", help="Why you hold.", show_default=False)
+    ],
+) -> None:
+    """Hold a gate for one department (the phase keeps waiting; recorded with your reason)."""
+    from cutover.runner.gates_cli import resume
+
+    flow_run = resume(
+        run, {"department": department, "decision": "hold", "name": name, "comment": comment}
+    )
+    typer.echo(f"{flow_run}: {department} holds ({comment})")
+
+
+@gate_app.command("decide")
+def gate_decide(
+    run: Annotated[str, typer.Argument(help="Run key or flow-run id.", show_default=False)],
+    action: Annotated[
+        str, typer.Option("--action", "-a", help="retry, skip or rollback.", show_default=False)
+    ],
+    reason: Annotated[str, typer.Option("--reason", "-r", show_default=False)],
+    name: Annotated[str, typer.Option("--name", "-n", show_default=False)],
+) -> None:
+    """Answer a decision gate after a failure."""
+    from cutover.runner.gates_cli import resume
+
+    if action not in ("retry", "skip", "rollback"):
+        raise UsageError("--action: use retry, skip or rollback")
+    flow_run = resume(run, {"action": action, "reason": reason, "name": name})
+    typer.echo(f"{flow_run}: {action} ({reason})")
+
+
+@server_app.command("start")
+def server_start(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 4200,
+    home: Annotated[
+        Path,
+        typer.Option(
+            "--home", help="PREFECT_HOME for the server (its SQLite database lives here)."
+        ),
+    ] = DEFAULT_HOME / "prefect",
+    auth_secret: Annotated[
+        str,
+        typer.Option(
+            "--auth-secret", help="Name of the secret holding 'user:password' for basic auth."
+        ),
+    ] = "CUTOVER_SERVER_AUTH",
+) -> None:
+    """Start `prefect server start` for cutovers (SQLite, or PostgreSQL via PREFECT_API_DATABASE_CONNECTION_URL), with crash detection."""
+    import time
+
+    from cutover.runner.server import start_server
+
+    server = start_server(home=home, port=port, auth_secret=auth_secret)
+    os.environ["PREFECT_API_URL"] = server.url
+    auth = os.environ.get(auth_secret)
+    if auth:
+        os.environ["PREFECT_API_AUTH_STRING"] = auth
+    from flows.automations import ensure_zombie_automation
+
+    ensure_zombie_automation()
+    typer.echo(f"Prefect server: {server.url.removesuffix('/api')}  (log: {server.log_path})")
+    typer.echo(
+        f"  export PREFECT_API_URL={server.url}"
+        + ("  PREFECT_API_AUTH_STRING=<user:password>" if auth else "")
+    )
+    try:
+        while server.process.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="run")(run)
+    app.command(name="journal")(journal_cmd)
+    app.add_typer(gate_app, name="gate")
+    app.add_typer(server_app, name="server")
