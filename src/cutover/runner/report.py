@@ -1,0 +1,192 @@
+"""The run (drill) report: planned against actual per step, write pauses, lag, RTO, reconciliation.
+
+Written as markdown for people and as JSON (`cutover.report/1`) for tools: `cutover
+show --calibrate report.json` forecasts the next cutover from what rehearsals measured.
+Durations are plan time (a compressed drill's seconds are multiplied back by its scale),
+so "actual" is comparable with "planned"; write pauses and RTO are real seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cutover.clock import RunClock
+from cutover.journal import StepRecord
+from cutover.plan.calibrate import REPORT_FORMAT
+from cutover.plan.durations import format_duration
+from cutover.plan.models import Plan
+from cutover.plan.timeline import Timeline
+
+
+@dataclass
+class StepMeasure:
+    system: str
+    step: str
+    planned_s: float
+    actual_s: float | None
+    status: str
+    real_s: float | None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def measure_steps(
+    plan: Plan, timeline: Timeline, history: list[StepRecord], clock: RunClock, action: str = "do"
+) -> list[StepMeasure]:
+    """Each planned step with its measured duration (first start to final outcome)."""
+    first: dict[tuple[str, str], datetime] = {}
+    last: dict[tuple[str, str], StepRecord] = {}
+    for record in history:
+        if record.action != action:
+            continue
+        ref = (record.system, record.step)
+        if record.status == "started":
+            first.setdefault(ref, record.at)
+        else:
+            last[ref] = record
+    out = []
+    for phase in timeline.phases:
+        for slot in phase.systems:
+            for step in slot.steps:
+                ref = (slot.system, step.step)
+                end = last.get(ref)
+                begin = first.get(ref)
+                actual = real = None
+                if end is not None and begin is not None and end.status == "done":
+                    real = (end.at - begin).total_seconds()
+                    actual = real * clock.scale
+                out.append(
+                    StepMeasure(
+                        slot.system,
+                        step.step,
+                        step.duration.total_seconds(),
+                        actual,
+                        end.status if end else ("running" if begin else "pending"),
+                        real,
+                        dict(end.detail) if end else {},
+                    )
+                )
+    return out
+
+
+def build_report(
+    *,
+    plan: Plan,
+    timeline: Timeline,
+    run_key: str,
+    env: str,
+    history: list[StepRecord],
+    clock: RunClock,
+    reconciliation: dict[str, Any] | None = None,
+    notices: list[dict[str, Any]] | None = None,
+    rollback: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    steps = measure_steps(plan, timeline, history, clock)
+    undo = [
+        m for m in measure_steps(plan, timeline, history, clock, "undo") if m.status != "pending"
+    ]
+    pauses: list[dict[str, Any]] = [
+        {"system": m.system, "step": m.step, "write_pause_s": float(m.detail["write_pause_s"])}
+        for m in steps
+        if "write_pause_s" in m.detail
+    ]
+    lags = [
+        {
+            "system": m.system,
+            "step": m.step,
+            **{k: v for k, v in m.detail.items() if k.startswith("lag")},
+        }
+        for m in steps
+        if any(k.startswith("lag") for k in m.detail)
+    ]
+    return {
+        "format": REPORT_FORMAT,
+        "plan": plan.name,
+        "run_key": run_key,
+        "env": env,
+        "scale": clock.scale,
+        "steps": [m.__dict__ for m in steps],
+        "undo_steps": [m.__dict__ for m in undo],
+        "write_pauses": pauses,
+        "max_write_pause_s": max((float(p["write_pause_s"]) for p in pauses), default=0.0),
+        "lag": lags,
+        "rollback": rollback,
+        "reconciliation": reconciliation,
+        "notices": notices or [],
+        **(extra or {}),
+    }
+
+
+def _fmt(seconds: float | None) -> str:
+    from datetime import timedelta
+
+    return "—" if seconds is None else format_duration(timedelta(seconds=seconds))
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"# Drill report — {report['plan']}",
+        "",
+        f"Run `{report['run_key']}` in `{report['env']}`, clock compressed {report['scale']:g}×.",
+        "",
+    ]
+    rec = report.get("reconciliation")
+    if rec:
+        lines += [
+            "## Reconciliation",
+            "",
+            "| sent | acknowledged | lost | duplicated | refused | declined (announced degradation) |",
+            "| --- | --- | --- | --- | --- | --- |",
+            f"| {rec.get('sent', '—')} | {rec.get('acknowledged', '—')} | {rec.get('lost', '—')} | "
+            f"{rec.get('duplicated', '—')} | {rec.get('refused', '—')} | "
+            f"{rec.get('declined_degraded', '—')} |",
+            "",
+        ]
+    rb = report.get("rollback")
+    if rb:
+        lines += [
+            "## Rollback",
+            "",
+            f"Rolled back at `{rb.get('at', '?')}`; time to roll back (RTO): "
+            f"**{rb.get('rto_seconds', 0):.1f} s** real; {len(report.get('undo_steps', []))} undo steps.",
+            "",
+        ]
+    lines += ["## Steps: planned and actual (plan time)", ""]
+    lines += ["| system | step | planned | actual | status |", "| --- | --- | --- | --- | --- |"]
+    for m in report["steps"]:
+        flag = ""
+        if m["actual_s"] is not None and m["actual_s"] > m["planned_s"] * 1.2:
+            flag = " ⚠ slower"
+        lines.append(
+            f"| {m['system']} | {m['step']} | {_fmt(m['planned_s'])} | {_fmt(m['actual_s'])}{flag} "
+            f"| {m['status']} |"
+        )
+    if report["write_pauses"]:
+        lines += ["", "## Write pauses (real seconds)", "", "| system | pause |", "| --- | --- |"]
+        lines += [f"| {p['system']} | {p['write_pause_s']:.3f} s |" for p in report["write_pauses"]]
+    if report["lag"]:
+        lines += ["", "## Catch-up lag", ""]
+        for lag in report["lag"]:
+            fields = ", ".join(f"{k}={v}" for k, v in lag.items() if k not in ("system", "step"))
+            lines.append(f"- {lag['system']} · {lag['step']}: {fields}")
+    if report["notices"]:
+        lines += ["", f"## Customer notices sent ({len(report['notices'])})", ""]
+        lines += ["| at | feature | kind | channel |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {n.get('at', '')} | {n.get('feature', '')} | {n.get('kind', '')} | {n.get('channel', '')} |"
+            for n in report["notices"]
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict[str, Any], directory: Path) -> Path:
+    """Write report.md and report.json into `directory`; returns the markdown path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    path = directory / "report.md"
+    path.write_text(markdown(report))
+    return path
