@@ -6,7 +6,10 @@ CutoverError                      anything cutover raises on purpose
 │   └── PlanError                 a plan or mapping file that cannot be used
 │         .problems: [Problem]    every problem found, each with file and line
 ├── RemoteError                   a system did not do what we asked
-│     .system, .call, .status     which system, which call, what it answered
+│   │ .system, .call, .status     which system, which call, what it answered
+│   ├── RemoteUnavailable         unreachable, timed out, or 429/502/503/504 after every retry
+│   └── RemoteRejected            a 4xx answer (never retried): the request was wrong as sent
+│         .reason                 the system's own reason, when it gave one
 ├── StepError                     a step of the cutover failed
 │     .system, .step
 └── RollbackError                 the way back failed or is refused
@@ -68,6 +71,26 @@ class RemoteError(CutoverError):
         self.status = status
         where = f"{system}: {call}" + (f" -> {status}" if status is not None else "")
         super().__init__(f"{where}: {message}")
+
+
+class RemoteUnavailable(RemoteError):
+    """The system could not be reached, or failed (5xx, 429) through every retry allowed."""
+
+
+class RemoteRejected(RemoteError):
+    """The system refused the request as sent (4xx): retrying it would not help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str,
+        call: str,
+        status: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.reason = reason
+        super().__init__(message, system=system, call=call, status=status)
 
 
 class StepError(CutoverError):
