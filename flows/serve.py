@@ -1,0 +1,34 @@
+"""Serve the cutover flows as Prefect deployments (`python -m flows.serve`).
+
+    PREFECT_API_URL=http://127.0.0.1:4200/api python -m flows.serve
+
+creates three deployments — `cutover/cutover`, `cutover-system/cutover-system`
+and `cutover-rollback/cutover-rollback` when present — and runs them in this
+process. To run per-system flows on workers placed near each system's network,
+use `prefect.yaml` (`prefect deploy --all`) and start a worker per network:
+
+    prefect worker start --pool stores-network
+
+then start the cutover with `system_deployment="cutover-system/stores-network"`:
+each system's flow run is created through that deployment (still a child of the
+cutover run, with the same tags) and picked up by the worker in that network.
+"""
+
+from __future__ import annotations
+
+from prefect import serve
+
+from flows.cutover_flow import cutover
+from flows.system_flow import system_cutover
+
+
+def main() -> None:
+    serve(
+        cutover.to_deployment(name="cutover", tags=["cutover"]),
+        system_cutover.to_deployment(name="cutover-system", tags=["cutover"]),
+        limit=64,
+    )
+
+
+if __name__ == "__main__":
+    main()
