@@ -1,0 +1,564 @@
+"""The simulated estate: every system of a plan with its freeze modes, program, jobs and faults.
+
+All of it runs on one asyncio event loop (the ASGI server's): each operation is
+a short run of synchronous SQLite work with no await inside, so operations never
+interleave and need no locks; only the unfreeze drain yields between writes, so
+traffic keeps flowing (into the buffer, behind the writes being replayed) while
+it runs. The last check for an empty buffer and the switch to "unfrozen" happen
+with no await between them, so no write can slip past the buffer out of order.
+
+Freeze modes (DESIGN.md): `buffer-writes` accepts business writes and holds
+them durably in the system's own store, replaying them in order on unfreeze;
+`read-only` refuses writes with 503 naming the system's `degrades` features;
+`offline` refuses every business call. A front system forwards what it accepts
+to the system of record (`cutover.sim.records`); if that system is frozen the
+write is held there, or refused naming *its* degraded features.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cutover import __version__, logs
+from cutover.plan.models import MigrateStep, Plan, System
+from cutover.sim.faults import FaultState
+from cutover.sim.kinds import TransactionRequest
+from cutover.sim.records import CannotReplay, Records, Reply, find_core
+from cutover.sim.state import SystemStore
+
+log = logs.get_logger("cutover.sim.estate")
+
+DEFAULT_JOB_SECONDS = 1.0
+DRAIN_BATCH = 200
+
+
+class EstateError(Exception):
+    """An answer other than success: status, reason, and what was degraded."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        *,
+        outcome: str = "rejected",
+        degraded: list[str] | None = None,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.outcome = outcome
+        self.degraded = degraded or []
+        super().__init__(reason)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"reason": self.reason, "status": self.outcome}
+        if self.degraded:
+            body["degraded"] = self.degraded
+        return body
+
+
+@dataclass
+class SimSystem:
+    """One system of the estate and its live state (persisted in `store`)."""
+
+    spec: System
+    store: SystemStore
+    program: str
+    frozen: bool = False
+    mode: str | None = None
+    draining: bool = False
+    faults: FaultState = field(default_factory=FaultState)
+    drain: asyncio.Future[Reply] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def buffering(self) -> bool:
+        return self.frozen and self.mode == "buffer-writes"
+
+    def degraded(self) -> list[str]:
+        if self.frozen and self.mode in ("read-only", "offline"):
+            return list(self.spec.degrades)
+        return []
+
+    def persist(self) -> None:
+        self.store.set_control(program=self.program, frozen=self.frozen, mode=self.mode)
+
+
+class Estate:
+    """Every system of `plan` in environment `env`; state under `state_dir`."""
+
+    def __init__(self, plan: Plan, env: str, *, workdir: Path, state_dir: Path) -> None:
+        if env not in plan.environments:
+            from cutover.errors import UsageError
+
+            known = ", ".join(plan.environments)
+            raise UsageError(f"environment {env!r} is not in the plan (it has: {known})")
+        self.plan = plan
+        self.env = env
+        self.environment = plan.environments[env]
+        self.workdir = workdir
+        self.state_dir = state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.systems: dict[str, SimSystem] = {}
+        for spec in plan.systems:
+            store = SystemStore(state_dir / f"{spec.id}.db")
+            saved = store.control()
+            self.systems[spec.id] = SimSystem(
+                spec,
+                store,
+                program=saved.get("program", plan.program.legacy),
+                frozen=bool(saved.get("frozen", False)),
+                mode=saved.get("mode"),
+            )
+        core = find_core(plan, self.environment)
+        self.core = self.systems[core[0].id] if core else None
+        self.records = Records.open(
+            plan,
+            self.environment,
+            workdir=workdir,
+            state_dir=state_dir,
+            core_store=self.core.store if self.core else None,
+            program_of=self._core_program,
+            creation_held=self._creation_held,
+        )
+        self.fronts = [s for s in self.systems.values() if s.spec.front]
+        log.info(
+            "estate_opened",
+            plan=plan.name,
+            env=env,
+            systems=len(self.systems),
+            core=self.core.id if self.core else None,
+            store=self.records.current_id,
+        )
+
+    def _core_program(self) -> str:
+        return self.core.program if self.core else self.plan.program.legacy
+
+    def _creation_held(self, member_id: int) -> bool:
+        return any(s.store.holds_creation(member_id) for s in self.systems.values())
+
+    def system(self, system_id: str) -> SimSystem:
+        try:
+            return self.systems[system_id]
+        except KeyError:
+            raise EstateError(404, f"no system {system_id!r} in this estate") from None
+
+    def close(self) -> None:
+        self.records.close()
+        for system in self.systems.values():
+            system.store.close()
+
+    # -------------------------------------------------------------- reads
+
+    def health(self, system_id: str) -> dict[str, Any]:
+        s = self.system(system_id)
+        return {"status": "ok", "system": s.id, "program": s.program, "version": __version__}
+
+    def state(self, system_id: str) -> dict[str, Any]:
+        s = self.system(system_id)
+        if s is self.core:
+            watermark, watermark_at = self.records.applied, self.records.applied_at
+        else:
+            watermark, watermark_at = s.store.accepted(), None
+        return {
+            "system": s.id,
+            "program": s.program,
+            "frozen": s.frozen,
+            "mode": s.mode if s.frozen else None,
+            "buffered": s.store.count("buffer"),
+            "watermark": watermark,
+            "watermark_at": watermark_at,
+            "draining": s.draining,
+            "degraded": s.degraded(),
+            "store": self._store_of(s),
+        }
+
+    def _store_of(self, s: SimSystem) -> str | None:
+        if s is self.core:
+            return self.records.current_id
+        steps = [step for step in s.spec.steps if isinstance(step, MigrateStep)]
+        if not steps:
+            return None
+        return steps[0].source if s.program == self.plan.program.legacy else steps[-1].target
+
+    def verify(self, system_id: str) -> dict[str, Any]:
+        s = self.system(system_id)
+        report: dict[str, Any] = {
+            "system": s.id,
+            "program": s.program,
+            "store": self._store_of(s),
+            "counts": {"buffered": s.store.count("buffer"), "accepted": s.store.accepted()},
+            "sums": {},
+            "checksums": {},
+            "problems": [],
+        }
+        if s is self.core or (self.core is None and s.spec.front):
+            counts, sums, checksums, problems = self.records.current.verify()
+            report["store"] = self.records.current_id
+            report["counts"].update(counts)
+            report["counts"]["pending"] = self.records.pending.count("pending")
+            report["sums"], report["checksums"], report["problems"] = sums, checksums, problems
+        elif report["store"] is not None:
+            rows = self._table_rows(report["store"])
+            if rows is not None:
+                report["counts"]["rows"] = rows
+        report["ok"] = not report["problems"]
+        return report
+
+    def _table_rows(self, store_id: str) -> int | None:
+        store = self.environment.stores.get(store_id)
+        if store is None or not store.table or store.engine == "postgresql":
+            return None
+        if store.engine == "csv":
+            path = self.workdir / (store.path or "")
+            if not path.is_file():
+                return None
+            with path.open(encoding="utf-8") as handle:
+                return max(0, sum(1 for _ in handle) - 1)
+        import sqlite3
+
+        path = self.workdir / (store.path or "")
+        if not path.is_file():
+            return None
+        with sqlite3.connect(path) as conn:
+            try:
+                row = conn.execute(f'select count(*) from "{store.table}"').fetchone()
+            except sqlite3.Error:
+                return None
+        return int(row[0])
+
+    # ---------------------------------------------------- control: mutating
+
+    def idempotent(
+        self, system_id: str, call: str, key: str | None, request: dict[str, Any]
+    ) -> Reply | None:
+        """The first answer to `key`, if it was used; EstateError if used for something else."""
+        if not key:
+            raise EstateError(
+                400, "an idempotency key is required: body `key` or header Idempotency-Key"
+            )
+        s = self.system(system_id)
+        prior = s.store.answer(key)
+        if prior is None:
+            return None
+        prior_call, fingerprint, status, body = prior
+        if prior_call != call or fingerprint != _fingerprint(request):
+            raise EstateError(
+                422, f"idempotency key {key!r} was used for a different request ({prior_call})"
+            )
+        return Reply(status, body)
+
+    def remember(
+        self, system_id: str, call: str, key: str, request: dict[str, Any], reply: Reply
+    ) -> None:
+        self.system(system_id).store.remember(
+            key, call, _fingerprint(request), reply.status, reply.body
+        )
+
+    def freeze(self, system_id: str, mode: str) -> Reply:
+        s = self.system(system_id)
+        if s.draining:
+            raise EstateError(409, f"{s.id} is replaying its buffer (unfreeze in progress)")
+        if s.frozen and s.mode != mode:
+            raise EstateError(
+                409, f"{s.id} is already frozen in {s.mode}; unfreeze it before freezing in {mode}"
+            )
+        if not s.frozen:
+            with s.store.transaction():
+                s.frozen, s.mode = True, mode
+                s.persist()
+                s.store.record("freeze", mode=mode)
+            log.info("system_frozen", system=s.id, mode=mode, degraded=s.degraded())
+        return Reply(200, self.state(system_id))
+
+    def switch(self, system_id: str, version: str | None) -> Reply:
+        s = self.system(system_id)
+        version = version or self.plan.program.target
+        known = (self.plan.program.legacy, self.plan.program.target)
+        if version not in known:
+            raise EstateError(
+                422, f"unknown program version {version!r}; this estate serves {' or '.join(known)}"
+            )
+        if s.program != version:
+            with s.store.transaction():
+                before, s.program = s.program, version
+                s.persist()
+                s.store.record("switch", program=version, before=before)
+            log.info("system_switched", system=s.id, program=version, store=self._store_of(s))
+        return Reply(200, self.state(system_id))
+
+    async def unfreeze(self, system_id: str) -> Reply:
+        """Replay the buffer in order, then resume writes; joins a drain already running."""
+        s = self.system(system_id)
+        if s.drain is None:
+            s.drain = asyncio.ensure_future(self._drain(s))
+
+            def _done(_: asyncio.Future[Reply]) -> None:
+                s.drain = None
+
+            s.drain.add_done_callback(_done)
+        return await asyncio.shield(s.drain)
+
+    async def _drain(self, s: SimSystem) -> Reply:
+        if not s.frozen:
+            return Reply(200, {**self.state(s.id), "replayed": 0})
+        s.draining = True
+        replayed = 0
+        started = time.monotonic()
+        try:
+            while True:
+                batch = s.store.held("buffer", limit=DRAIN_BATCH)
+                if not batch:
+                    break  # no await from here to the flip below: nothing can slip past
+                delay = s.faults.faults.drain_delay_ms / 1000
+                done: list[int] = []
+                try:
+                    for held in batch:
+                        req = TransactionRequest.model_validate(held.payload)
+                        if s is self.core:
+                            self.records.apply(req, held.program, forced=True, origin=held.origin)
+                        else:
+                            self._deliver(req, held.program, forced=True, origin=held.origin)
+                        done.append(held.seq)
+                        replayed += 1
+                        if delay:
+                            s.store.release("buffer", done)
+                            done = []
+                            await asyncio.sleep(delay)
+                finally:
+                    s.store.release("buffer", done)
+                await asyncio.sleep(0)
+        except CannotReplay as exc:
+            s.draining = False
+            log.warning("unfreeze_blocked", system=s.id, replayed=replayed, reason=str(exc))
+            raise EstateError(409, f"{s.id}: {exc}; {replayed} writes replayed so far") from None
+        except BaseException:
+            s.draining = False
+            raise
+        with s.store.transaction():
+            s.frozen, s.mode, s.draining = False, None, False
+            s.persist()
+            s.store.record("unfreeze", replayed=replayed)
+        log.info(
+            "system_unfrozen",
+            system=s.id,
+            replayed=replayed,
+            seconds=round(time.monotonic() - started, 3),
+        )
+        return Reply(200, {**self.state(s.id), "replayed": replayed})
+
+    # ------------------------------------------------------------------ jobs
+
+    def start_job(self, system_id: str, job: str, params: dict[str, Any]) -> Reply:
+        s = self.system(system_id)
+        seconds = params.get("seconds", DEFAULT_JOB_SECONDS)
+        if not isinstance(seconds, int | float) or not 0 <= seconds <= 86_400:
+            raise EstateError(422, "params.seconds must be a number of seconds from 0 to 86400")
+        job_id = uuid.uuid4().hex[:16]
+        s.store.put_job(job_id, job, params, float(seconds))
+        if job == "copy-members":
+            if s is not self.core or self.records.target is None:
+                s.store.end_job(
+                    job_id, "failed", {"reason": "copy-members runs on the loyalty core"}
+                )
+            else:
+                copied = self.records.target.copy_members_from(self.records.source)
+                s.store.end_job(job_id, "succeeded", {"copied": copied})
+        log.info("job_started", system=s.id, job=job, id=job_id)
+        return Reply(202, self.job(system_id, job_id))
+
+    def job(self, system_id: str, job_id: str) -> dict[str, Any]:
+        s = self.system(system_id)
+        found = s.store.job(job_id)
+        if found is None:
+            raise EstateError(404, f"no job {job_id!r} on {s.id}")
+        job, params, started, seconds, status, detail = found
+        progress = 1.0 if seconds <= 0 else min(1.0, (time.time() - started) / seconds)
+        if status == "running" and progress >= 1.0:
+            if params.get("fail"):
+                status, detail = "failed", {"reason": str(params.get("reason", "the job failed"))}
+            else:
+                status = "succeeded"
+            s.store.end_job(job_id, status, detail)
+        if status != "running":
+            progress = 1.0
+        return {
+            "id": job_id,
+            "job": job,
+            "status": status,
+            "progress": round(progress, 4),
+            "detail": detail,
+        }
+
+    # -------------------------------------------------------------- business
+
+    def front(self, system_id: str) -> SimSystem:
+        s = self.system(system_id)
+        if s.spec.front is None:
+            raise EstateError(404, f"{s.id} is not a front system: it has no business API")
+        return s
+
+    def transact(self, system_id: str, req: TransactionRequest) -> Reply:
+        """A front system receives a business transaction; the answer says what became of it."""
+        s = self.front(system_id)
+        fingerprint = _fingerprint(req.model_dump(exclude_none=True))
+        prior = s.store.ack(req.txn_id)
+        if prior is not None:
+            if prior[0] != fingerprint:
+                reply = Reply(
+                    409,
+                    {
+                        "txn_id": req.txn_id,
+                        "status": "rejected",
+                        "reason": f"txn_id {req.txn_id} was used for a different transaction",
+                    },
+                )
+                self._log(s, req, reply)
+                return reply
+            self._log(s, req, Reply(prior[1], {**prior[2], "status": "repeat"}))
+            return Reply(prior[1], prior[2])
+        injected = s.faults.error_for("transactions")
+        if injected is not None:
+            reply = Reply(
+                injected, {"txn_id": req.txn_id, "status": "refused", "reason": "injected fault"}
+            )
+            self._log(s, req, reply)
+            return reply
+        if s.frozen and s.mode in ("read-only", "offline"):
+            reply = self._refusal(s, req)
+            self._log(s, req, reply)
+            return reply
+        if s.frozen:  # buffer-writes (also while draining): hold it, in order
+            with s.store.transaction():
+                s.store.hold(
+                    "buffer",
+                    req.txn_id,
+                    req.member_id,
+                    req.model_dump(exclude_none=True),
+                    program=s.program,
+                    origin=s.id,
+                    kind=req.kind,
+                )
+                reply = Reply(
+                    202,
+                    {
+                        "txn_id": req.txn_id,
+                        "status": "buffered",
+                        "held_by": s.id,
+                        "program": s.program,
+                    },
+                )
+                s.store.put_ack(req.txn_id, fingerprint, reply.status, reply.body)
+                self._log(s, req, reply)
+            return reply
+        reply = self._deliver(req, s.program, forced=False, origin=s.id)
+        with s.store.transaction():
+            if reply.status in (200, 202):
+                s.store.put_ack(req.txn_id, fingerprint, reply.status, reply.body)
+            self._log(s, req, reply)
+        return reply
+
+    def _deliver(
+        self, req: TransactionRequest, program: str, *, forced: bool, origin: str
+    ) -> Reply:
+        """Hand a write to the system of record: applied, held there, or refused."""
+        core = self.core
+        if core is not None and core.frozen:
+            if core.mode == "buffer-writes":
+                core.store.hold(
+                    "buffer",
+                    req.txn_id,
+                    req.member_id,
+                    req.model_dump(exclude_none=True),
+                    program=program,
+                    origin=origin,
+                    kind=req.kind,
+                )
+                return Reply(
+                    202,
+                    {
+                        "txn_id": req.txn_id,
+                        "status": "buffered",
+                        "held_by": core.id,
+                        "program": program,
+                    },
+                )
+            if forced:
+                raise CannotReplay(f"system of record {core.id} is frozen {core.mode}")
+            return self._refusal(core, req)
+        return self.records.apply(req, program, forced=forced, origin=origin)
+
+    @staticmethod
+    def _refusal(s: SimSystem, req: TransactionRequest) -> Reply:
+        degraded = list(s.spec.degrades)
+        features = ", ".join(degraded) if degraded else "no announced feature"
+        return Reply(
+            503,
+            {
+                "txn_id": req.txn_id,
+                "status": "declined_degraded" if degraded else "refused",
+                "reason": f"{s.id} is frozen {s.mode}: degraded {features}",
+                "degraded": degraded,
+            },
+        )
+
+    def _log(self, s: SimSystem, req: TransactionRequest, reply: Reply) -> None:
+        core = self.core
+        buffering = s.buffering or (core is not None and core.buffering)
+        s.store.log_request(
+            txn_id=req.txn_id,
+            kind=req.kind,
+            member_id=req.member_id,
+            outcome=reply.outcome,
+            status=reply.status,
+            frozen=s.frozen,
+            mode=s.mode if s.frozen else None,
+            buffering=buffering,
+            program=s.program,
+            reason=reply.body.get("reason"),
+        )
+
+    def balance(self, system_id: str, member_id: int) -> dict[str, Any]:
+        s = self.front(system_id)
+        if s.frozen and s.mode == "offline":
+            raise EstateError(
+                503,
+                f"{s.id} is offline",
+                outcome="declined_degraded" if s.spec.degrades else "refused",
+                degraded=list(s.spec.degrades),
+            )
+        member = self.records.member(member_id)
+        if member is None:
+            raise EstateError(404, f"no member {member_id}")
+        return {
+            "member_id": member.member_id,
+            "status": member.status,
+            "balance_cents": member.balance_cents,
+            "lifetime_cents": member.lifetime_cents,
+            "program": s.program,
+        }
+
+    def systems_list(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": s.id,
+                "front": s.spec.front,
+                "core": s is self.core,
+                "program": s.program,
+                "frozen": s.frozen,
+                "mode": s.mode if s.frozen else None,
+            }
+            for s in self.systems.values()
+        ]
+
+
+def _fingerprint(request: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in request.items() if k != "key"}, sort_keys=True)
