@@ -16,6 +16,8 @@ cutover run, with the same tags) and picked up by the worker in that network.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import serve
 
 from flows.cutover_flow import cutover
@@ -23,11 +25,11 @@ from flows.system_flow import system_cutover
 
 
 def main() -> None:
-    serve(
+    deployments: list[Any] = [
         cutover.to_deployment(name="cutover", tags=["cutover"]),
         system_cutover.to_deployment(name="cutover-system", tags=["cutover"]),
-        limit=64,
-    )
+    ]
+    serve(*deployments, limit=64)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ rebuilds its context here, so nothing assumes the orchestrating process.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,10 @@ from cutover.errors import UsageError
 from cutover.journal import Journal
 from cutover.plan import LoadedPlan, Timeline, build_timeline, load_plan
 from cutover.plan.models import Environment, Plan, Store
+
+_lock = threading.RLock()
+_contexts: dict[RunParams, RunContext] = {}
+_journals: dict[str, Journal] = {}
 
 
 @dataclass(frozen=True)
@@ -47,11 +52,18 @@ class RunContext:
 
     @classmethod
     def load(cls, params: RunParams) -> RunContext:
-        loaded = load_plan(params.plan_path)
-        if params.env not in loaded.plan.environments:
-            known = ", ".join(loaded.plan.environments)
-            raise UsageError(f"environment {params.env!r} is not in the plan (it has: {known})")
-        return cls(params, loaded)
+        """The context for `params`; built once per process and reused by every step."""
+        with _lock:
+            cached = _contexts.get(params)
+            if cached is not None:
+                return cached
+            loaded = load_plan(params.plan_path)
+            if params.env not in loaded.plan.environments:
+                known = ", ".join(loaded.plan.environments)
+                raise UsageError(f"environment {params.env!r} is not in the plan (it has: {known})")
+            context = cls(params, loaded)
+            _contexts[params] = context
+            return context
 
     @property
     def plan(self) -> Plan:
@@ -68,7 +80,11 @@ class RunContext:
     @property
     def journal(self) -> Journal:
         if self._journal is None:
-            self._journal = Journal(self.params.journal)
+            with _lock:
+                journal = _journals.get(self.params.journal)
+                if journal is None:
+                    journal = _journals[self.params.journal] = Journal(self.params.journal)
+            self._journal = journal
         return self._journal
 
     @property

@@ -1,0 +1,101 @@
+"""The data-plane side of a system's steps: one call into `cutover.migrate` per step.
+
+migrate  -> snapshot copy (capture installed first), then catch-up until the lag is small;
+freeze   -> after a migrate: the final drain inside the freeze (writes stay held);
+verify   -> counts, checksums, conservation of points;
+switch   -> reverse capture on the new store, so a rollback can carry writes back.
+
+File feeds (CSV sources, case B) have no changelog: they are loaded, verified, and
+their later records arrive as a delta file, which is a feed of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cutover import migrate as dataplane
+from cutover.plan.models import MigrateStep, System
+from cutover.runner.context import RunContext
+
+
+def _sides(ctx: RunContext, step: MigrateStep) -> tuple[Any, Any, str]:
+    src = dataplane.Endpoint.of(ctx.store(step.source), step.source)
+    dst = dataplane.Endpoint.of(ctx.store(step.target), step.target)
+    return src, dst, str(ctx.resolve_path(step.mapping))
+
+
+def is_feed(ctx: RunContext, step: MigrateStep) -> bool:
+    return ctx.store(step.source).engine == "csv"
+
+
+def migrate(ctx: RunContext, system: System, step: MigrateStep) -> dict[str, Any]:
+    src, dst, mapping = _sides(ctx, step)
+    rejects = ctx.workdir / f"rejects-{system.id}-{step.key}.csv"
+    copy = dataplane.run_copy(src, dst, mapping, rejects=rejects)
+    detail: dict[str, Any] = {
+        "rows": copy.rows,
+        "rejected": copy.rejected,
+        "path": copy.path,
+        "rows_per_s": round(copy.rows_per_s),
+        "resumed": copy.resumed,
+    }
+    if copy.rejected:
+        detail["rejects_file"] = str(rejects)
+    if is_feed(ctx, step):
+        return detail
+    caught = dataplane.catch_up(src, dst, mapping, max_lag_s=step.max_lag.total_seconds())
+    detail.update(
+        {
+            "caught_up_entries": caught.entries,
+            "lag_entries": caught.lag_entries,
+            "lag_s": round(caught.lag_s, 3),
+        }
+    )
+    return detail
+
+
+def final_drain(
+    ctx: RunContext,
+    system: System,
+    step: MigrateStep,
+    *,
+    freeze: Callable[[], Any],
+    unfreeze_on_failure: Callable[[], Any],
+) -> dict[str, Any]:
+    """Freeze inside the drain; writes stay held for the plan's verify, switch, unfreeze steps.
+
+    If the drain fails after the freeze, `unfreeze_on_failure` runs: the legacy store
+    keeps serving, nothing switched, nothing lost, and the step fails with the reason.
+    """
+    if is_feed(ctx, step):
+        freeze()
+        return {"drained_entries": 0}
+    src, dst, mapping = _sides(ctx, step)
+    try:
+        report = dataplane.final_drain(
+            src, dst, mapping, freeze=freeze, max_lag_s=step.max_lag.total_seconds()
+        )
+    except BaseException:
+        unfreeze_on_failure()
+        raise
+    return {
+        "drained_entries": report.drained_entries,
+        "rechecked_keys": report.rechecked_keys,
+        "drain_pause_s": round(report.pause_s, 4),
+        "verified": report.verification is not None and report.verification.ok,
+    }
+
+
+def verify(ctx: RunContext, system: System, step: MigrateStep, checks: list[str]) -> dict[str, Any]:
+    src, dst, mapping = _sides(ctx, step)
+    report = dataplane.verify(src, dst, mapping, checks=checks)
+    return {"verified": report.summary(), "rows": report.source_rows}
+
+
+def reverse_capture(ctx: RunContext, system: System, step: MigrateStep) -> dict[str, Any]:
+    if is_feed(ctx, step):
+        return {}
+    _, _, mapping = _sides(ctx, step)
+    dataplane.install_capture(ctx.store(step.target), mapping, reverse=True, label=step.target)
+    return {"reverse_capture": step.target}
