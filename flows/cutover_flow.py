@@ -230,10 +230,20 @@ def cutover(
     on_failure: str | None = None,
     notice_interval: float = 0.5,
     system_deployment: str | None = None,
+    data_root: str | None = None,
 ) -> dict[str, Any]:
     """Run a whole cutover plan; returns a summary (phases, systems, notices, failures)."""
     params_obj = RunParams(
-        plan_path, env, run_key, journal, workdir, scale, base_url, auto_approve, on_failure
+        plan_path,
+        env,
+        run_key,
+        journal,
+        workdir,
+        scale,
+        base_url,
+        auto_approve,
+        on_failure,
+        data_root,
     )
     params = params_obj.as_dict()
     ctx = RunContext.load(params_obj)  # lint runs here: a bad plan never starts

@@ -150,17 +150,18 @@ def execute_run(
     base_url: str | None,
     auto_approve: bool,
     on_failure: str | None,
+    workdir: Path | None = None,
+    data_root: Path | None = None,
 ) -> dict[str, Any]:
     """Run the cutover flow in this process (Prefect's server from PREFECT_API_URL or a temporary one)."""
     keep = prefect_settings(scale)
-    from flows.cutover_flow import cutover
     from prefect import tags
 
-    workdir = (
-        Path(journal).parent / "runs" / run_key
-        if "://" not in journal
-        else DEFAULT_HOME / "runs" / run_key
-    )
+    from flows.cutover_flow import cutover
+
+    if workdir is None:
+        base = Path(journal).parent if "://" not in journal else DEFAULT_HOME
+        workdir = base / "runs" / run_key
     with tags(f"run:{run_key}", f"env:{env}"):
         summary: dict[str, Any] = cutover(
             plan_path=str(plan.resolve()),
@@ -172,6 +173,7 @@ def execute_run(
             base_url=base_url,
             auto_approve=auto_approve,
             on_failure=on_failure,
+            data_root=str(data_root.resolve()) if data_root else None,
         )
     del keep
     summary["workdir"] = str(workdir)

@@ -39,6 +39,8 @@ class RunParams:
     auto_approve: bool = False
     on_failure: str | None = None
     """Drills: answer decision gates automatically (`retry`, `skip`, `rollback`)."""
+    data_root: str | None = None
+    """Relative store paths (SQLite files, CSV feeds) are under this folder (default: cwd)."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
