@@ -11,7 +11,7 @@ their later records arrive as a delta file, which is a feed of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cutover import migrate as dataplane
@@ -87,9 +87,11 @@ def final_drain(
     }
 
 
-def verify(ctx: RunContext, system: System, step: MigrateStep, checks: list[str]) -> dict[str, Any]:
+def verify(
+    ctx: RunContext, system: System, step: MigrateStep, checks: Sequence[str]
+) -> dict[str, Any]:
     src, dst, mapping = _sides(ctx, step)
-    report = dataplane.verify(src, dst, mapping, checks=checks)
+    report = dataplane.verify(src, dst, mapping, checks=list(checks))
     return {"verified": report.summary(), "rows": report.source_rows}
 
 
