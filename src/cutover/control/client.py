@@ -14,6 +14,7 @@ carry the system, the call and the status, and never the token.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -27,7 +28,6 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from cutover import logs, secrets
@@ -302,10 +302,8 @@ class ControlClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, Transient) and exc.retry_after is not None:
             return min(exc.retry_after, policy.retry_after_max)
-        backoff = wait_exponential_jitter(
-            initial=policy.initial, max=policy.maximum, jitter=policy.jitter
-        )
-        return float(backoff(state))
+        exponential: float = policy.initial * 2.0 ** (state.attempt_number - 1)
+        return min(policy.maximum, exponential) + random.uniform(0, policy.jitter)
 
     def _log_retry(self, call: str, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
