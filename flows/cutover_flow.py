@@ -231,6 +231,7 @@ def cutover(
     notice_interval: float = 0.5,
     system_deployment: str | None = None,
     data_root: str | None = None,
+    skip_idle: bool = False,
 ) -> dict[str, Any]:
     """Run a whole cutover plan; returns a summary (phases, systems, notices, failures)."""
     params_obj = RunParams(
@@ -244,6 +245,7 @@ def cutover(
         auto_approve,
         on_failure,
         data_root,
+        skip_idle,
     )
     params = params_obj.as_dict()
     ctx = RunContext.load(params_obj)  # lint runs here: a bad plan never starts
@@ -260,6 +262,9 @@ def cutover(
     try:
         for index, phase in enumerate(ctx.plan.phases):
             slot = ctx.timeline.phases[index]
+            if skip_idle and clock.scale != 1.0:
+                clock = ctx.journal.skip_clock(run_key, clock, slot.scheduled)
+                notices.clock = clock
             clock.wait_until(slot.scheduled, tick=1.0)
             if phase.gate is not None:
                 gates.hold_gate(

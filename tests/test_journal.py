@@ -87,3 +87,22 @@ def test_clock_maps_plan_time_to_compressed_real_time() -> None:
     assert clock.real_seconds(timedelta(days=3)) == pytest.approx(259.2)
     production = RunClock.production(start)
     assert production.to_real(start + timedelta(hours=5)) == start + timedelta(hours=5)
+
+
+def test_skipped_idle_time_is_durable_and_maps_both_ways(tmp_path: Path) -> None:
+    """A drill jumps over a night: plan time leaps, earlier real times keep their plan times."""
+    start = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
+    real0 = datetime.now(UTC) - timedelta(seconds=20)
+    journal = Journal(tmp_path / "j.db")
+    clock = journal.open_run("r", "demo", "staging", RunClock(start, real0, 100.0))
+    before = real0 + timedelta(seconds=10)  # plan: start + 1000 s
+    assert clock.to_plan(before) == start + timedelta(seconds=1000)
+    moved = journal.skip_clock("r", clock, start + timedelta(hours=20))
+    assert moved.now() >= start + timedelta(hours=20)
+    assert moved.to_plan(before) == start + timedelta(seconds=1000)  # history unchanged
+    jump_at = moved.skips[-1][0]
+    assert moved.to_real(start + timedelta(hours=10)) == jump_at  # inside the skipped gap
+    later = start + timedelta(hours=20, seconds=100)
+    assert abs((moved.to_plan(moved.to_real(later)) - later).total_seconds()) < 1e-3
+    reread = Journal(tmp_path / "j.db").open_run("r", "demo", "staging", clock)
+    assert reread.skips == moved.skips

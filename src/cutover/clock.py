@@ -11,7 +11,7 @@ is stored in the journal, so a resumed run keeps the same clock.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 
@@ -27,6 +27,8 @@ class RunClock:
     """...and the real time it corresponds to."""
     scale: float = 1.0
     """Plan seconds per real second (1 in production)."""
+    skips: tuple[tuple[datetime, float], ...] = ()
+    """Drills that skip idle time: at real time `at`, plan time jumped forward `seconds`."""
 
     def __post_init__(self) -> None:
         if self.scale <= 0:
@@ -47,10 +49,30 @@ class RunClock:
         return self.to_plan(utcnow())
 
     def to_plan(self, real: datetime) -> datetime:
-        return self.plan_anchor + (real - self.real_anchor) * self.scale
+        skipped = sum(seconds for at, seconds in self.skips if real >= at)
+        return (
+            self.plan_anchor + (real - self.real_anchor) * self.scale + timedelta(seconds=skipped)
+        )
 
     def to_real(self, plan: datetime) -> datetime:
-        return self.real_anchor + (plan - self.plan_anchor) / self.scale
+        """The first real time at which plan time reaches `plan` (a skipped gap maps to its jump)."""
+        offset = 0.0
+        for at, seconds in sorted(self.skips):
+            base = self.plan_anchor + (at - self.real_anchor) * self.scale
+            if plan < base + timedelta(seconds=offset):
+                break
+            if plan < base + timedelta(seconds=offset + seconds):
+                return at
+            offset += seconds
+        return self.real_anchor + (plan - self.plan_anchor - timedelta(seconds=offset)) / self.scale
+
+    def skipped_to(self, plan: datetime, at: datetime | None = None) -> RunClock:
+        """This clock with plan time jumped forward to `plan` at real time `at` (now)."""
+        at = at or utcnow()
+        gap = (plan - self.to_plan(at)).total_seconds()
+        if gap <= 0:
+            return self
+        return replace(self, skips=(*self.skips, (at, gap)))
 
     def real_seconds(self, plan_span: timedelta) -> float:
         """How many real seconds a span of plan time lasts."""

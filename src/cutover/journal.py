@@ -11,7 +11,8 @@ It is what makes a cutover resumable and auditable:
 
 SQLite by default (WAL, a busy timeout, so several processes can share it);
 PostgreSQL when given a `postgresql://` URL. SQLAlchemy Core does the dialects.
-Rows are only ever inserted, never updated: the history is the truth.
+Step and decision rows are only ever inserted, never updated: the history is the
+truth; so are the clock skips of a drill that jumps over idle time.
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ runs = sa.Table(
     sa.Column("plan_anchor", sa.String(40), nullable=False),
     sa.Column("real_anchor", sa.String(40), nullable=False),
     sa.Column("scale", sa.Float, nullable=False),
+)
+
+skips = sa.Table(
+    "cutover_clock_skips",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_key", sa.String(200), nullable=False, index=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
 )
 
 steps = sa.Table(
@@ -159,10 +169,16 @@ class Journal:
                         f"run key {run_key!r} belongs to plan {row.plan!r} in {row.env!r}; "
                         "pick another --run-key"
                     )
+                skipped = conn.execute(
+                    sa.select(skips.c.at, skips.c.seconds)
+                    .where(skips.c.run_key == run_key)
+                    .order_by(skips.c.id)
+                ).all()
                 return RunClock(
                     datetime.fromisoformat(row.plan_anchor),
                     datetime.fromisoformat(row.real_anchor),
                     row.scale,
+                    tuple((datetime.fromisoformat(at), seconds) for at, seconds in skipped),
                 )
             conn.execute(
                 runs.insert().values(
@@ -176,6 +192,19 @@ class Journal:
                 )
             )
         return clock
+
+    def skip_clock(self, run_key: str, clock: RunClock, to_plan: datetime) -> RunClock:
+        """Jump a drill's clock forward to plan time `to_plan` (idle time skipped), durably.
+
+        Every process of the run (and a resumed run) reads the same clock back.
+        """
+        moved = clock.skipped_to(to_plan)
+        if moved is clock:
+            return clock
+        at, seconds = moved.skips[-1]
+        with self._tx() as conn:
+            conn.execute(skips.insert().values(run_key=run_key, at=at.isoformat(), seconds=seconds))
+        return moved
 
     def run_keys(self) -> list[str]:
         with self._tx() as conn:

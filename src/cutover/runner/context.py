@@ -41,6 +41,8 @@ class RunParams:
     """Drills: answer decision gates automatically (`retry`, `skip`, `rollback`)."""
     data_root: str | None = None
     """Relative store paths (SQLite files, CSV feeds) are under this folder (default: cwd)."""
+    skip_idle: bool = False
+    """Drills: when nothing runs, jump the clock to the next phase instead of waiting."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
