@@ -1,0 +1,409 @@
+"""Reconciliation: prove from the ledger, the estate's logs and the stores that nothing was lost.
+
+Checks, each naming the transactions that fail it:
+
+1. every acknowledged transaction (applied, buffered or pending) is in the
+   system of record exactly once, in whichever store (legacy before the
+   core's switch, reward tiers after) it landed; nothing refused or declined is;
+2. no write was refused while its system was in `buffer-writes` (from the
+   estate's per-request log); refusals inside an announced read-only/offline
+   degradation are counted apart (`declined_degraded`) from any other (`refused`);
+3. every member's balance equals the replay of their transactions: each
+   transaction's points re-priced under the program stamped when it was accepted
+   (which must be the program its front served at that moment), and the sum
+   equal to the balance the current store holds, to the centipoint, conversion
+   and rounding remainder included;
+4. nothing is left held: no buffer and no pending write still waits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cutover.errors import UsageError
+from cutover.plan.models import Plan, Store
+from cutover.sim.kinds import MERGE_LEG_SUFFIX, Original, TransactionRequest, price, rules_program
+from cutover.sim.records import find_core
+from cutover.sim.state import RequestRecord, SystemStore
+from cutover.sim.stores import RecordStore, TxnRow
+from cutover.sim.traffic import ACKNOWLEDGED, read_ledger
+
+SHOW = 20
+"""Discrepancies named per check in the text report."""
+
+
+@dataclass
+class Report:
+    """What reconciliation found; `ok` when nothing is lost, doubled, refused while buffering or off."""
+
+    ledger_entries: int = 0
+    acknowledged: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    present_once: int = 0
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    unacknowledged_present: list[str] = field(default_factory=list)
+    unknown: int = 0
+    refused: int = 0
+    declined_degraded: int = 0
+    declined: int = 0
+    refused_while_buffering: list[str] = field(default_factory=list)
+    members_replayed: int = 0
+    balance_mismatches: list[str] = field(default_factory=list)
+    mispriced: list[str] = field(default_factory=list)
+    wrong_program: list[str] = field(default_factory=list)
+    held: dict[str, int] = field(default_factory=dict)
+    store_problems: list[str] = field(default_factory=list)
+    stores: list[str] = field(default_factory=list)
+
+    @property
+    def discrepancies(self) -> int:
+        return (
+            len(self.lost)
+            + len(self.duplicated)
+            + len(self.unacknowledged_present)
+            + len(self.refused_while_buffering)
+            + len(self.balance_mismatches)
+            + len(self.mispriced)
+            + len(self.wrong_program)
+            + sum(self.held.values())
+            + len(self.store_problems)
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.discrepancies == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "ledger_entries": self.ledger_entries,
+            "acknowledged": self.acknowledged,
+            "outcomes": dict(self.outcomes),
+            "present_once": self.present_once,
+            "lost": len(self.lost),
+            "duplicated": len(self.duplicated),
+            "unacknowledged_present": len(self.unacknowledged_present),
+            "unknown": self.unknown,
+            "refused": self.refused,
+            "declined_degraded": self.declined_degraded,
+            "declined": self.declined,
+            "refused_while_buffering": len(self.refused_while_buffering),
+            "members_replayed": self.members_replayed,
+            "balance_mismatches": len(self.balance_mismatches),
+            "mispriced": len(self.mispriced),
+            "wrong_program": len(self.wrong_program),
+            "held": self.held,
+            "store_problems": self.store_problems,
+            "stores": self.stores,
+            "named": {
+                "lost": self.lost[:SHOW],
+                "duplicated": self.duplicated[:SHOW],
+                "unacknowledged_present": self.unacknowledged_present[:SHOW],
+                "refused_while_buffering": self.refused_while_buffering[:SHOW],
+                "balance_mismatches": self.balance_mismatches[:SHOW],
+                "mispriced": self.mispriced[:SHOW],
+                "wrong_program": self.wrong_program[:SHOW],
+            },
+        }
+
+    def render(self) -> str:
+        o = self.outcomes
+        lines = [
+            f"ledger      {self.ledger_entries} requests, {self.acknowledged} acknowledged "
+            f"(applied {o['applied']}, buffered {o['buffered']}, pending {o['pending']})",
+            f"present     {self.present_once} exactly once · {len(self.lost)} lost · "
+            f"{len(self.duplicated)} duplicated · {len(self.unacknowledged_present)} applied "
+            "though not acknowledged",
+            f"refused     {self.refused} refused ({len(self.refused_while_buffering)} while buffering) · "
+            f"{self.declined_degraded} declined_degraded · {self.declined} declined · "
+            f"{self.unknown} unanswered",
+            f"balances    {self.members_replayed} members replayed · {len(self.balance_mismatches)} "
+            f"off · {len(self.mispriced)} mispriced · {len(self.wrong_program)} under the wrong program",
+            f"held        {sum(self.held.values())} writes still held"
+            + (
+                f" ({', '.join(f'{k} {v}' for k, v in sorted(self.held.items()))})"
+                if self.held
+                else ""
+            ),
+            f"stores      {', '.join(self.stores)}",
+        ]
+        if self.ok:
+            lines.append(
+                "OK: 0 lost, 0 duplicated, 0 refused while buffering, every balance replays"
+            )
+            return "\n".join(lines)
+        lines.append(f"FAIL: {self.discrepancies} discrepancies")
+        for title, items in (
+            ("lost", self.lost),
+            ("duplicated", self.duplicated),
+            ("applied though not acknowledged", self.unacknowledged_present),
+            ("refused while buffering", self.refused_while_buffering),
+            ("balance off", self.balance_mismatches),
+            ("mispriced", self.mispriced),
+            ("wrong program", self.wrong_program),
+            ("store", self.store_problems),
+        ):
+            for item in items[:SHOW]:
+                lines.append(f"  {title}: {item}")
+            if len(items) > SHOW:
+                lines.append(f"  {title}: ... and {len(items) - SHOW} more")
+        return "\n".join(lines)
+
+
+def reconcile(
+    plan: Plan,
+    env: str,
+    *,
+    ledger: str | Path,
+    workdir: Path,
+    state_dir: Path,
+) -> Report:
+    """Reconcile a traffic ledger with the estate's logs and stores (see the module docstring)."""
+    if env not in plan.environments:
+        raise UsageError(f"environment {env!r} is not in the plan")
+    if not Path(ledger).is_file():
+        raise UsageError(
+            f"no ledger at {ledger}: run `cutover simulate --target ... --ledger {ledger}` first"
+        )
+    missing = [s.id for s in plan.systems if not (state_dir / f"{s.id}.db").is_file()]
+    if len(missing) == len(plan.systems):
+        raise UsageError(f"no estate state under {state_dir}: is that the estate's --state-dir?")
+    report = Report()
+    systems = {
+        s.id: SystemStore(state_dir / f"{s.id}.db") for s in plan.systems if s.id not in missing
+    }
+    stores, pending_store = _record_stores(plan, env, workdir, state_dir)
+    try:
+        rows = _rows(stores)
+        report.stores = [f"{s.store_id} ({s.shape})" for s in stores]
+        entries = _ledger(read_ledger(ledger), report)
+        _presence(report, entries, rows, systems, pending_store)
+        accepted = _refusals(report, plan, systems)
+        _replay(
+            report, plan, rows, entries, stores[-1] if _switched(plan, env, systems) else stores[0]
+        )
+        _programs(report, plan, rows, accepted, systems)
+        for system_id, state in systems.items():
+            count = state.count("buffer")
+            if count:
+                report.held[f"buffered at {system_id}"] = count
+        pending = pending_store.count("pending")
+        if pending:
+            report.held["pending"] = pending
+        for record_store in stores:
+            problems = record_store.verify()[3]
+            report.store_problems.extend(f"{record_store.store_id}: {p}" for p in problems)
+    finally:
+        for record_store in stores:
+            record_store.close()
+        for state in systems.values():
+            state.close()
+        if pending_store not in systems.values():
+            pending_store.close()
+    return report
+
+
+def _record_stores(
+    plan: Plan, env: str, workdir: Path, state_dir: Path
+) -> tuple[list[RecordStore], SystemStore]:
+    environment = plan.environments[env]
+    core = find_core(plan, environment)
+    if core is None:
+        internal = Store(engine="sqlite", path=str(state_dir / "records.db"))
+        return [RecordStore("records", internal, "legacy", workdir)], SystemStore(
+            state_dir / "records-state.db"
+        )
+    system, step = core
+    source = RecordStore(step.source, environment.stores[step.source], "legacy", workdir)
+    target = RecordStore(step.target, environment.stores[step.target], "tiers", workdir)
+    return [source, target], SystemStore(state_dir / f"{system.id}.db")
+
+
+def _switched(plan: Plan, env: str, systems: dict[str, SystemStore]) -> bool:
+    core = find_core(plan, plan.environments[env])
+    if core is None or core[0].id not in systems:
+        return False
+    program = systems[core[0].id].control().get("program", plan.program.legacy)
+    return bool(program != plan.program.legacy)
+
+
+def _rows(stores: list[RecordStore]) -> list[TxnRow]:
+    """Every transaction row of every store, a row copied between stores counted once."""
+    seen: set[tuple[str, str]] = set()
+    rows: list[TxnRow] = []
+    for store in stores:
+        for row in store.transactions():
+            if (row.txn_id, row.at) not in seen:
+                seen.add((row.txn_id, row.at))
+                rows.append(row)
+    rows.sort(key=lambda r: (r.at, r.txn_id))
+    return rows
+
+
+def _ledger(entries: Iterable[dict[str, Any]], report: Report) -> dict[str, dict[str, Any]]:
+    """One entry per txn_id (an acknowledged one wins), and the outcome counts."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        report.ledger_entries += 1
+        report.outcomes[entry["outcome"]] += 1
+        prior = by_id.get(entry["txn_id"])
+        if prior is None or (
+            entry["outcome"] in ACKNOWLEDGED and prior["outcome"] not in ACKNOWLEDGED
+        ):
+            by_id[entry["txn_id"]] = entry
+    report.acknowledged = sum(1 for e in by_id.values() if e["outcome"] in ACKNOWLEDGED)
+    report.unknown = sum(1 for e in by_id.values() if e["outcome"] == "unknown")
+    return by_id
+
+
+def _presence(
+    report: Report,
+    entries: dict[str, dict[str, Any]],
+    rows: list[TxnRow],
+    systems: dict[str, SystemStore],
+    pending: SystemStore,
+) -> None:
+    present = Counter(r.txn_id for r in rows if not r.txn_id.endswith(MERGE_LEG_SUFFIX))
+    for txn_id, entry in entries.items():
+        count = present.get(txn_id, 0)
+        what = f"{txn_id} ({entry['kind']}, member {entry['member_id']}, via {entry['system']}"
+        if count > 1:
+            report.duplicated.append(f"{what}) applied {count} times")
+        elif entry["outcome"] in ACKNOWLEDGED:
+            if count == 1:
+                report.present_once += 1
+            else:
+                where = _held_where(txn_id, systems, pending)
+                report.lost.append(
+                    f"{what}, acknowledged {entry['outcome']}) not in the system of record{where}"
+                )
+        elif count and entry["outcome"] != "unknown":
+            report.unacknowledged_present.append(f"{what}) answered {entry['outcome']} but applied")
+
+
+def _held_where(txn_id: str, systems: dict[str, SystemStore], pending: SystemStore) -> str:
+    for system_id, store in systems.items():
+        if store.is_held("buffer", txn_id):
+            return f": still buffered at {system_id}"
+    if pending.is_held("pending", txn_id):
+        return ": still pending (its member was never created)"
+    return ""
+
+
+def _refusals(
+    report: Report, plan: Plan, systems: dict[str, SystemStore]
+) -> dict[str, tuple[str, RequestRecord]]:
+    """Count refusals from the estate's request logs; return each accepted txn's record."""
+    accepted: dict[str, tuple[str, RequestRecord]] = {}
+    for system_id, store in systems.items():
+        for record in store.requests():
+            if record.outcome == "refused":
+                report.refused += 1
+                if record.buffering:
+                    report.refused_while_buffering.append(
+                        f"{record.txn_id} ({record.kind}) refused by {system_id} while buffering: {record.reason}"
+                    )
+            elif record.outcome == "declined_degraded":
+                report.declined_degraded += 1
+                if record.mode == "buffer-writes":
+                    report.refused_while_buffering.append(
+                        f"{record.txn_id} ({record.kind}) declined by {system_id} in buffer-writes"
+                    )
+            elif record.outcome == "declined":
+                report.declined += 1
+            elif record.outcome in ACKNOWLEDGED and record.txn_id:
+                accepted.setdefault(record.txn_id, (system_id, record))
+    return accepted
+
+
+def _replay(
+    report: Report,
+    plan: Plan,
+    rows: list[TxnRow],
+    entries: dict[str, dict[str, Any]],
+    current: RecordStore,
+) -> None:
+    """Re-price every row in order and compare each member's sum with the current store."""
+    originals = {
+        r.txn_id: Original(r.txn_id, r.member_id, r.kind, r.amount_cents, r.points_delta_cents)
+        for r in rows
+    }
+    running: defaultdict[int, int] = defaultdict(int)
+    touched: set[int] = set()
+    leg_expected: dict[str, int] = {}
+    for row in rows:
+        touched.add(row.member_id)
+        if row.txn_id.endswith(MERGE_LEG_SUFFIX):
+            expected = leg_expected.pop(row.txn_id, None)
+            if expected is not None and expected != row.points_delta_cents:
+                report.mispriced.append(
+                    f"{row.txn_id}: merged away {row.points_delta_cents}, the account held {-expected}"
+                )
+            running[row.member_id] += row.points_delta_cents
+            continue
+        entry = entries.get(row.txn_id)
+        if entry is not None:
+            request = TransactionRequest.model_validate(entry["request"])
+            priced = price(
+                request,
+                rules_program(row.program, plan.program.legacy),
+                balance_cents=running[row.member_id],
+                original=originals.get(request.ref_txn_id or ""),
+                other_balance_cents=running[request.other_member_id or 0],
+            )
+            if priced.delta_cents != row.points_delta_cents:
+                report.mispriced.append(
+                    f"{row.txn_id} ({row.kind} under {row.program}): recorded "
+                    f"{row.points_delta_cents}, the rules give {priced.delta_cents}"
+                )
+            if request.kind == "accounts_merged":
+                leg_expected[row.txn_id + MERGE_LEG_SUFFIX] = -priced.moved_cents
+        running[row.member_id] += row.points_delta_cents
+    balances = current.balances()
+    for member_id in sorted(touched):
+        held = balances.get(member_id)
+        report.members_replayed += 1
+        if held is None:
+            report.balance_mismatches.append(
+                f"member {member_id}: not in {current.store_id}, replay gives {running[member_id]}"
+            )
+        elif held.balance_cents != running[member_id]:
+            report.balance_mismatches.append(
+                f"member {member_id}: {current.store_id} holds {held.balance_cents}, "
+                f"replay gives {running[member_id]}"
+            )
+
+
+def _programs(
+    report: Report,
+    plan: Plan,
+    rows: list[TxnRow],
+    accepted: dict[str, tuple[str, RequestRecord]],
+    systems: dict[str, SystemStore],
+) -> None:
+    """Each row was priced under the program its front served when it accepted it."""
+    switches = {
+        system_id: [
+            (at, detail["program"]) for at, event, detail in store.history() if event == "switch"
+        ]
+        for system_id, store in systems.items()
+    }
+    for row in rows:
+        found = accepted.get(row.txn_id)
+        if found is None:
+            continue
+        system_id, record = found
+        in_force = plan.program.legacy
+        for at, program in switches.get(system_id, []):
+            if at <= record.at:
+                in_force = program
+        if row.program != record.program or record.program != in_force:
+            report.wrong_program.append(
+                f"{row.txn_id}: priced under {row.program}, accepted by {system_id} "
+                f"serving {in_force}"
+            )
