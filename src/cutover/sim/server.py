@@ -79,6 +79,7 @@ def serve(
     workdir: Path,
     state_dir: Path | None = None,
     on_ready: Any = None,
+    faults: dict[str, Any] | None = None,
 ) -> None:
     """Serve the estate until interrupted (SIGINT/SIGTERM); `token=None` disables auth."""
     from cutover.plan import load_plan
@@ -89,6 +90,8 @@ def serve(
     state_dir = state_dir or default_state_dir(workdir, env)
     sock = bind(host, port)
     estate = Estate(plan, env, workdir=workdir, state_dir=state_dir)
+    for system_id, knobs in (faults or {}).items():
+        estate.system(system_id).faults.set(knobs)
     server = _server(create_app(estate, token=token))
     actual = sock.getsockname()[1]
     log.info("estate_serving", url=f"http://{host}:{actual}", env=env, auth=token is not None)

@@ -1,0 +1,318 @@
+"""`cutover estate serve`, `cutover simulate` and `cutover reconcile`.
+
+Heavy imports (FastAPI, uvicorn) happen inside the commands; Prefect never.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import typer
+
+from cutover.errors import UsageError
+
+TOKEN_ENV = "CUTOVER_ESTATE_TOKEN"
+DEFAULT_PORT = 8700
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+estate_app = typer.Typer(
+    name="estate",
+    help="The simulated estate: every system of a plan behind the control API.",
+    no_args_is_help=True,
+)
+
+
+def _environment(plan: Any, env: str | None) -> str:
+    if env is None:
+        simulated = [name for name, e in plan.environments.items() if e.simulated]
+        if not simulated:
+            raise UsageError(
+                "the plan has no simulated environment (`simulated: true`); name one with --env"
+            )
+        return str(simulated[0])
+    if env not in plan.environments:
+        raise UsageError(
+            f"--env {env!r} is not in the plan (it has: {', '.join(plan.environments)})"
+        )
+    if not plan.environments[env].simulated:
+        raise UsageError(
+            f"--env {env!r} is not simulated (`simulated: true`): the estate stands in only for staging and drills"
+        )
+    return env
+
+
+def _faults(specs: list[str], plan: Any) -> dict[str, Any]:
+    """`SYSTEM:knob=value` options, as Faults per system."""
+    from pydantic import ValidationError
+
+    from cutover.sim.faults import Faults
+
+    knobs: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        system, _, setting = spec.partition(":")
+        name, _, value = setting.partition("=")
+        if not system or not name or not value:
+            raise UsageError(
+                f"--fault {spec!r}: write SYSTEM:KNOB=VALUE, e.g. pos-stores:error_rate=0.1"
+            )
+        if system not in {s.id for s in plan.systems}:
+            raise UsageError(f"--fault {spec!r}: no system {system!r} in the plan")
+        parsed: Any = value.split(",") if name == "calls" else value
+        knobs.setdefault(system, {})[name] = parsed
+    result = {}
+    for system, values in knobs.items():
+        try:
+            result[system] = Faults.model_validate(values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"])
+            raise UsageError(f"--fault {system}:{where}: {error['msg']}") from None
+    return result
+
+
+@estate_app.command("serve")
+def serve(
+    plan: Annotated[Path, typer.Argument(help="The plan file.", show_default=False)],
+    env: Annotated[
+        str | None,
+        typer.Option("--env", "-e", help="Simulated environment (default: the plan's first)."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            "-p",
+            help="Port (default: the environment's base_url port, else 8700; 0: any free port).",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Relative store paths resolve here.")
+    ] = Path(),
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir", help="The systems' own stores (default WORKDIR/var/ENV/estate)."
+        ),
+    ] = None,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option("--insecure-no-auth", help="Serve without a bearer token (loopback only)."),
+    ] = False,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="SYSTEM:KNOB=VALUE fault knob (repeatable), e.g. pos-stores:error_rate=0.05.",
+        ),
+    ] = None,
+) -> None:
+    """Serve every system of PLAN: control API at /systems/<id>/cutover/v1, business API at /systems/<id>/api/v1."""
+    from cutover.plan import load_plan
+    from cutover.sim.server import serve as run_server
+
+    loaded = load_plan(plan).plan
+    env = _environment(loaded, env)
+    token = os.environ.get(TOKEN_ENV) or None
+    if not token and not insecure_no_auth:
+        raise UsageError(
+            f"{TOKEN_ENV} is not set: export a bearer token, or pass --insecure-no-auth for a loopback-only estate"
+        )
+    if insecure_no_auth:
+        token = None
+        if host not in LOOPBACK:
+            raise UsageError(
+                f"--insecure-no-auth serves loopback only; --host {host} needs a token"
+            )
+    if port is None:
+        parts = urlsplit(loaded.environments[env].base_url.replace("{system}", "x"))
+        port = parts.port if parts.hostname in LOOPBACK and parts.port else DEFAULT_PORT
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535 (got {port})")
+    faults = _faults(fault or [], loaded)
+
+    def ready(actual: int) -> None:
+        typer.echo(
+            f"estate for {plan} ({env}) at http://{host}:{actual}/systems/<system>/cutover/v1 — Ctrl-C stops it",
+            err=True,
+        )
+
+    run_server(
+        plan,
+        env,
+        host=host,
+        port=port,
+        token=token,
+        workdir=workdir.resolve(),
+        state_dir=state_dir.resolve() if state_dir else None,
+        on_ready=ready,
+        faults=faults,
+    )
+
+
+def simulate(
+    customers: Annotated[int, typer.Option("--customers", "-n", help="Simulated members.")] = 5000,
+    months: Annotated[float, typer.Option("--months", "-m", help="Simulated months.")] = 3.0,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Same seed, same stream.")] = 1,
+    rate: Annotated[
+        float, typer.Option("--rate", "-r", help="Transactions per second sent to the estate.")
+    ] = 100.0,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", "-t", help="Estate URL to drive, e.g. http://127.0.0.1:8700."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write the event stream here (JSON lines; - for stdout) instead of driving an estate.",
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after this many seconds.")
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option("--count", help="Stop after this many transactions.")
+    ] = None,
+    ledger: Annotated[
+        Path, typer.Option("--ledger", help="Ledger of every request and answer (with --target).")
+    ] = Path("var/traffic/ledger.jsonl"),
+    publish: Annotated[
+        str | None,
+        typer.Option(
+            "--publish",
+            help="Event stream: a JSON-lines file (default var/traffic/events.jsonl with --target), - or redis://127.0.0.1:6379/0?stream=NAME.",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Connections to the estate.")
+    ] = 32,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Prefix of every txn_id (default s<seed>).")
+    ] = None,
+    first_member: Annotated[
+        int, typer.Option("--first-member", help="First member id (keep runs apart).")
+    ] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Simulated customers: the 15 transaction types, driving an estate (--target) or written out (--out)."""
+    from cutover.sim.events import JsonLines, open_publisher
+    from cutover.sim.generator import Settings
+
+    if (target is None) == (out is None):
+        raise UsageError(
+            "give exactly one of --target URL (drive an estate) or --out FILE (write the stream)"
+        )
+    if duration is not None and (not duration > 0 or math.isinf(duration)):
+        raise UsageError(f"--duration must be a positive number of seconds (got {duration:g})")
+    if count is not None and count < 1:
+        raise UsageError(f"--count must be at least 1 (got {count})")
+    if not 1 <= concurrency <= 1024:
+        raise UsageError(f"--concurrency must be between 1 and 1024 (got {concurrency})")
+    settings = Settings(
+        customers=customers, months=months, seed=seed, run=run_id, first_member=first_member
+    ).check()
+    if out is not None:
+        from cutover.sim.traffic import write_stream
+
+        extra = open_publisher(publish)
+        written = write_stream(settings, _Tee(JsonLines(out), extra), count=count)
+        summary: dict[str, Any] = {"generated": written, "out": str(out)}
+        if publish:
+            summary["published"] = publish
+        _summary(summary, as_json, err=str(out) == "-")
+        return
+    from cutover.sim.traffic import check_rate, run_traffic
+
+    check_rate(rate)
+    assert target is not None
+    publisher = open_publisher(publish or str(ledger.parent / "events.jsonl"))
+    token = os.environ.get(TOKEN_ENV) or None
+    result = run_traffic(
+        settings,
+        url=target,
+        token=token,
+        rate=rate,
+        duration=duration,
+        count=count,
+        ledger=ledger,
+        publisher=publisher,
+        concurrency=concurrency,
+    )
+    _summary({**result.as_dict(), "ledger": str(ledger)}, as_json)
+
+
+class _Tee:
+    """Publish to two publishers."""
+
+    def __init__(self, first: Any, second: Any) -> None:
+        self.first, self.second = first, second
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.first.publish(event)
+        if self.second is not None:
+            self.second.publish(event)
+
+    def close(self) -> None:
+        self.first.close()
+        if self.second is not None:
+            self.second.close()
+
+
+def _summary(data: dict[str, Any], as_json: bool, *, err: bool = False) -> None:
+    if as_json:
+        typer.echo(json.dumps(data), err=err)
+    else:
+        typer.echo(" ".join(f"{k}={v}" for k, v in data.items()), err=err)
+
+
+def reconcile(
+    plan: Annotated[Path, typer.Argument(help="The plan file.", show_default=False)],
+    ledger: Annotated[Path, typer.Option("--ledger", help="The simulator's ledger.")] = Path(
+        "var/traffic/ledger.jsonl"
+    ),
+    env: Annotated[
+        str | None,
+        typer.Option("--env", "-e", help="Simulated environment (default: the plan's first)."),
+    ] = None,
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Relative store paths resolve here.")
+    ] = Path(),
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir", help="The estate's state directory (default WORKDIR/var/ENV/estate)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check the ledger against the stores: nothing lost, doubled, refused while buffering, or mispriced. Exit 1 on any discrepancy."""
+    from cutover.plan import load_plan
+    from cutover.sim.reconcile import reconcile as run
+    from cutover.sim.server import default_state_dir
+
+    loaded = load_plan(plan).plan
+    env = _environment(loaded, env)
+    work = workdir.resolve()
+    report = run(
+        loaded,
+        env,
+        ledger=ledger,
+        workdir=work,
+        state_dir=(state_dir or default_state_dir(work, env)).resolve(),
+    )
+    typer.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.render())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(estate_app, name="estate")
+    app.command(name="simulate")(simulate)
+    app.command(name="reconcile")(reconcile)
