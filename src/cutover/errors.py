@@ -3,8 +3,10 @@
 ```
 CutoverError                      anything cutover raises on purpose
 ├── UsageError                    bad input from the user (exit 2, nothing executed)
-│   └── PlanError                 a plan or mapping file that cannot be used
-│         .problems: [Problem]    every problem found, each with file and line
+│   ├── PlanError                 a plan or mapping file that cannot be used
+│   │     .problems: [Problem]    every problem found, each with file and line
+│   └── StoreError                a data store cannot be used as configured: unreachable,
+│         .store                  refused credentials, missing table, schema drift
 ├── RemoteError                   a system did not do what we asked
 │   │ .system, .call, .status     which system, which call, what it answered
 │   ├── RemoteUnavailable         unreachable, timed out, or 429/502/503/504 after every retry
@@ -12,8 +14,12 @@ CutoverError                      anything cutover raises on purpose
 │         .reason                 the system's own reason, when it gave one
 ├── StepError                     a step of the cutover failed
 │     .system, .step
-└── RollbackError                 the way back failed or is refused
-      .system, .step
+├── RollbackError                 the way back failed or is refused
+│     .system, .step
+├── MigrationError                a data move stopped part-way (a store failed or went away);
+│     .store                      running it again resumes from the last checkpoint
+└── VerificationError             migrated data does not match its source (counts,
+      .report                     checksums or conservation): a hard failure, never a warning
 ```
 
 Foreign exceptions (httpx, psycopg, yaml, pydantic) are translated into this tree at
@@ -60,6 +66,14 @@ class PlanError(UsageError):
     @classmethod
     def single(cls, file: str | Path, line: int, message: str) -> PlanError:
         return cls([Problem(str(file), line, message)])
+
+
+class StoreError(UsageError):
+    """A data store cannot be used as configured; names the store, never its password."""
+
+    def __init__(self, message: str, *, store: str) -> None:
+        self.store = store
+        super().__init__(f"{store}: {message}")
 
 
 class RemoteError(CutoverError):
@@ -110,3 +124,19 @@ class RollbackError(CutoverError):
         self.step = step
         prefix = " · ".join(p for p in (system, step) if p)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class MigrationError(CutoverError):
+    """A data move stopped part-way; its checkpoints make a re-run resume, not restart."""
+
+    def __init__(self, message: str, *, store: str) -> None:
+        self.store = store
+        super().__init__(f"{store}: {message}")
+
+
+class VerificationError(CutoverError):
+    """Migrated data does not match its source; `.report` holds the diff (key ranges, members)."""
+
+    def __init__(self, message: str, *, report: object) -> None:
+        self.report = report
+        super().__init__(message)

@@ -1,0 +1,315 @@
+"""Change capture: triggers write a changelog row in the same transaction as every change.
+
+For a captured table `members` the store gets `_cutover_log_members(pos, op, key,
+at)`: `pos` only ever grows, `op` is I/U/D, `key` the changed row's key (an update
+that moves a key logs a delete of the old one), `at` the store's clock. Catch-up
+re-reads the *current* row of each logged key, so applying an entry twice, or out of
+order, converges to the same target: the log is small and the apply idempotent.
+
+The subtle part is "which positions are final". SQLite has one writer at a time, so
+what a reader sees is a prefix. PostgreSQL hands out positions before commit: pos 11
+may be visible while pos 10's transaction is still open. `safe_position` therefore
+returns a position only once every transaction that was running when it was read
+has finished (checked with `pg_xact_status`), so nothing below it can still appear.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cutover.migrate.mapping import Mapping, load_mapping
+from cutover.migrate.stores import Database, TableRef, open_store
+from cutover.migrate.transform import ident
+from cutover.plan.models import Store
+
+LOG_PREFIX = "_cutover_log_"
+HORIZON_WAIT_S = 0.25
+"""How long `safe_position` waits for open writers before settling for the last safe one."""
+
+
+@dataclass(frozen=True)
+class CaptureStatus:
+    """What `cutover migrate status` shows for one captured table."""
+
+    table: str
+    installed: bool
+    head: int
+    """Highest position written."""
+    entries: int
+    """Entries currently kept in the changelog."""
+    oldest_age_s: float | None
+
+
+@dataclass
+class Changelog:
+    """The changelog of one table in one store (install, read, measure, remove)."""
+
+    db: Database
+    table: TableRef
+    key: str
+    _pending: list[tuple[int, list[str]]] = field(default_factory=list)
+    _safe: int = 0
+
+    @property
+    def log(self) -> TableRef:
+        return self.table.sibling(LOG_PREFIX + self.table.name)
+
+    @property
+    def _names(self) -> dict[str, str]:
+        base = f"_cutover_{self.table.name}"
+        return {
+            "fn": f"{base}_capture",
+            "ins": f"{base}_ins",
+            "upd": f"{base}_upd",
+            "del": f"{base}_del",
+        }
+
+    # ------------------------------------------------------------ install/remove
+    def install(self) -> None:
+        """Create the changelog and its triggers; idempotent (safe to run again)."""
+        columns = self.db.columns(self.table)
+        if columns is None:
+            raise self.db.fail(f"table {self.table} does not exist")
+        if self.key not in columns:
+            raise self.db.fail(f"table {self.table} has no key column {self.key!r}")
+        key_type = "TEXT" if columns[self.key] == "text" else self.db.integer_type
+        with self.db.transaction():
+            if self.db.dialect == "postgresql":
+                self._install_postgres(key_type)
+            else:
+                self._install_sqlite(key_type)
+
+    def _install_postgres(self, key_type: str) -> None:
+        log, key, names = self.log.sql, ident(self.key), self._names
+        fn = self.table.sibling(names["fn"]).sql
+        self.db.execute(
+            f"CREATE TABLE IF NOT EXISTS {log} (pos bigserial PRIMARY KEY, op char(1) NOT NULL, "
+            f"key {key_type}, xid xid8 NOT NULL DEFAULT pg_current_xact_id(), "
+            "at float8 NOT NULL DEFAULT extract(epoch FROM clock_timestamp()))"
+        )
+        self.db.execute(
+            f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+            "BEGIN\n"
+            f"  IF TG_OP = 'DELETE' THEN INSERT INTO {log} (op, key) VALUES ('D', OLD.{key});"
+            " RETURN NULL; END IF;\n"
+            "  IF TG_OP = 'UPDATE' THEN\n"
+            "    IF NEW IS NOT DISTINCT FROM OLD THEN RETURN NULL; END IF;\n"
+            f"    IF OLD.{key} IS DISTINCT FROM NEW.{key} THEN "
+            f"INSERT INTO {log} (op, key) VALUES ('D', OLD.{key}); END IF;\n"
+            "  END IF;\n"
+            f"  INSERT INTO {log} (op, key) VALUES (left(TG_OP, 1), NEW.{key});\n"
+            "  RETURN NULL;\n"
+            "END $$"
+        )
+        self.db.execute(
+            f"CREATE OR REPLACE TRIGGER {ident(names['fn'])} AFTER INSERT OR UPDATE OR DELETE "
+            f"ON {self.table.sql} FOR EACH ROW EXECUTE FUNCTION {fn}()"
+        )
+
+    def _install_sqlite(self, key_type: str) -> None:
+        log, key, names, table = ident(self.log.name), ident(self.key), self._names, self.table
+        now = "(julianday('now') - 2440587.5) * 86400.0"
+        schema = f"{ident(table.schema)}." if table.schema else ""
+        self.db.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.log.sql} (pos INTEGER PRIMARY KEY AUTOINCREMENT, "
+            f"op TEXT NOT NULL, key {key_type}, at REAL NOT NULL)"
+        )
+        on = f"ON {ident(table.name)}"
+        self.db.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {schema}{ident(names['ins'])} AFTER INSERT {on} BEGIN "
+            f"INSERT INTO {log} (op, key, at) VALUES ('I', NEW.{key}, {now}); END"
+        )
+        self.db.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {schema}{ident(names['upd'])} AFTER UPDATE {on} BEGIN "
+            f"INSERT INTO {log} (op, key, at) SELECT 'D', OLD.{key}, {now} "
+            f"WHERE OLD.{key} IS NOT NEW.{key}; "
+            f"INSERT INTO {log} (op, key, at) VALUES ('U', NEW.{key}, {now}); END"
+        )
+        self.db.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {schema}{ident(names['del'])} AFTER DELETE {on} BEGIN "
+            f"INSERT INTO {log} (op, key, at) VALUES ('D', OLD.{key}, {now}); END"
+        )
+
+    def remove(self) -> None:
+        """Drop the triggers and the changelog (the undo of `install`); idempotent."""
+        names = self._names
+        with self.db.transaction():
+            if self.db.dialect == "postgresql":
+                if self.db.columns(self.table) is not None:
+                    self.db.execute(
+                        f"DROP TRIGGER IF EXISTS {ident(names['fn'])} ON {self.table.sql}"
+                    )
+                self.db.execute(f"DROP FUNCTION IF EXISTS {self.table.sibling(names['fn']).sql}()")
+            else:
+                for kind in ("ins", "upd", "del"):
+                    self.db.execute(f"DROP TRIGGER IF EXISTS {self.table.sibling(names[kind]).sql}")
+            self.db.execute(f"DROP TABLE IF EXISTS {self.log.sql}")
+
+    def installed(self) -> bool:
+        if self.db.columns(self.log) is None:
+            return False
+        if self.db.dialect == "postgresql":
+            return bool(
+                self.db.scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) "
+                    "AND tgname = %s)",
+                    [self.table.sql, self._names["fn"]],
+                )
+            )
+        prefix = f"{ident(self.table.schema)}." if self.table.schema else ""
+        found = self.db.query(
+            f"SELECT count(*) FROM {prefix}sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)",
+            [self._names["ins"], self._names["upd"], self._names["del"]],
+        )
+        return bool(found and found[0][0] == 3)
+
+    def status(self) -> CaptureStatus:
+        if not self.installed():
+            return CaptureStatus(str(self.table), False, 0, 0, None)
+        count, head, oldest = self.db.query(
+            f"SELECT count(*), coalesce(max(pos), 0), min(at) FROM {self.log.sql}"
+        )[0]
+        age = None if oldest is None else max(0.0, self.db.now() - float(oldest))
+        return CaptureStatus(str(self.table), True, int(head), int(count), age)
+
+    # ------------------------------------------------------------------ reading
+    def head(self) -> int:
+        """The highest position visible now (not necessarily final: see `safe_position`)."""
+        return int(self.db.scalar(f"SELECT coalesce(max(pos), 0) FROM {self.log.sql}"))
+
+    def safe_position(self, wait: float = HORIZON_WAIT_S) -> int:
+        """A position P such that every entry at or below P is committed and visible."""
+        if self.db.dialect != "postgresql":
+            self._safe = max(self._safe, self.head())
+            return self._safe
+        seq = self.db.scalar("SELECT pg_get_serial_sequence(%s, 'pos')", [self.log.sql])
+        last, called = self.db.query(f"SELECT last_value, is_called FROM {seq}")[0]
+        top = int(last) if called else 0
+        xips = self.db.scalar(
+            "SELECT coalesce(array_agg(x::text), '{}') FROM pg_snapshot_xip(pg_current_snapshot()) x"
+        )
+        self._pending.append((top, list(xips)))
+        deadline = time.monotonic() + wait
+        while True:
+            still: list[tuple[int, list[str]]] = []
+            for position, xids in self._pending:
+                if xids and self._running(xids):
+                    still.append((position, xids))
+                else:
+                    self._safe = max(self._safe, position)
+            self._pending = [(p, x) for p, x in still if p > self._safe]
+            if not self._pending or time.monotonic() >= deadline:
+                return self._safe
+            time.sleep(0.002)
+
+    def settled_position(self, timeout: float) -> int:
+        """Once writes have stopped: the final position, after every open writer has finished."""
+        if self.db.dialect != "postgresql":
+            return self.safe_position()
+        deadline = time.monotonic() + timeout
+        while True:
+            self._pending.clear()
+            position = self.safe_position(wait=max(0.0, deadline - time.monotonic()))
+            if not self._pending:
+                return position
+            if time.monotonic() >= deadline:
+                raise self.db.fail(
+                    f"writes did not settle within {timeout:.0f}s after the freeze: a transaction "
+                    "that writes the source is still open"
+                )
+
+    def _running(self, xids: list[str]) -> bool:
+        return bool(
+            self.db.scalar(
+                "SELECT EXISTS (SELECT 1 FROM unnest(%s::xid8[]) x "
+                "WHERE pg_xact_status(x) = 'in progress')",
+                [xids],
+            )
+        )
+
+    def entries(self, after: int, upto: int, limit: int) -> list[tuple[int, Any]]:
+        """(position, key) of entries in (after, upto], oldest first, at most `limit`."""
+        ph = self.db.ph
+        return self.db.query(
+            f"SELECT pos, key FROM {self.log.sql} WHERE pos > {ph} AND pos <= {ph} "
+            f"ORDER BY pos LIMIT {int(limit)}",
+            [after, upto],
+        )
+
+    def batch_end(self, after: int, upto: int, limit: int) -> int:
+        """The position that ends a batch of at most `limit` entries after `after`."""
+        ph = self.db.ph
+        value = self.db.scalar(
+            f"SELECT max(pos) FROM (SELECT pos FROM {self.log.sql} WHERE pos > {ph} "
+            f"AND pos <= {ph} ORDER BY pos LIMIT {int(limit)}) b",
+            [after, upto],
+        )
+        return int(value) if value is not None else after
+
+    def keys_since(self, after: int, upto: int | None = None) -> set[Any]:
+        ph = self.db.ph
+        if upto is None:
+            rows = self.db.query(
+                f"SELECT DISTINCT key FROM {self.log.sql} WHERE pos > {ph}", [after]
+            )
+        else:
+            rows = self.db.query(
+                f"SELECT DISTINCT key FROM {self.log.sql} WHERE pos > {ph} AND pos <= {ph}",
+                [after, upto],
+            )
+        return {row[0] for row in rows}
+
+    def lag(self, after: int) -> tuple[int, float]:
+        """(entries past `after`, seconds since the oldest of them was written)."""
+        ph = self.db.ph
+        count, oldest = self.db.query(
+            f"SELECT count(*), min(at) FROM {self.log.sql} WHERE pos > {ph}", [after]
+        )[0]
+        if not count:
+            return 0, 0.0
+        return int(count), max(0.0, self.db.now() - float(oldest))
+
+    def prune(self, upto: int) -> int:
+        """Forget entries at or below `upto` (already applied); returns how many."""
+        return self.db.execute(f"DELETE FROM {self.log.sql} WHERE pos <= {self.db.ph}", [upto])
+
+
+def _table_and_key(config: Store, mapping: str | Path | Mapping, reverse: bool) -> tuple[str, str]:
+    spec = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    side = spec.target if reverse else spec.source
+    return config.table or side.table, side.key
+
+
+def install_capture(
+    store: Store, mapping: str | Path | Mapping, *, reverse: bool = False, label: str | None = None
+) -> CaptureStatus:
+    """Install capture on the mapping's source table in `store` (`reverse`: its target table).
+
+    Reverse capture goes on the new store after the switch, so a rollback can carry back
+    what was written there; `remove_capture(..., reverse=True)` is its undo.
+    """
+    table, key = _table_and_key(store, mapping, reverse)
+    with open_store(store, label) as db:
+        log = Changelog(db, db.resolve(table), key)
+        log.install()
+        return log.status()
+
+
+def remove_capture(
+    store: Store, mapping: str | Path | Mapping, *, reverse: bool = False, label: str | None = None
+) -> None:
+    """Remove capture (triggers and changelog): the undo of `install_capture`."""
+    table, key = _table_and_key(store, mapping, reverse)
+    with open_store(store, label) as db:
+        Changelog(db, db.resolve(table), key).remove()
+
+
+def capture_status(
+    store: Store, mapping: str | Path | Mapping, *, reverse: bool = False, label: str | None = None
+) -> CaptureStatus:
+    table, key = _table_and_key(store, mapping, reverse)
+    with open_store(store, label) as db:
+        return Changelog(db, db.resolve(table), key).status()

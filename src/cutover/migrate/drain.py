@@ -1,0 +1,285 @@
+"""The final drain: the one short write pause of a migration, measured.
+
+1. Catch up until lag is small, with writes still flowing.
+2. Verify everything (the pre-pass), still with writes flowing; note the applied
+   position A0 it started from. A row that differs and has not changed since A0 is a
+   real mismatch: fail now, before anyone's writes are held.
+3. Catch up again, then call `freeze()`: from here writes are buffered by the caller.
+4. Wait until every writer transaction has finished, apply the last entries, and
+   verify what the pre-pass could not: every key changed since A0 (row by row, points
+   conserved to the cent) and the totals (rows and centipoints on both sides).
+   Every other row was proved equal by the pre-pass and has not changed since.
+5. Call `switch()` if given, then `unfreeze()`: the pause is over.
+
+If anything fails after the freeze, `unfreeze()` is still called and `switch()` is
+not: the legacy store keeps serving, with nothing lost, and the error says why.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cutover.errors import VerificationError
+from cutover.logs import get_logger
+from cutover.migrate.catchup import (
+    DEFAULT_BATCH,
+    DEFAULT_MAX_LAG_ENTRIES,
+    DEFAULT_MAX_LAG_S,
+    Applier,
+    CatchUpReport,
+    require_copied,
+    run_catch_up,
+)
+from cutover.migrate.mapping import Mapping
+from cutover.migrate.migration import Endpoint, Migration, PathChoice
+from cutover.migrate.progress import Progress, ProgressFn
+from cutover.migrate.transform import Reject
+from cutover.migrate.verification import (
+    ALL_CHECKS,
+    DEFAULT_CHUNK_ROWS,
+    ChunkDiff,
+    Comparer,
+    VerifyReport,
+    compare_rows,
+    totals,
+)
+from cutover.plan.models import Store
+
+log = get_logger("cutover.migrate.drain")
+
+SETTLE_TIMEOUT_S = 10.0
+"""After the freeze, how long open writer transactions may take to finish."""
+
+Callback = Callable[[], object]
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    """What the final drain did, and how long writes were held."""
+
+    job: str
+    path: str
+    pause_s: float
+    """From calling freeze() to unfreeze() returning (or to the end, without unfreeze)."""
+    drained_entries: int
+    applied_pos: int
+    rechecked_keys: int
+    catch_up: CatchUpReport
+    verification: VerifyReport | None
+    switched: bool
+    unfrozen: bool
+
+
+def final_drain(
+    source: Store | Endpoint,
+    target: Store | Endpoint,
+    mapping: str | Path | Mapping,
+    *,
+    freeze: Callback | None,
+    unfreeze: Callback | None = None,
+    switch: Callback | None = None,
+    verify: bool = True,
+    job: str | None = None,
+    path: PathChoice = "auto",
+    max_lag_s: float = DEFAULT_MAX_LAG_S,
+    max_lag_entries: int = DEFAULT_MAX_LAG_ENTRIES,
+    batch: int = DEFAULT_BATCH,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    settle_timeout_s: float = SETTLE_TIMEOUT_S,
+    progress: ProgressFn | None = None,
+) -> DrainReport:
+    """Freeze, drain, verify, (switch), unfreeze; `freeze=None` means writes are already held."""
+    with Migration.open(source, target, mapping, job=job, path=path) as m:
+        require_copied(m)
+        converged = run_catch_up(
+            m, max_lag_s=max_lag_s, max_lag_entries=max_lag_entries, batch=batch, progress=progress
+        )
+        comparer: Comparer | None = None
+        a0 = 0
+        if verify:
+            comparer, a0 = _prepass(m, chunk_rows)
+            run_catch_up(m, max_lag_s=max_lag_s, max_lag_entries=max_lag_entries, batch=batch)
+        began = time.monotonic()
+        if freeze is not None:
+            freeze()
+        log.info("writes_frozen", job=m.job)
+        switched = False
+        try:
+            upto = m.log.settled_position(settle_timeout_s)
+            drained, applied = _drain(m, upto, batch, progress)
+            report = None
+            rechecked = 0
+            if comparer is not None:
+                report, rechecked = _recheck(m, comparer, a0, upto)
+                if not report.ok:
+                    raise VerificationError(
+                        report.summary() + ": " + "; ".join(report.problems[:5]), report=report
+                    )
+            if switch is not None:
+                switch()
+                switched = True
+        except BaseException:
+            if unfreeze is not None:
+                unfreeze()
+            log.warning("drain_failed_writes_resumed", job=m.job, unfrozen=unfreeze is not None)
+            raise
+        if unfreeze is not None:
+            unfreeze()
+        pause = time.monotonic() - began
+        log.info(
+            "drained",
+            job=m.job,
+            pause_s=round(pause, 3),
+            entries=drained,
+            rechecked=rechecked,
+            switched=switched,
+        )
+        return DrainReport(
+            m.job,
+            m.path,
+            pause,
+            drained,
+            applied,
+            rechecked,
+            converged,
+            report,
+            switched,
+            unfreeze is not None,
+        )
+
+
+def _prepass(m: Migration, chunk_rows: int) -> tuple[Comparer, int]:
+    """Full verification with writes flowing; fail at once on a difference no change explains."""
+    state = m.checkpoints.load()
+    assert state is not None
+    a0 = state.applied_pos
+    comparer = Comparer(m, list(ALL_CHECKS), chunk_rows)
+    report = comparer.run()
+    if comparer.differing or comparer.rejects_missing or comparer.rejects_stale:
+        dirty = {m.mapping.target_key(k) for k in m.log.keys_since(a0)}
+        unexplained = (
+            comparer.differing | comparer.rejects_missing | comparer.rejects_stale
+        ) - dirty
+        if unexplained:
+            first = sorted(unexplained, key=str)[:5]
+            report.problems = [
+                f"{len(unexplained)} rows differ and have not changed since the last applied "
+                f"position {a0}: a real mismatch, not lag (keys {', '.join(map(repr, first))})",
+                *[p for p in report.problems if not p.startswith("counts")],
+            ]
+            raise VerificationError(
+                report.summary() + " before the freeze: " + report.problems[0], report=report
+            )
+    return comparer, a0
+
+
+def _drain(m: Migration, upto: int, batch: int, progress: ProgressFn | None) -> tuple[int, int]:
+    state = m.checkpoints.load()
+    assert state is not None
+    applied = state.applied_pos
+    applier = Applier(m, batch)
+    entries = 0
+    while applied < upto:
+        position, n = applier.apply(applied, upto)
+        if position == applied:
+            current = m.checkpoints.load()
+            assert current is not None
+            applied = max(applied, current.applied_pos)
+            continue
+        applied, entries = position, entries + n
+    if progress:
+        progress(Progress("drain", m.path, entries, applied_pos=applied, head_pos=upto))
+    return entries, applied
+
+
+def _recheck(m: Migration, comparer: Comparer, a0: int, upto: int) -> tuple[VerifyReport, int]:
+    """Inside the pause: every key changed since A0, row by row; then the totals."""
+    pre = comparer.report
+    report = VerifyReport(m.job, list(ALL_CHECKS), chunks=pre.chunks, method=pre.method)
+    mp = m.mapping
+    assert m.source_table is not None
+    keys = list(m.log.keys_since(a0, upto) | {_source_key(m, k) for k in comparer.differing})
+    key_at = mp.source_columns.index(mp.source.key)
+    diffs: list[Any] = []
+    members: list[Any] = []
+    rejected_now: set[Any] = set()
+    for start in range(0, len(keys), 5_000):
+        part = keys[start : start + 5_000]
+        src_rows = m.db_source.read_keys(m.source_table, mp.source_columns, mp.source.key, part)
+        tgt_rows = m.target.read_keys(
+            m.target_table, mp.target_columns, mp.target.key, [mp.target_key(k) for k in part]
+        )
+        rows, mems = compare_rows(m, src_rows, tgt_rows)
+        diffs += rows
+        members += mems
+        rejected_now.update(
+            mp.target_key(r[key_at]) for r in src_rows if isinstance(m.compiled.row(r), Reject)
+        )
+    recorded = m.checkpoints.rejected_keys()
+    dirty = {mp.target_key(k) for k in keys}
+    wrong_rejects = (rejected_now ^ (recorded & dirty)) | (
+        (comparer.rejects_missing | comparer.rejects_stale) - dirty
+    )
+    s_rows, s_cents, t_rows, t_cents = totals(m)
+    rejected_cents = _rejected_cents(m, recorded)
+    report.source_rows = s_rows - len(recorded)
+    report.rejected_rows = len(recorded)
+    report.rejects_recorded = len(recorded)
+    report.target_rows = t_rows
+    report.legacy_cents = s_cents - rejected_cents
+    report.new_cents = t_cents
+    report.members = report.source_rows if mp.points_pairs else 0
+    if diffs or members:
+        report.mismatched.append(
+            ChunkDiff(None, None, len(keys), len(keys), diffs[:20], members[:20])
+        )
+        first = diffs[0] if diffs else None
+        report.problems.append(
+            f"checksums: {len(diffs)} of the {len(keys)} keys changed since the pre-pass differ"
+            + (f" (first: key {first.key!r} {first.kind})" if first else "")
+        )
+    if members:
+        mem = members[0]
+        report.problems.append(
+            f"conservation: {len(members)} members do not add up; first: member {mem.key!r} legacy "
+            f"{mem.legacy_cents}, new {mem.points} points + {mem.remainder_cents} remainder"
+        )
+    if wrong_rejects:
+        report.problems.append(
+            f"rejects: {len(wrong_rejects)} keys disagree with the reject record"
+        )
+    if report.source_rows != t_rows:
+        report.problems.append(
+            f"counts: the source has {report.source_rows:,} rows that pass cleansing, the target {t_rows:,}"
+        )
+    if mp.points_pairs and report.legacy_cents != report.new_cents:
+        report.problems.append(
+            f"conservation: legacy {report.legacy_cents:,} centipoints in total, new {report.new_cents:,}"
+        )
+    return report, len(keys)
+
+
+def _source_key(m: Migration, target_key: Any) -> Any:
+    """The source key of a target key (they differ only by a cast)."""
+    kind = m.mapping.source.columns[m.mapping.source.key]
+    if kind == "integer" and not isinstance(target_key, int):
+        return int(target_key)
+    if kind == "text" and not isinstance(target_key, str):
+        return str(target_key)
+    return target_key
+
+
+def _rejected_cents(m: Migration, recorded: set[Any]) -> int:
+    mp = m.mapping
+    if not recorded or not mp.points_pairs:
+        return 0
+    assert m.source_table is not None
+    keys = [_source_key(m, k) for k in recorded]
+    rows = m.db_source.read_keys(
+        m.source_table, [p.source for p in mp.points_pairs], mp.source.key, keys
+    )
+    return sum(int(v or 0) for row in rows for v in row)

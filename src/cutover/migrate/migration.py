@@ -1,0 +1,286 @@
+"""A migration job opened and checked: both stores, the mapping, the path, the checkpoints.
+
+`Migration.open` does every check before anything is written, so bad input costs
+nothing: the mapping loads, the source table exists with exactly the mapping's
+columns (or the feed has exactly that header), its key is unique, an existing target
+table has the mapped columns, and the stores are reachable with the credentials
+given. `prepare` then creates what the job needs (target table, checkpoint tables,
+change capture on the source). Which path the data takes is decided here:
+
+- `sql`: source and target share a server (the same PostgreSQL database, or two
+  SQLite files, attached) and the transform is expressible in SQL: one
+  `INSERT ... SELECT` per chunk, no row leaves the server;
+- `python`: anything else: rows stream through this process (COPY out, a compiled
+  Python transform, COPY in), optionally in several worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from cutover.errors import StoreError, UsageError
+from cutover.migrate.capture import Changelog
+from cutover.migrate.checkpoint import Checkpoints
+from cutover.migrate.feeds import Feed, open_feed
+from cutover.migrate.mapping import Mapping, load_mapping
+from cutover.migrate.stores import Database, TableRef, describe, open_store
+from cutover.migrate.transform import Compiled, SqlTransform, compile_python, compile_sql
+from cutover.plan.models import Store
+
+PathChoice = Literal["auto", "sql", "python"]
+Path_ = Literal["sql", "python"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A store as the data plane is given it: the plan's settings and a name for messages."""
+
+    config: Store
+    label: str
+
+    @classmethod
+    def of(cls, config: Store, label: str | None = None) -> Endpoint:
+        return cls(config, label or describe(config))
+
+
+@dataclass
+class Migration:
+    """One job: source -> mapping -> target, opened and checked."""
+
+    mapping: Mapping
+    source: Database | Feed
+    target: Database
+    source_table: TableRef | None
+    target_table: TableRef
+    job: str
+    path: Path_
+    path_reason: str
+    endpoints: tuple[Endpoint, Endpoint]
+    compiled: Compiled = field(init=False)
+    checkpoints: Checkpoints = field(init=False)
+    changelog: Changelog | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.compiled = compile_python(self.mapping)
+        self.checkpoints = Checkpoints(
+            self.target,
+            self.target_table,
+            self.job,
+            int_keys=self.is_feed or self.mapping.key_is_integer,
+        )
+        self.changelog = (
+            Changelog(self.source, self.source_table, self.mapping.source.key)
+            if isinstance(self.source, Database) and self.source_table is not None
+            else None
+        )
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def open(
+        cls,
+        source: Store | Endpoint,
+        target: Store | Endpoint,
+        mapping: str | Path | Mapping,
+        *,
+        job: str | None = None,
+        path: PathChoice = "auto",
+    ) -> Migration:
+        """Open both stores and check everything; raises before writing anything."""
+        src = source if isinstance(source, Endpoint) else Endpoint.of(source)
+        dst = target if isinstance(target, Endpoint) else Endpoint.of(target)
+        spec = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+        if dst.config.engine == "csv":
+            raise StoreError("a file feed can be a source, not a target", store=dst.label)
+        opened: list[Database] = []
+        try:
+            source_store: Database | Feed
+            source_table: TableRef | None = None
+            if src.config.engine == "csv":
+                source_store = open_feed(src.config, spec, src.label)
+            else:
+                if src.config.engine == "sqlite" and not Path(src.config.path or "").exists():
+                    raise StoreError("no such SQLite file", store=src.label)
+                source_store = open_store(src.config, src.label)
+                opened.append(source_store)
+                source_table = source_store.resolve(src.config.table or spec.source.table)
+                _check_source(source_store, source_table, spec)
+            target_store = open_store(dst.config, dst.label)
+            opened.append(target_store)
+            target_table = target_store.resolve(dst.config.table or spec.target.table)
+            _check_target(target_store, target_table, spec)
+            chosen, reason = choose_path(path, source_store, target_store, spec)
+            if job is None:
+                if isinstance(source_store, Feed):
+                    job = f"{spec.name}:{source_store.path.name}@{source_store.fingerprint}"
+                else:
+                    job = f"{spec.name}:{source_table}->{target_table}"
+            return cls(
+                spec,
+                source_store,
+                target_store,
+                source_table,
+                target_table,
+                job,
+                chosen,
+                reason,
+                (src, dst),
+            )
+        except BaseException:
+            for db in opened:
+                db.close()
+            raise
+
+    def close(self) -> None:
+        if isinstance(self.source, Database):
+            self.source.close()
+        self.target.close()
+
+    def __enter__(self) -> Migration:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --------------------------------------------------------------- properties
+    @property
+    def is_feed(self) -> bool:
+        return isinstance(self.source, Feed)
+
+    @property
+    def db_source(self) -> Database:
+        assert isinstance(self.source, Database), "a file feed has no database"
+        return self.source
+
+    @property
+    def log(self) -> Changelog:
+        assert self.changelog is not None, "a file feed has no changelog"
+        return self.changelog
+
+    @property
+    def key_is_text(self) -> bool:
+        return not self.mapping.key_is_integer
+
+    def sql(self, dialect_of: Database) -> SqlTransform:
+        return compile_sql(self.mapping, dialect_of.dialect)
+
+    def reached_source(self) -> TableRef:
+        """The source table as the target's connection names it (SQL path)."""
+        assert self.source_table is not None
+        return self.target.reach(self.db_source, self.source_table)
+
+    def reached_log(self) -> TableRef:
+        return self.target.reach(self.db_source, self.log.log)
+
+    # ---------------------------------------------------------------- writing
+    def prepare(self, *, capture: bool = True) -> None:
+        """Create the target table, the checkpoint tables and (DB sources) change capture."""
+        types = self.mapping.output_types
+        self.target.create_table(self.target_table, dict(types), self.mapping.target.key)
+        self.checkpoints.ensure()
+        if capture and self.changelog is not None and not self.changelog.installed():
+            self.changelog.install()
+        self.source_started()
+
+    def source_started(self) -> None:
+        self.target.started()
+        if isinstance(self.source, Database):
+            self.source.started()
+
+
+def choose_path(
+    requested: PathChoice, source: Database | Feed, target: Database, mapping: Mapping
+) -> tuple[Path_, str]:
+    """Pick the copy path and say why."""
+    if isinstance(source, Feed):
+        why = "a file feed is read and transformed in Python"
+        can = False
+    elif not mapping.sql_capable:
+        why = "the mapping parses text into numbers, which only the Python transform does"
+        can = False
+    elif not target.same_server(source):
+        why = (
+            "source and target are on different servers"
+            if source.dialect == target.dialect
+            else f"source is {source.dialect} and target is {target.dialect}"
+        )
+        can = False
+    else:
+        why = (
+            "source and target share a PostgreSQL database: the transform runs in SQL"
+            if target.dialect == "postgresql"
+            else "both stores are SQLite files: the target attaches the source, the transform runs in SQL"
+        )
+        can = True
+    if requested == "sql" and not can:
+        raise UsageError(f"the sql path is not possible here: {why}")
+    if requested == "python":
+        return "python", "asked for the python path" + ("" if can else f" ({why})")
+    return ("sql", why) if can else ("python", why)
+
+
+def _check_source(db: Database, table: TableRef, mapping: Mapping) -> None:
+    columns = db.columns(table)
+    if columns is None:
+        raise StoreError(f"table {table} does not exist", store=db.label)
+    expected = mapping.source.columns
+    problems = []
+    missing = [c for c in expected if c not in columns]
+    extra = [c for c in columns if c not in expected]
+    if missing:
+        problems.append("missing " + ", ".join(repr(c) for c in missing))
+    if extra:
+        problems.append("not in the mapping " + ", ".join(repr(c) for c in extra))
+    for name, kind in expected.items():
+        actual = columns.get(name)
+        if actual is None:
+            continue
+        ok = actual == kind or (kind == "cents" and actual in ("text", "numeric"))
+        if not ok:
+            problems.append(f"{name!r} is {actual}, the mapping says {kind}")
+    if problems:
+        raise StoreError(
+            f"schema drift in table {table}: {'; '.join(problems)} (mapping {mapping.path})",
+            store=db.label,
+        )
+    if not db.unique_key(table, mapping.source.key):
+        raise StoreError(
+            f"table {table}: key {mapping.source.key!r} is not a primary key or unique index; "
+            "chunks and changes need a unique key",
+            store=db.label,
+        )
+
+
+def _check_target(db: Database, table: TableRef, mapping: Mapping) -> None:
+    columns = db.columns(table)
+    if columns is None:
+        return
+    problems = []
+    for name, kind in mapping.output_types.items():
+        actual = columns.get(name)
+        if actual is None:
+            problems.append(f"missing {name!r}")
+        elif actual != kind:
+            problems.append(f"{name!r} is {actual}, the mapping makes {kind}")
+    if problems:
+        raise StoreError(
+            f"target table {table} does not fit the mapping: {'; '.join(problems)}", store=db.label
+        )
+    if not db.unique_key(table, mapping.target.key):
+        raise StoreError(
+            f"target table {table}: key {mapping.target.key!r} is not a primary key or unique index",
+            store=db.label,
+        )
+
+
+def default_workers(migration: Migration) -> int:
+    """Python path into PostgreSQL: two processes (measured: ~1.5x one); otherwise one."""
+    if (
+        migration.path == "python"
+        and migration.target.dialect == "postgresql"
+        and not migration.is_feed
+    ):
+        return max(1, min(2, os.cpu_count() or 1))
+    return 1

@@ -1,0 +1,221 @@
+"""PostgreSQL as a store, through psycopg 3: COPY for bulk paths, arrays for batched upserts.
+
+The password comes from the secret the plan names (`password_secret`), never from
+the plan. Connection failures are translated into one clear line: unreachable,
+refused credentials, no such database. Text keys are ordered with `COLLATE "C"`
+(bytewise, as SQLite and Python order them), so chunk boundaries agree everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import psycopg
+
+from cutover import secrets
+from cutover.migrate.stores import ColumnTypes, Database, TableRef, split_table
+from cutover.migrate.transform import Dialect, ident
+from cutover.plan.models import Store
+
+CONNECT_TIMEOUT_S = 10
+"""How long to wait for a server before calling it unreachable."""
+
+_INTEGER = {"smallint", "integer", "bigint"}
+_TEXT = {"text", "character varying", "character"}
+_ARRAY = {"integer": "bigint[]", "text": "text[]"}
+
+
+def _connect_problem(exc: psycopg.Error) -> str:
+    """The line of a connection error that says what is wrong, without the noise."""
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        lowered = line.lower()
+        if "password authentication failed" in lowered or "authentication failed" in lowered:
+            return "authentication failed: wrong user or password (check the password secret)"
+        if "no password supplied" in lowered:
+            return "the server wants a password: set `password_secret` on the store"
+        if "does not exist" in lowered and "database" in lowered:
+            return line.split("FATAL:", 1)[-1].strip()
+    for line in lines:
+        lowered = line.lower()
+        if "connection refused" in lowered:
+            return "unreachable: connection refused (is the server running, host and port right?)"
+        if "timeout" in lowered or "timed out" in lowered:
+            return "unreachable: connection timed out"
+        if "could not translate host name" in lowered or "name or service not known" in lowered:
+            return "unreachable: unknown host"
+    return f"cannot connect: {lines[-1] if lines else type(exc).__name__}"
+
+
+class PostgresDatabase(Database):
+    dialect: ClassVar[Dialect] = "postgresql"
+    ph: ClassVar[str] = "%s"
+
+    def __init__(self, config: Store, label: str) -> None:
+        super().__init__(config, label)
+        password = secrets.resolve(config.password_secret) if config.password_secret else None
+        try:
+            self.conn = psycopg.connect(
+                config.dsn or "",
+                password=password,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                application_name="cutover-migrate",
+            )
+        except psycopg.Error as exc:
+            raise self.fail(_connect_problem(exc)) from None
+        info = self.conn.info
+        self.identity = (info.host, info.port, info.dbname)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as exc:
+            detail = str(exc).strip().splitlines()
+            raise self.fail(f"{type(exc).__name__}: {detail[0] if detail else ''}") from None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._guard():
+            cur = self.conn.execute(sql, params or None)
+            return int(cur.rowcount)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._guard():
+            cur = self.conn.execute(sql, params or None)
+            return list(cur.fetchall())
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._guard(), self.conn.transaction():
+            yield
+
+    def resolve(self, name: str) -> TableRef:
+        schema, table = split_table(name)
+        if schema is None:
+            found = self.query(
+                "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.oid = to_regclass(%s)",
+                [ident(table)],
+            )
+            schema = found[0][0] if found else self.scalar("SELECT current_schema()")
+        return TableRef(schema, table)
+
+    def columns(self, table: TableRef) -> ColumnTypes | None:
+        rows = self.query(
+            "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped "
+            "ORDER BY a.attnum",
+            [table.sql],
+        )
+        if not rows:
+            return None
+        out: ColumnTypes = {}
+        for name, kind in rows:
+            out[name] = "integer" if kind in _INTEGER else "text" if kind in _TEXT else kind
+        return out
+
+    def unique_key(self, table: TableRef, key: str) -> bool:
+        return bool(
+            self.scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass(%s) "
+                "AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL "
+                "AND (SELECT attname FROM pg_attribute WHERE attrelid = i.indrelid "
+                "AND attnum = i.indkey[0]) = %s)",
+                [table.sql, key],
+            )
+        )
+
+    def estimate(self, table: TableRef) -> int:
+        value = self.scalar(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [table.sql]
+        )
+        if value is None or value < 0:
+            return self.count(table)
+        return int(value)
+
+    def copy_out(self, sql: str, params: Sequence[Any] = ()) -> str:
+        """Run `COPY (sql) TO STDOUT` and return the text (one row per line)."""
+        with self._guard():
+            buf = bytearray()
+            with self.conn.cursor().copy(f"COPY ({sql}) TO STDOUT", params or None) as copy:
+                for data in copy:
+                    buf += data
+            return buf.decode()
+
+    def copy_in(self, table: TableRef, columns: Sequence[str], text: str) -> None:
+        """COPY text-format lines (each ending in a newline) into the table."""
+        cols = ", ".join(ident(c) for c in columns)
+        with (
+            self._guard(),
+            self.conn.cursor().copy(f"COPY {table.sql} ({cols}) FROM STDIN") as copy,
+        ):
+            copy.write(text.encode())
+
+    def insert_rows(
+        self, table: TableRef, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        cols = ", ".join(ident(c) for c in columns)
+        with (
+            self._guard(),
+            self.conn.cursor().copy(f"COPY {table.sql} ({cols}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+    def upsert_rows(
+        self,
+        table: TableRef,
+        columns: Sequence[str],
+        types: Sequence[str],
+        key: str,
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        if not rows:
+            return
+        cols = ", ".join(ident(c) for c in columns)
+        arrays = ", ".join(f"%s::{_ARRAY[t]}" for t in types)
+        sets = ", ".join(f"{ident(c)} = EXCLUDED.{ident(c)}" for c in columns if c != key)
+        action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
+        params = [list(col) for col in zip(*rows, strict=True)]
+        self.execute(
+            f"INSERT INTO {table.sql} ({cols}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT ({ident(key)}) {action}",
+            params,
+        )
+
+    def delete_keys(self, table: TableRef, key: str, keys: Sequence[Any]) -> None:
+        if keys:
+            kind = "text[]" if isinstance(keys[0], str) else "bigint[]"
+            self.execute(
+                f"DELETE FROM {table.sql} WHERE {ident(key)} = ANY(%s::{kind})", [list(keys)]
+            )
+
+    def read_keys(
+        self, table: TableRef, columns: Sequence[str], key: str, keys: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        if not keys:
+            return []
+        kind = "text[]" if isinstance(keys[0], str) else "bigint[]"
+        cols = ", ".join(ident(c) for c in columns)
+        return self.query(
+            f"SELECT {cols} FROM {table.sql} WHERE {ident(key)} = ANY(%s::{kind})", [list(keys)]
+        )
+
+    def key_order(self, key: str, key_is_text: bool) -> str:
+        return f'{ident(key)} COLLATE "C"' if key_is_text else ident(key)
+
+    def now(self) -> float:
+        return float(self.scalar("SELECT extract(epoch FROM clock_timestamp())::float8"))
+
+    def same_server(self, other: Database) -> bool:
+        return isinstance(other, PostgresDatabase) and other.identity == self.identity
+
+    def reach(self, other: Database, table: TableRef) -> TableRef:
+        return table

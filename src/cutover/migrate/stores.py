@@ -1,0 +1,213 @@
+"""One interface over the data stores a migration reads and writes: SQLite and PostgreSQL.
+
+`open_store(config)` turns a plan's `Store` settings (engine, path or DSN, the
+*name* of the password secret) into a connected `Database`. The rest of the data
+plane speaks only this interface plus a little dialect-aware SQL; every driver
+error is translated here, at the boundary: `StoreError` (exit 2) while connecting
+or checking, `MigrationError` once work is under way. Passwords never appear in a
+label, a log line or an error.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from cutover import secrets
+from cutover.errors import MigrationError, StoreError
+from cutover.migrate.transform import Dialect, ident
+from cutover.plan.models import Store
+
+ColumnTypes = dict[str, str]
+"""Column name -> normalised type: `integer`, `text`, `numeric`, or the engine's own name."""
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table in a store: optional schema (or SQLite attachment) and name."""
+
+    schema: str | None
+    name: str
+
+    @property
+    def sql(self) -> str:
+        return f"{ident(self.schema)}.{ident(self.name)}" if self.schema else ident(self.name)
+
+    def sibling(self, name: str) -> TableRef:
+        """Another table in the same schema (where cutover keeps its bookkeeping)."""
+        return TableRef(self.schema, name)
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+
+def split_table(name: str) -> tuple[str | None, str]:
+    schema, _, table = name.rpartition(".")
+    return (schema or None), table
+
+
+def describe(config: Store) -> str:
+    """A store as people should read it in messages: never a password."""
+    if config.engine == "postgresql":
+        dsn = re.sub(r"(://[^/@:]+):[^/@]*@", r"\1@", config.dsn or "")
+        return secrets.redact(dsn)
+    return f"{config.engine}:{config.path}"
+
+
+class Database(ABC):
+    """A connected store. Autocommit by default; `transaction()` groups writes atomically."""
+
+    dialect: ClassVar[Dialect]
+    ph: ClassVar[str]
+    """The driver's parameter placeholder."""
+
+    def __init__(self, config: Store, label: str) -> None:
+        self.config = config
+        self.label = label
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def started(self) -> None:
+        """From now on errors are `MigrationError` (work under way), not `StoreError`."""
+        self._started = True
+
+    def fail(self, message: str) -> Exception:
+        """The right error for a problem with this store at this moment."""
+        message = secrets.redact(message)
+        if self._started:
+            return MigrationError(message, store=self.label)
+        return StoreError(message, store=self.label)
+
+    # ---------------------------------------------------------------- statements
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything executed inside commits together, or not at all."""
+        yield
+
+    # ------------------------------------------------------------------- schema
+    @abstractmethod
+    def resolve(self, name: str) -> TableRef:
+        """Where a table named in a mapping or plan lives (it need not exist yet)."""
+
+    @abstractmethod
+    def columns(self, table: TableRef) -> ColumnTypes | None:
+        """The table's columns and normalised types; None when the table does not exist."""
+
+    @abstractmethod
+    def unique_key(self, table: TableRef, key: str) -> bool:
+        """Whether `key` alone is the primary key or a unique index of `table`."""
+
+    def create_table(self, table: TableRef, columns: dict[str, str], key: str) -> None:
+        """Create the table with `key` as primary key, if it does not exist."""
+        types = {"integer": self.integer_type, "text": "TEXT"}
+        cols = ", ".join(f"{ident(n)} {types[t]}" for n, t in columns.items())
+        self.execute(f"CREATE TABLE IF NOT EXISTS {table.sql} ({cols}, PRIMARY KEY ({ident(key)}))")
+
+    integer_type: ClassVar[str] = "BIGINT"
+
+    def count(self, table: TableRef) -> int:
+        return int(self.scalar(f"SELECT count(*) FROM {table.sql}"))
+
+    @abstractmethod
+    def estimate(self, table: TableRef) -> int:
+        """A cheap estimate of the table's rows (for progress and ETA)."""
+
+    # -------------------------------------------------------------------- bulk
+    @abstractmethod
+    def insert_rows(
+        self, table: TableRef, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert many rows fast (COPY on PostgreSQL); fails on a duplicate key."""
+
+    @abstractmethod
+    def upsert_rows(
+        self,
+        table: TableRef,
+        columns: Sequence[str],
+        types: Sequence[str],
+        key: str,
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        """Insert or replace rows by key."""
+
+    def delete_keys(self, table: TableRef, key: str, keys: Sequence[Any]) -> None:
+        if not keys:
+            return
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            marks = ", ".join([self.ph] * len(part))
+            self.execute(f"DELETE FROM {table.sql} WHERE {ident(key)} IN ({marks})", part)
+
+    def read_keys(
+        self, table: TableRef, columns: Sequence[str], key: str, keys: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        """The rows (columns in order) whose key is in `keys`; missing keys are absent."""
+        rows: list[tuple[Any, ...]] = []
+        cols = ", ".join(ident(c) for c in columns)
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            marks = ", ".join([self.ph] * len(part))
+            rows += self.query(
+                f"SELECT {cols} FROM {table.sql} WHERE {ident(key)} IN ({marks})", part
+            )
+        return rows
+
+    def key_order(self, key: str, key_is_text: bool) -> str:
+        """ORDER BY / comparison expression for a key: bytewise for text on every engine."""
+        return ident(key)
+
+    # --------------------------------------------------------------------- misc
+    def now(self) -> float:
+        """The store's clock, in Unix seconds (lag is measured on one clock)."""
+        return time.time()
+
+    @abstractmethod
+    def same_server(self, other: Database) -> bool:
+        """Whether one SQL statement on `self` can read `other`'s tables (the SQL path)."""
+
+    @abstractmethod
+    def reach(self, other: Database, table: TableRef) -> TableRef:
+        """How `self` names `other`'s table inside one statement (after `same_server`)."""
+
+
+def open_store(config: Store, label: str | None = None) -> Database:
+    """Connect to a database store named in a plan; `StoreError` if it cannot be used."""
+    name = label or describe(config)
+    if config.engine == "sqlite":
+        from cutover.migrate.sqlite import SqliteDatabase
+
+        return SqliteDatabase(config, name)
+    if config.engine == "postgresql":
+        from cutover.migrate.postgres import PostgresDatabase
+
+        return PostgresDatabase(config, name)
+    raise StoreError(
+        f"a {config.engine} store is a file feed; it can be a source, not a database",
+        store=name,
+    )

@@ -1,0 +1,416 @@
+"""A mapping compiled twice: to a Python function and to SQL, with one meaning for both.
+
+The Python side is generated source (one straight-line function per mapping), so a
+row costs a few microseconds; the SQL side is a select list and a reject-reason
+`CASE`, for PostgreSQL and SQLite. Both reject the same rows for the same reason
+and produce the same values; `tests/migrate/test_transform.py` holds them to it.
+`lower`/`upper` change ASCII letters only, so every engine agrees.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from cutover import program
+from cutover.migrate.mapping import DEFAULT_TIERS, FieldSpec, Mapping
+
+Dialect = Literal["postgresql", "sqlite"]
+Row = tuple[Any, ...]
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_COPY_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+_COPY_UNESCAPE = re.compile(r"\\(.)")
+_UNESCAPES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "\\": "\\"}
+
+
+class Reject(str):
+    """A transform's answer for a row that fails cleansing: the reason, in plain words."""
+
+    __slots__ = ()
+
+
+def lower_ascii(value: str) -> str:
+    return value.lower() if value.isascii() else value.translate(_ASCII_LOWER)
+
+
+def upper_ascii(value: str) -> str:
+    return value.upper() if value.isascii() else value.translate(_ASCII_UPPER)
+
+
+def quote(value: object) -> str:
+    """A value quoted as SQL's quote()/quote_literal() does, for reject reasons."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def copy_escape(value: str) -> str:
+    """Escape text for PostgreSQL COPY text format."""
+    if _COPY_NEEDS_ESCAPE.search(value) is None:
+        return value
+    return _COPY_NEEDS_ESCAPE.sub(lambda m: _COPY_ESCAPES[m.group(0)], value)
+
+
+def copy_unescape(value: str) -> str:
+    """Undo COPY text escaping (only called when the value holds a backslash)."""
+    return _COPY_UNESCAPE.sub(lambda m: _UNESCAPES.get(m.group(1), m.group(1)), value)
+
+
+def parse_cents(text: str) -> int | None:
+    """'123.45' -> 12345, exactly; None when it is not a number with at most 2 decimals."""
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    if not number.is_finite():
+        return None
+    scaled = number * 100
+    if scaled != scaled.to_integral_value():
+        return None
+    return int(scaled)
+
+
+def parse_int(text: str) -> int | None:
+    """A strict decimal integer ('12', '-3'); None for anything else ('1.0', '1_000', '')."""
+    body = text.strip()
+    digits = body[1:] if body[:1] in "+-" else body
+    if not digits or not digits.isascii() or not digits.isdecimal():
+        return None
+    return int(body)
+
+
+def whole_points(cents: int, rounding: str) -> int:
+    """Whole points of `cents` under a rounding policy (the remainder is cents - 100 * this)."""
+    if rounding == "floor":
+        return cents // 100
+    if rounding == "ceil":
+        return -((-cents) // 100)
+    if rounding == "half-up":
+        return (cents + 50) // 100
+    return -((-cents) // 100) if cents < 0 else cents // 100  # truncate
+
+
+def tier_of(lifetime_cents: int, thresholds: dict[str, int] | None) -> str:
+    if thresholds is None or thresholds == DEFAULT_TIERS:
+        return program.tier_for(lifetime_cents)
+    ordered = sorted(thresholds.items(), key=lambda kv: kv[1], reverse=True)
+    for name, floor in ordered:
+        if lifetime_cents >= floor:
+            return name
+    return ordered[-1][0]
+
+
+def redeem_cost(price_cents: int) -> int:
+    return program.redeem_cost_cents(program.TARGET, price_cents)
+
+
+# ------------------------------------------------------------------- Python side
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The Python functions of one mapping.
+
+    - `row(values)`: typed source values (mapping.source_columns order) -> target tuple or Reject
+    - `csv(fields)`: CSV text fields -> target tuple or Reject (empty text is NULL)
+    - `copy(line)`: one PostgreSQL COPY text line -> one COPY text line or Reject
+    - `format_copy(row)`: a target tuple -> a COPY text line
+    """
+
+    row: Callable[[Sequence[Any]], Row | Reject]
+    csv: Callable[[Sequence[str]], Row | Reject]
+    copy: Callable[[str], str | Reject]
+    format_copy: Callable[[Sequence[Any]], str]
+    source: str
+
+
+def compile_python(mapping: Mapping) -> Compiled:
+    """Generate and compile the mapping's Python functions."""
+    consts: dict[str, Any] = {
+        "R": Reject,
+        "_q": quote,
+        "_lower": lower_ascii,
+        "_upper": upper_ascii,
+        "_int": parse_int,
+        "_cents": parse_cents,
+        "_esc": copy_escape,
+        "_unesc": copy_unescape,
+        "_tier": tier_of,
+        "_redeem": redeem_cost,
+        "_MISSING": object(),
+    }
+    src_cols = mapping.source_columns
+    index = {name: i for i, name in enumerate(src_cols)}
+    body: list[str] = []
+    for k, (name, spec) in enumerate(mapping.fields.items()):
+        body += _field_code(k, name, spec, f"c{index[spec.source]}", mapping, consts)
+    outs = ", ".join(f"o{k}" for k in range(len(mapping.fields)))
+    ret = f"    return ({outs},)"
+    unpack = ", ".join(f"c{i}" for i in range(len(src_cols))) + ","
+
+    row_fn = ["def row(values):", f"    {unpack} = values"]
+    for i, name in enumerate(src_cols):
+        if mapping.source.columns[name] == "cents":  # a database keeps these as text or numeric
+            row_fn += [
+                f"    if c{i} is not None and c{i}.__class__ is not int:",
+                f"        if (v := _cents(str(c{i}))) is None: return R({name!r} + ': ' + _q(c{i}) + ' is not a number with at most 2 decimals')",
+                f"        c{i} = v",
+            ]
+    row_fn += [*body, ret]
+
+    csv_fn = ["def csv(fields):", f"    {unpack} = fields"]
+    for i, name in enumerate(src_cols):
+        kind = mapping.source.columns[name]
+        csv_fn.append(f"    if c{i} == '': c{i} = None")
+        if kind == "integer":
+            csv_fn += [
+                f"    elif (v := _int(c{i})) is None: return R({name!r} + ': ' + _q(c{i}) + ' is not an integer')",
+                f"    else: c{i} = v",
+            ]
+        elif kind == "cents":
+            csv_fn += [
+                f"    elif (v := _cents(c{i})) is None: return R({name!r} + ': ' + _q(c{i}) + ' is not a number with at most 2 decimals')",
+                f"    else: c{i} = v",
+            ]
+    csv_fn += [*body, ret]
+
+    copy_fn = ["def copy(line):", f"    {unpack} = line.split('\\t')"]
+    for i, name in enumerate(src_cols):
+        kind = mapping.source.columns[name]
+        if kind == "text":
+            copy_fn.append(
+                f"    c{i} = None if c{i} == '\\\\N' else (_unesc(c{i}) if '\\\\' in c{i} else c{i})"
+            )
+        elif kind == "integer":
+            copy_fn.append(f"    c{i} = None if c{i} == '\\\\N' else int(c{i})")
+        else:
+            copy_fn += [
+                f"    if c{i} == '\\\\N': c{i} = None",
+                f"    elif (v := _cents(c{i})) is None: return R({name!r} + ': ' + _q(c{i}) + ' is not a number with at most 2 decimals')",
+                f"    else: c{i} = v",
+            ]
+    fmt_parts = []
+    for k, kind in enumerate(mapping.output_types.values()):
+        if kind == "integer":
+            fmt_parts.append(f"('\\\\N' if o{k} is None else str(o{k}))")
+        else:
+            fmt_parts.append(f"('\\\\N' if o{k} is None else _esc(o{k}))")
+    joined = " + '\\t' + ".join(fmt_parts)
+    copy_fn += [*body, f"    return {joined}"]
+
+    fmt_fn = ["def format_copy(out):", f"    {outs}, = out", f"    return {joined}"]
+
+    source = "\n".join([*row_fn, "", *csv_fn, "", *copy_fn, "", *fmt_fn, ""])
+    namespace: dict[str, Any] = dict(consts)
+    exec(
+        compile(source, f"<mapping {mapping.name}>", "exec"), namespace
+    )  # generated from validated names only
+    return Compiled(
+        row=namespace["row"],
+        csv=namespace["csv"],
+        copy=namespace["copy"],
+        format_copy=namespace["format_copy"],
+        source=source,
+    )
+
+
+def _field_code(
+    k: int, name: str, spec: FieldSpec, var: str, mapping: Mapping, consts: dict[str, Any]
+) -> list[str]:
+    """Straight-line code computing output `o{k}` from source variable `var`."""
+    lines = [f"    v = {var}"]
+    src_kind = mapping.source.columns[spec.source]
+    if spec.cast == "text" and src_kind != "text":
+        lines.append("    if v is not None: v = str(v)")
+    elif spec.cast == "integer" and src_kind == "text":
+        lines += [
+            "    if v is not None and v != '':",
+            "        w = _int(v)",
+            f"        if w is None: return R({name!r} + ': ' + _q(v) + ' is not an integer')",
+            "        v = w",
+            "    elif v == '': v = None",
+        ]
+    if spec.required:
+        lines.append(f"    if v is None or v == '': return R({name + ': missing (required)'!r})")
+    for step in spec.transform:
+        call = {"trim": "v.strip(' ')", "lower": "_lower(v)", "upper": "_upper(v)"}[step]
+        lines.append(f"    if v is not None: v = {call}")
+    if spec.pattern is not None:
+        const = f"P{k}"
+        consts[const] = re.compile(spec.pattern)
+        lines.append(
+            f"    if v is not None and {const}.search(v) is None: "
+            f"return R({name!r} + ': ' + _q(v) + ' does not match the pattern')"
+        )
+    if spec.min is not None:
+        lines.append(
+            f"    if v is not None and v < {spec.min}: "
+            f"return R({name!r} + ': ' + str(v) + ' is below the minimum {spec.min}')"
+        )
+    if spec.max is not None:
+        lines.append(
+            f"    if v is not None and v > {spec.max}: "
+            f"return R({name!r} + ': ' + str(v) + ' is above the maximum {spec.max}')"
+        )
+    if spec.lookup is not None:
+        const = f"L{k}"
+        consts[const] = dict(spec.lookup)
+        key = "v" if src_kind == "text" or spec.cast == "text" else "str(v)"
+        lines += ["    if v is not None:", f"        w = {const}.get({key}, _MISSING)"]
+        if spec.default is not None:
+            consts[f"D{k}"] = spec.default
+            lines.append(f"        v = D{k} if w is _MISSING else w")
+        else:
+            lines += [
+                f"        if w is _MISSING: return R({name!r} + ': ' + _q(v) + ' is not in the lookup')",
+                "        v = w",
+            ]
+    if spec.rule == "tier":
+        consts[f"T{k}"] = spec.thresholds
+        lines.append(f"    if v is not None: v = _tier(v, T{k})")
+    elif spec.rule == "redeem-cost":
+        lines.append("    if v is not None: v = _redeem(v)")
+    if spec.points is not None:
+        whole = {
+            "floor": "v // 100",
+            "ceil": "-((-v) // 100)",
+            "half-up": "(v + 50) // 100",
+            "truncate": "(-((-v) // 100) if v < 0 else v // 100)",
+        }[mapping.rounding]
+        if spec.points == "whole":
+            lines.append(f"    if v is not None: v = {whole}")
+        else:
+            lines.append(f"    if v is not None: v = v - 100 * ({whole})")
+    lines.append(f"    o{k} = v")
+    return lines
+
+
+# ----------------------------------------------------------------------- SQL side
+
+
+@dataclass(frozen=True)
+class SqlTransform:
+    """The mapping as SQL over a source row aliased `s`: one expression per target column,
+    and `reason`, NULL for a clean row, else why it is rejected."""
+
+    columns: list[str]
+    exprs: list[str]
+    reason: str
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("'", "''") + "'"
+
+
+def compile_sql(mapping: Mapping, dialect: Dialect, alias: str = "s") -> SqlTransform:
+    exprs: list[str] = []
+    reasons: list[str] = []
+    for name, spec in mapping.fields.items():
+        expr, conds = _field_sql(name, spec, f"{alias}.{ident(spec.source)}", mapping, dialect)
+        exprs.append(expr)
+        reasons += conds
+    reason = "CASE " + " ".join(reasons) + " END" if reasons else "CAST(NULL AS TEXT)"
+    return SqlTransform(list(mapping.fields), exprs, reason)
+
+
+def _text(expr: str) -> str:
+    return f"CAST({expr} AS TEXT)"
+
+
+def _floor_mod(expr: str, dialect: Dialect) -> str:
+    if dialect == "postgresql":
+        return f"mod(mod({expr}, 100) + 100, 100)"
+    return f"((({expr}) % 100) + 100) % 100"
+
+
+def _field_sql(
+    name: str, spec: FieldSpec, col: str, mapping: Mapping, dialect: Dialect
+) -> tuple[str, list[str]]:
+    conds: list[str] = []
+    quote_fn = "quote_literal" if dialect == "postgresql" else "quote"
+    v = col
+    src_kind = mapping.source.columns[spec.source]
+    if spec.cast == "text" and src_kind != "text":
+        v = _text(v)
+    if spec.required:
+        blank = f"{v} = ''" if (src_kind == "text" or spec.cast == "text") else "FALSE"
+        conds.append(f"WHEN {v} IS NULL OR {blank} THEN {literal(name + ': missing (required)')}")
+    for step in spec.transform:
+        if step == "trim":
+            v = f"btrim({v}, ' ')" if dialect == "postgresql" else f"trim({v}, ' ')"
+        elif dialect == "sqlite":
+            v = f"{step}({v})"  # SQLite's lower/upper touch ASCII only, like ours
+        else:
+            src, dst = (
+                ("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+                if step == "lower"
+                else ("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+            )
+            v = (
+                f"(CASE WHEN octet_length({v}) = char_length({v}) THEN {step}({v}) "
+                f"ELSE translate({v}, '{src}', '{dst}') END)"
+            )
+    if spec.pattern is not None:
+        pat = literal(spec.pattern)
+        test = f"{v} ~ {pat}" if dialect == "postgresql" else f"regexp({pat}, {v})"
+        conds.append(
+            f"WHEN {v} IS NOT NULL AND NOT ({test}) THEN "
+            f"{literal(name + ': ')} || {quote_fn}({v}) || ' does not match the pattern'"
+        )
+    if spec.min is not None:
+        conds.append(
+            f"WHEN {v} < {spec.min} THEN {literal(name + ': ')} || {_text(v)} || "
+            f"{literal(f' is below the minimum {spec.min}')}"
+        )
+    if spec.max is not None:
+        conds.append(
+            f"WHEN {v} > {spec.max} THEN {literal(name + ': ')} || {_text(v)} || "
+            f"{literal(f' is above the maximum {spec.max}')}"
+        )
+    if spec.lookup is not None:
+        key = v if (src_kind == "text" or spec.cast == "text") else _text(v)
+        keys = ", ".join(literal(k) for k in spec.lookup)
+        whens = " ".join(f"WHEN {literal(k)} THEN {literal(val)}" for k, val in spec.lookup.items())
+        if spec.default is not None:
+            v = f"(CASE WHEN {key} IS NULL THEN NULL {' '.join(f'WHEN {key} = {literal(k)} THEN {literal(val)}' for k, val in spec.lookup.items())} ELSE {literal(spec.default)} END)"
+        else:
+            conds.append(
+                f"WHEN {key} IS NOT NULL AND {key} NOT IN ({keys}) THEN "
+                f"{literal(name + ': ')} || {quote_fn}({key}) || ' is not in the lookup'"
+            )
+            v = f"(CASE {key} {whens} END)"
+    if spec.rule == "tier":
+        thresholds = spec.thresholds or DEFAULT_TIERS
+        ordered = sorted(thresholds.items(), key=lambda kv: kv[1], reverse=True)
+        whens = " ".join(f"WHEN {v} >= {floor} THEN {literal(n)}" for n, floor in ordered)
+        v = f"(CASE WHEN {v} IS NULL THEN NULL {whens} ELSE {literal(ordered[-1][0])} END)"
+    elif spec.rule == "redeem-cost":
+        whens = " ".join(f"WHEN {v} <= {price} THEN {cost}" for price, cost in program.REDEEM_TIERS)
+        v = f"(CASE WHEN {v} IS NULL THEN NULL {whens} ELSE {program.REDEEM_TOP_COST_CENTS} END)"
+    if spec.points is not None:
+        whole = whole_sql(v, mapping.rounding, dialect)
+        v = whole if spec.points == "whole" else f"({v} - 100 * {whole})"
+    return v, conds
+
+
+def whole_sql(v: str, rounding: str, dialect: Dialect) -> str:
+    """Whole points of a centipoint expression, as SQL, under a rounding policy."""
+    if rounding == "floor":
+        return f"(({v} - {_floor_mod(v, dialect)}) / 100)"
+    if rounding == "ceil":
+        neg = f"(-{v})"
+        return f"(-(({neg} - {_floor_mod(neg, dialect)}) / 100))"
+    if rounding == "half-up":
+        up = f"({v} + 50)"
+        return f"(({up} - {_floor_mod(up, dialect)}) / 100)"
+    return f"({v} / 100)"  # truncate: integer division truncates in both engines

@@ -1,0 +1,587 @@
+"""Verification: counts, chunked checksums of the transformed projection, conservation.
+
+The source is cut into key-ordered chunks; for each, both sides compute (in SQL
+where they can, in parallel on their own connections) the row count, an MD5 over
+the transformed projection of every row in key order, and an MD5 over each member's
+`key:centipoints`: the legacy balance on the source, `points * 100 + remainder` on
+the target. Equal hashes prove every row and every member's balance equal to the
+cent; a differing chunk names its key range and is then compared row by row, so the
+report lists the members and fields that differ. Rows that fail cleansing must be in
+the rejects and absent from the target. Any difference is a `VerificationError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cutover.errors import VerificationError
+from cutover.logs import get_logger
+from cutover.migrate.mapping import Mapping
+from cutover.migrate.migration import Endpoint, Migration
+from cutover.migrate.stores import Database
+from cutover.migrate.transform import Reject, ident
+from cutover.plan.models import Store
+
+log = get_logger("cutover.migrate.verify")
+
+DEFAULT_CHUNK_ROWS = 10_000
+"""Rows per checksum chunk: a mismatch is narrowed to a range of at most this many keys."""
+MAX_ROW_DIFFS = 20
+"""Rows listed per differing chunk in the report."""
+ALL_CHECKS = ("counts", "checksums", "conservation")
+NULL = "\\N"
+
+
+@dataclass(frozen=True)
+class RowDiff:
+    key: Any
+    kind: str
+    """`missing` (in source, not in target), `extra` (in target only), `different`, `rejected`
+    (failed cleansing but present in the target or absent from the rejects)."""
+    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    """column -> (expected from the source, found in the target)."""
+
+
+@dataclass(frozen=True)
+class MemberDiff:
+    key: Any
+    legacy_cents: int | None
+    points: int | None
+    remainder_cents: int | None
+
+    @property
+    def new_cents(self) -> int | None:
+        if self.points is None or self.remainder_cents is None:
+            return None
+        return self.points * 100 + self.remainder_cents
+
+
+@dataclass(frozen=True)
+class ChunkDiff:
+    """A key range (lo, hi] whose checksums differ, with the rows that explain it."""
+
+    lo: Any
+    hi: Any
+    source_rows: int
+    target_rows: int
+    rows: list[RowDiff]
+    members: list[MemberDiff]
+
+
+@dataclass
+class VerifyReport:
+    """The outcome of a verification; `ok` is False on any difference."""
+
+    job: str
+    checks: list[str]
+    source_rows: int = 0
+    """Source rows that pass cleansing (what the target must hold)."""
+    target_rows: int = 0
+    rejected_rows: int = 0
+    """Source rows that fail cleansing."""
+    rejects_recorded: int = 0
+    chunks: int = 0
+    members: int = 0
+    legacy_cents: int = 0
+    new_cents: int = 0
+    pending_changes: int = 0
+    """Changelog entries not yet applied when verification ran."""
+    mismatched: list[ChunkDiff] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    method: str = "sql"
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def rows_per_s(self) -> float:
+        return (self.source_rows + self.rejected_rows) / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        status = "ok" if self.ok else f"FAILED ({len(self.problems)} problems)"
+        line = (
+            f"verify {self.job}: {status} — {self.source_rows:,} rows, {self.chunks} chunks, "
+            f"{self.rejected_rows:,} rejected"
+        )
+        if self.ok and "conservation" in self.checks and self.members:
+            line += f", {self.members:,} members conserved to the cent ({self.legacy_cents:,} centipoints)"
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        data["rows_per_s"] = self.rows_per_s
+        return data
+
+
+def verify(
+    source: Store | Endpoint,
+    target: Store | Endpoint,
+    mapping: str | Path | Mapping,
+    *,
+    job: str | None = None,
+    checks: Sequence[str] = ALL_CHECKS,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    raise_on_mismatch: bool = True,
+) -> VerifyReport:
+    """Compare source and target completely; `VerificationError` (carrying the report) on any difference.
+
+    Run it while the source is frozen (or after `final_drain`, which verifies for you):
+    a change not yet applied is a difference.
+    """
+    with Migration.open(source, target, mapping, job=job) as m:
+        m.source_started()
+        report = run_verify(m, checks=checks, chunk_rows=chunk_rows)
+    if raise_on_mismatch and not report.ok:
+        raise VerificationError(
+            report.summary() + ": " + "; ".join(report.problems[:5]), report=report
+        )
+    return report
+
+
+def run_verify(
+    m: Migration, *, checks: Sequence[str] = ALL_CHECKS, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> VerifyReport:
+    started = time.monotonic()
+    if m.is_feed:
+        from cutover.migrate.feed_verify import verify_feed
+
+        report = verify_feed(m, checks)
+    else:
+        report = Comparer(m, list(checks), chunk_rows).run()
+    report.seconds = time.monotonic() - started
+    log.info(
+        "verified",
+        job=m.job,
+        ok=report.ok,
+        rows=report.source_rows,
+        chunks=report.chunks,
+        seconds=round(report.seconds, 3),
+        problems=len(report.problems),
+    )
+    return report
+
+
+def md5_lines(lines: Iterable[str]) -> str | None:
+    """MD5 of lines joined by newlines, as PostgreSQL's md5(string_agg(...)); None if none."""
+    items = list(lines)
+    if not items:
+        return None
+    return hashlib.md5("\n".join(items).encode(), usedforsecurity=False).hexdigest()
+
+
+def projection(values: Sequence[Any]) -> str:
+    """A row's text as the SQL side builds it: values joined by |, NULL as \\N."""
+    return "|".join(NULL if v is None else str(v) for v in values)
+
+
+@dataclass
+class Chunk:
+    """One source chunk's figures (and, once compared, the target's)."""
+
+    lo: Any
+    hi: Any
+    rows: int
+    accepted: int
+    proj: str | None
+    cons: str | None
+    cents: int
+    rejected_keys: list[Any]
+
+
+class Comparer:
+    """Runs the chunked comparison of one job."""
+
+    def __init__(self, m: Migration, checks: list[str], chunk_rows: int) -> None:
+        self.m = m
+        self.checks = checks
+        self.chunk_rows = chunk_rows
+        self.mapping = m.mapping
+        self.pairs = m.mapping.points_pairs
+        self.source_sql = m.mapping.sql_capable
+        self.report = VerifyReport(m.job, checks, method="sql" if self.source_sql else "python")
+        self.differing: set[Any] = set()
+        """Every key found different (uncapped), for the final drain's pre-pass."""
+        self.rejects_missing: set[Any] = set()
+        self.rejects_stale: set[Any] = set()
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> VerifyReport:
+        m, report = self.m, self.report
+        state = m.checkpoints.load()
+        if m.changelog is not None and state is not None and m.changelog.installed():
+            report.pending_changes = m.changelog.lag(state.applied_pos)[0]
+        chunks: queue.Queue[Chunk | None] = queue.Queue(maxsize=64)
+        results: list[tuple[Chunk, tuple[int, str | None, str | None, int]]] = []
+        failure: list[BaseException] = []
+
+        def target_side() -> None:
+            try:
+                while (chunk := chunks.get()) is not None:
+                    results.append((chunk, self.target_chunk(chunk.lo, chunk.hi)))
+            except BaseException as exc:  # surfaced in the main thread
+                failure.append(exc)
+                while chunks.get() is not None:
+                    pass
+
+        worker = threading.Thread(target=target_side, name="verify-target", daemon=True)
+        worker.start()
+        try:
+            lo: Any = None
+            while True:
+                chunk = self.source_chunk(lo)
+                last = chunk.rows < self.chunk_rows
+                if last:
+                    chunk.hi = None  # the final chunk is open-ended: extra target rows land in it
+                chunks.put(chunk)
+                if last:
+                    break
+                lo = chunk.hi
+        finally:
+            chunks.put(None)
+            worker.join()
+        if failure:
+            raise failure[0]
+        rejected: set[Any] = set()
+        for chunk, (t_rows, t_proj, t_cons, t_cents) in results:
+            report.chunks += 1
+            report.source_rows += chunk.accepted
+            report.rejected_rows += chunk.rows - chunk.accepted
+            report.target_rows += t_rows
+            report.legacy_cents += chunk.cents
+            report.new_cents += t_cents
+            report.members += chunk.accepted if self.pairs else 0
+            rejected.update(chunk.rejected_keys)
+            differs = (
+                chunk.accepted != t_rows
+                or ("checksums" in self.checks and chunk.proj != t_proj)
+                or ("conservation" in self.checks and self.pairs and chunk.cons != t_cons)
+            )
+            if differs:
+                self.explain(chunk, t_rows)
+        self.check_rejects(rejected)
+        if "counts" in self.checks and report.source_rows != report.target_rows:
+            report.problems.insert(
+                0,
+                f"counts: the source has {report.source_rows:,} rows that pass cleansing, "
+                f"the target {report.target_rows:,}",
+            )
+        if "conservation" in self.checks and self.pairs and report.legacy_cents != report.new_cents:
+            report.problems.append(
+                f"conservation: legacy {report.legacy_cents:,} centipoints in total, new "
+                f"{report.new_cents:,} (points * 100 + remainder)"
+            )
+        return report
+
+    # ------------------------------------------------------------ source side
+    def source_chunk(self, lo: Any) -> Chunk:
+        m = self.m
+        db = m.db_source
+        assert m.source_table is not None
+        key = m.mapping.source.key
+        order = db.key_order(key, m.key_is_text)
+        where, params = (f"s.{order} > {db.ph}", [lo]) if lo is not None else ("TRUE", [])
+        limit = int(self.chunk_rows)
+        if not self.source_sql:
+            cols = ", ".join(f"s.{ident(c)}" for c in m.mapping.source_columns)
+            rows = db.query(
+                f"SELECT {cols} FROM {m.source_table.sql} s WHERE {where} ORDER BY s.{order} LIMIT {limit}",
+                params,
+            )
+            return self._python_chunk(lo, rows)
+        sql = m.sql(db)
+        proj = self._sql_projection(db, sql.exprs)
+        cons = self._sql_cons(db, f"s.{ident(key)}", [f"s.{ident(p.source)}" for p in self.pairs])
+        cents = " + ".join(f"coalesce(s.{ident(p.source)}, 0)" for p in self.pairs) or "0"
+        inner = (
+            f"SELECT s.{ident(key)} AS k, {proj} AS proj, {cons} AS cons, {cents} AS cents, "
+            f"{sql.reason} AS reason FROM {m.source_table.sql} s WHERE {where} "
+            f"ORDER BY s.{order} LIMIT {limit}"
+        )
+        korder = 'k COLLATE "C"' if m.key_is_text else "k"
+        if db.dialect == "postgresql":
+            row = db.query(
+                f"SELECT max({korder}), count(*), count(*) FILTER (WHERE reason IS NULL), "
+                f"md5(string_agg(proj, E'\\n' ORDER BY {korder}) FILTER (WHERE reason IS NULL)), "
+                f"md5(string_agg(cons, E'\\n' ORDER BY {korder}) FILTER (WHERE reason IS NULL)), "
+                f"coalesce(sum(cents) FILTER (WHERE reason IS NULL), 0), "
+                f"array_agg(k) FILTER (WHERE reason IS NOT NULL) FROM ({inner}) c",
+                params,
+            )[0]
+            hi, n, accepted, p_hash, c_hash, total, rejected = row
+            return Chunk(
+                lo, hi, int(n), int(accepted), p_hash, c_hash, int(total), list(rejected or [])
+            )
+        rows = db.query(inner, params)
+        good = [r for r in rows if r[4] is None]
+        return Chunk(
+            lo,
+            rows[-1][0] if rows else None,
+            len(rows),
+            len(good),
+            md5_lines(r[1] for r in good),
+            md5_lines(r[2] for r in good) if self.pairs else None,
+            sum(int(r[3]) for r in good),
+            [r[0] for r in rows if r[4] is not None],
+        )
+
+    def _python_chunk(self, lo: Any, rows: Sequence[tuple[Any, ...]]) -> Chunk:
+        m = self.m
+        key_at = m.mapping.source_columns.index(m.mapping.source.key)
+        src_at = [m.mapping.source_columns.index(p.source) for p in self.pairs]
+        projs, conses, rejected = [], [], []
+        cents = 0
+        for row in rows:
+            out = m.compiled.row(row)
+            if isinstance(out, Reject):
+                rejected.append(row[key_at])
+                continue
+            projs.append(projection(out))
+            if self.pairs:
+                values = [_cents_of(row[i]) for i in src_at]
+                conses.append(
+                    f"{row[key_at]}:" + ":".join(NULL if v is None else str(v) for v in values)
+                )
+                cents += sum(v or 0 for v in values)
+        return Chunk(
+            lo,
+            rows[-1][key_at] if rows else None,
+            len(rows),
+            len(projs),
+            md5_lines(projs),
+            md5_lines(conses) if self.pairs else None,
+            cents,
+            rejected,
+        )
+
+    # ------------------------------------------------------------ target side
+    def target_chunk(self, lo: Any, hi: Any) -> tuple[int, str | None, str | None, int]:
+        m, db = self.m, self.m.target
+        key = m.mapping.target.key
+        order = db.key_order(key, m.key_is_text)
+        where, params = self._range(db, f"t.{order}", lo, hi)
+        cols = [f"t.{ident(c)}" for c in m.mapping.target_columns]
+        proj = self._sql_projection(db, cols)
+        news = [f"(t.{ident(p.whole)} * 100 + t.{ident(p.remainder)})" for p in self.pairs]
+        cons = self._sql_cons(db, f"t.{ident(key)}", news)
+        cents = " + ".join(f"coalesce({n}, 0)" for n in news) or "0"
+        korder = f"t.{order}"
+        if db.dialect == "postgresql":
+            n, p_hash, c_hash, total = db.query(
+                f"SELECT count(*), md5(string_agg({proj}, E'\\n' ORDER BY {korder})), "
+                f"md5(string_agg({cons}, E'\\n' ORDER BY {korder})), coalesce(sum({cents}), 0) "
+                f"FROM {m.target_table.sql} t WHERE {where}",
+                params,
+            )[0]
+            return int(n), p_hash, c_hash if self.pairs else None, int(total)
+        rows = db.query(
+            f"SELECT {proj}, {cons}, {cents} FROM {m.target_table.sql} t WHERE {where} ORDER BY {korder}",
+            params,
+        )
+        return (
+            len(rows),
+            md5_lines(r[0] for r in rows),
+            md5_lines(r[1] for r in rows) if self.pairs else None,
+            sum(int(r[2]) for r in rows),
+        )
+
+    # --------------------------------------------------------------- helpers
+    @staticmethod
+    def _range(db: Database, key_expr: str, lo: Any, hi: Any) -> tuple[str, list[Any]]:
+        where, params = [], []
+        if lo is not None:
+            where.append(f"{key_expr} > {db.ph}")
+            params.append(lo)
+        if hi is not None:
+            where.append(f"{key_expr} <= {db.ph}")
+            params.append(hi)
+        return " AND ".join(where) or "TRUE", params
+
+    @staticmethod
+    def _sql_projection(db: Database, exprs: Sequence[str]) -> str:
+        parts = [f"coalesce(CAST({e} AS TEXT), '{NULL}')" for e in exprs]
+        return " || '|' || ".join(parts)
+
+    def _sql_cons(self, db: Database, key: str, values: Sequence[str]) -> str:
+        if not values:
+            return "''"
+        parts = [f"coalesce(CAST({v} AS TEXT), '{NULL}')" for v in values]
+        return f"CAST({key} AS TEXT) || ':' || " + " || ':' || ".join(parts)
+
+    # ------------------------------------------------------------ explaining
+    def explain(self, chunk: Chunk, target_rows: int) -> None:
+        """Compare one differing chunk row by row and record what differs."""
+        m = self.m
+        src, dst = m.db_source, m.target
+        assert m.source_table is not None
+        s_order = src.key_order(m.mapping.source.key, m.key_is_text)
+        where, params = self._range(src, s_order, chunk.lo, chunk.hi)
+        cols = ", ".join(ident(c) for c in m.mapping.source_columns)
+        source_rows = src.query(f"SELECT {cols} FROM {m.source_table.sql} WHERE {where}", params)
+        t_order = dst.key_order(m.mapping.target.key, m.key_is_text)
+        where, params = self._range(dst, t_order, chunk.lo, chunk.hi)
+        tcols = ", ".join(ident(c) for c in m.mapping.target_columns)
+        target = dst.query(f"SELECT {tcols} FROM {m.target_table.sql} WHERE {where}", params)
+        rows, members = compare_rows(m, source_rows, target)
+        self.differing.update(r.key for r in rows)
+        self.differing.update(mem.key for mem in members)
+        diff = ChunkDiff(
+            chunk.lo,
+            chunk.hi,
+            chunk.accepted,
+            target_rows,
+            rows[:MAX_ROW_DIFFS],
+            members[:MAX_ROW_DIFFS],
+        )
+        self.report.mismatched.append(diff)
+        where_txt = f"keys ({_show(chunk.lo)}, {_show(chunk.hi, 'end')}]"
+        if not rows and not members:
+            self.report.problems.append(
+                f"checksums: {where_txt} differ but every row compares equal in Python: "
+                "the SQL and Python transforms disagree (a bug: report it)"
+            )
+            return
+        kinds: dict[str, int] = {}
+        for r in rows:
+            kinds[r.kind] = kinds.get(r.kind, 0) + 1
+        text = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        first = rows[0] if rows else None
+        detail = f"; first: key {_show(first.key)} {first.kind}" if first else ""
+        if first and first.fields:
+            name, (want, got) = next(iter(first.fields.items()))
+            detail += f" ({name}: expected {want!r}, found {got!r})"
+        self.report.problems.append(f"checksums: {where_txt}: {text}{detail}")
+        if members and "conservation" in self.checks:
+            mem = members[0]
+            self.report.problems.append(
+                f"conservation: {len(members)} members in {where_txt} do not add up; first: "
+                f"member {_show(mem.key)} legacy {mem.legacy_cents} centipoints, new "
+                f"{mem.points} points + {mem.remainder_cents} remainder = {mem.new_cents}"
+            )
+
+    def check_rejects(self, rejected: set[Any]) -> None:
+        recorded = self.m.checkpoints.rejected_keys()
+        self.report.rejects_recorded = len(recorded)
+        self.rejects_missing = rejected - recorded
+        self.rejects_stale = recorded - rejected
+        missing = sorted(str(k) for k in self.rejects_missing)
+        stale = sorted(str(k) for k in self.rejects_stale)
+        if missing:
+            self.report.problems.append(
+                f"rejects: {len(missing)} source rows fail cleansing but are not in the reject "
+                f"record (first: {missing[0]})"
+            )
+        if stale:
+            self.report.problems.append(
+                f"rejects: {len(stale)} keys are recorded as rejected but pass cleansing now or are "
+                f"gone (first: {stale[0]}): changes not applied yet?"
+            )
+
+
+def compare_rows(
+    m: Migration,
+    source_rows: Sequence[tuple[Any, ...]],
+    target_rows: Sequence[tuple[Any, ...]],
+    rejected: set[Any] | None = None,
+) -> tuple[list[RowDiff], list[MemberDiff]]:
+    """Row-by-row differences between source rows (transformed here) and target rows."""
+    mp = m.mapping
+    key_at = mp.source_columns.index(mp.source.key)
+    tkey_at = mp.target_columns.index(mp.target.key)
+    want: dict[Any, tuple[Any, ...]] = {}
+    legacy: dict[Any, list[int | None]] = {}
+    reject_keys = set(rejected or ())
+    for row in source_rows:
+        out = m.compiled.row(row)
+        tkey = mp.target_key(row[key_at])
+        if isinstance(out, Reject):
+            reject_keys.add(tkey)
+            continue
+        want[tkey] = out
+        legacy[tkey] = [_cents_of(row[mp.source_columns.index(p.source)]) for p in mp.points_pairs]
+    have = {row[tkey_at]: row for row in target_rows}
+    diffs: list[RowDiff] = []
+    members: list[MemberDiff] = []
+    for key in sorted(set(want) | set(have) | (reject_keys & set(have)), key=_sort_key):
+        expected, found = want.get(key), have.get(key)
+        if key in reject_keys and found is not None:
+            diffs.append(RowDiff(key, "rejected"))
+            continue
+        if found is None:
+            if expected is not None:
+                diffs.append(RowDiff(key, "missing"))
+            continue
+        if expected is None:
+            diffs.append(RowDiff(key, "extra"))
+            continue
+        if tuple(expected) != tuple(found):
+            fields = {
+                name: (e, f)
+                for name, e, f in zip(mp.target_columns, expected, found, strict=True)
+                if e != f
+            }
+            diffs.append(RowDiff(key, "different", fields))
+        for pair, cents in zip(mp.points_pairs, legacy.get(key, []), strict=False):
+            whole = found[mp.target_columns.index(pair.whole)]
+            rest = found[mp.target_columns.index(pair.remainder)]
+            new = None if whole is None or rest is None else whole * 100 + rest
+            if new != cents:
+                members.append(MemberDiff(key, cents, whole, rest))
+    return diffs, members
+
+
+def _cents_of(value: Any) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    from cutover.migrate.transform import parse_cents
+
+    return parse_cents(str(value))
+
+
+def _sort_key(key: Any) -> tuple[int, Any]:
+    return (0, key) if isinstance(key, int) else (1, str(key))
+
+
+def _show(key: Any, open_end: str = "start") -> str:
+    return open_end if key is None else repr(key)
+
+
+def totals(m: Migration) -> tuple[int, int, int, int]:
+    """(source rows, source centipoints, target rows, target centipoints), both sides at once."""
+    pairs = m.mapping.points_pairs
+    assert m.source_table is not None
+    src_sum = " + ".join(f"coalesce(sum({ident(p.source)}), 0)" for p in pairs) or "0"
+    dst_sum = (
+        " + ".join(
+            f"coalesce(sum({ident(p.whole)} * 100 + {ident(p.remainder)}), 0)" for p in pairs
+        )
+        or "0"
+    )
+    out: dict[str, tuple[int, int]] = {}
+    failure: list[BaseException] = []
+
+    def side(name: str, db: Database, table: str, expr: str) -> None:
+        try:
+            n, total = db.query(f"SELECT count(*), {expr} FROM {table}")[0]
+            out[name] = (int(n), int(total or 0))
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(
+        target=side, args=("target", m.target, m.target_table.sql, dst_sum), daemon=True
+    )
+    worker.start()
+    side("source", m.db_source, m.source_table.sql, src_sum)
+    worker.join()
+    if failure:
+        raise failure[0]
+    return (*out["source"], *out["target"])
