@@ -11,9 +11,9 @@ from email.utils import format_datetime
 import httpx
 import pytest
 import structlog
+from control_support import FAST
 
 import cutover.control
-from conftest import FAST
 from cutover import logs
 from cutover.control import ControlClient
 from cutover.control.errors import retry_after

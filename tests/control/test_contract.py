@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from control_support import TOKEN, CountingTransport
 
-from conftest import TOKEN, CountingTransport
 from cutover.control import ControlClient
 from cutover.errors import RemoteRejected, RemoteUnavailable
 from cutover.sim import RunningEstate
@@ -310,7 +310,7 @@ def test_unreachable_system_is_remote_unavailable_after_retries() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    from conftest import FAST
+    from control_support import FAST
 
     client = ControlClient(
         f"http://127.0.0.1:{port}/systems/x", system="x", token=TOKEN, config=FAST

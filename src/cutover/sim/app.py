@@ -146,7 +146,18 @@ def create_app(estate: Estate, *, token: str | None) -> ASGIApp:
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
-            {"reason": _reason(exc), "status": "rejected", "detail": exc.errors()[:5]},
+            {
+                "reason": _reason(exc),
+                "status": "rejected",
+                "detail": [
+                    {
+                        "loc": list(e.get("loc", ())),
+                        "msg": str(e.get("msg", "")),
+                        "type": e.get("type"),
+                    }
+                    for e in exc.errors()[:5]
+                ],
+            },
             status_code=422,
         )
 
