@@ -11,7 +11,9 @@ at its slot (`rate` per second), and written to the ledger with the estate's
 answer. A customer does one thing at a time: a member's next transaction waits
 for the answer to their previous one. Connection failures are retried with the
 same txn_id (the estate is idempotent by txn_id); answers are never retried:
-a refusal is a fact to record, not to hide.
+a refusal is a fact to record, not to hide. A customer whose sign-up was
+refused has no account: their later transactions are skipped (`skipped`),
+not sent for an account that does not exist.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class TrafficResult:
     refused: int = 0
     rejected: int = 0
     unknown: int = 0
+    skipped: int = 0
+    """Not sent: the member's sign-up was refused, so the customer has no account to use."""
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
@@ -289,15 +293,22 @@ async def drive(
     tasks: set[asyncio.Task[None]] = set()
     started = time.monotonic()
 
+    unjoined: set[int] = set()
+
     async def send(event: Event, system: str, before: list[asyncio.Task[None]]) -> None:
         try:
             if before:
                 await asyncio.gather(*before, return_exceptions=True)
+            if unjoined.intersection(event.members()):
+                result.skipped += 1
+                return
             connection = await pool.get()
             try:
-                await _send_one(connection, event, system, result, ledger, publisher)
+                outcome = await _send_one(connection, event, system, result, ledger, publisher)
             finally:
                 pool.put_nowait(connection)
+            if event.kind == "account_created" and outcome not in ACKNOWLEDGED:
+                unjoined.add(event.member_id)
         finally:
             slots.release()
 
@@ -342,7 +353,7 @@ async def _send_one(
     result: TrafficResult,
     ledger: Ledger | None,
     publisher: Publisher | None,
-) -> None:
+) -> str:
     body = dict(event.request)
     path = f"/systems/{system}/api/v1/transactions"
     encoded = json.dumps(body, separators=(",", ":")).encode()
@@ -398,6 +409,7 @@ async def _send_one(
                 body, channel=event.channel, system=system, answer=answer or {"status": outcome}
             )
         )
+    return outcome
 
 
 def run_traffic(
