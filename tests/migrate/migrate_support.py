@@ -90,7 +90,7 @@ def sqlite_members(path: Path, rows: Sequence[Row], table: str = "members") -> S
     return Store(engine="sqlite", path=str(path), table=table)
 
 
-def sqlite_rows(store: Store, table: str | None = None, order: str = "member_id") -> dict[Any, Row]:
+def sqlite_rows(store: Store, table: str | None = None, order: str = "1") -> dict[Any, Row]:
     conn = sqlite3.connect(store.path or "")
     try:
         name = table or store.table
@@ -112,7 +112,7 @@ def pg_members(dsn: str, schema: str, rows: Sequence[Row], table: str = "members
     return Store(engine="postgresql", dsn=dsn, table=f"{schema}.{table}")
 
 
-def pg_rows(store: Store, order: str = "member_id") -> dict[Any, Row]:
+def pg_rows(store: Store, order: str = "1") -> dict[Any, Row]:
     schema, table = (store.table or "").split(".")
     with psycopg.connect(store.dsn or "", autocommit=True) as conn:
         rows = conn.execute(f'SELECT * FROM "{schema}"."{table}" ORDER BY {order}').fetchall()
@@ -128,7 +128,7 @@ def execute(store: Store, sql: str, params: Sequence[Any] = ()) -> None:
     if store.engine == "postgresql":
         schema, table = (store.table or "").split(".")
         with psycopg.connect(store.dsn or "", autocommit=True) as conn:
-            conn.execute(sql.replace("{t}", f'"{schema}"."{table}"').replace("?", "%s"), params)
+            conn.execute(sql.replace("{t}", f'"{schema}"."{table}"').replace("?", "%s"), params or None)
     else:
         conn = sqlite3.connect(store.path or "", timeout=30)
         try:

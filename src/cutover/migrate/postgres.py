@@ -83,12 +83,12 @@ class PostgresDatabase(Database):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._guard():
-            cur = self.conn.execute(sql, params or None)
+            cur = self.conn.execute(sql, list(params))
             return int(cur.rowcount)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._guard():
-            cur = self.conn.execute(sql, params or None)
+            cur = self.conn.execute(sql, list(params))
             return list(cur.fetchall())
 
     @contextmanager
@@ -144,7 +144,7 @@ class PostgresDatabase(Database):
         """Run `COPY (sql) TO STDOUT` and return the text (one row per line)."""
         with self._guard():
             buf = bytearray()
-            with self.conn.cursor().copy(f"COPY ({sql}) TO STDOUT", params or None) as copy:
+            with self.conn.cursor().copy(f"COPY ({sql}) TO STDOUT", list(params)) as copy:
                 for data in copy:
                     buf += data
             return buf.decode()

@@ -306,10 +306,14 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def literal(value: str | int) -> str:
+def literal(value: str | int, dialect: Dialect = "sqlite") -> str:
+    """A SQL literal; for PostgreSQL `%` is doubled, as psycopg reads the text for placeholders."""
     if isinstance(value, int):
         return str(value)
-    return "'" + value.replace("'", "''") + "'"
+    text = value.replace("'", "''")
+    if dialect == "postgresql":
+        text = text.replace("%", "%%")
+    return "'" + text + "'"
 
 
 def compile_sql(mapping: Mapping, dialect: Dialect, alias: str = "s") -> SqlTransform:
@@ -344,7 +348,7 @@ def _field_sql(
         v = _text(v)
     if spec.required:
         blank = f"{v} = ''" if (src_kind == "text" or spec.cast == "text") else "FALSE"
-        conds.append(f"WHEN {v} IS NULL OR {blank} THEN {literal(name + ': missing (required)')}")
+        conds.append(f"WHEN {v} IS NULL OR {blank} THEN {literal(name + ': missing (required)', dialect)}")
     for step in spec.transform:
         if step == "trim":
             v = f"btrim({v}, ' ')" if dialect == "postgresql" else f"trim({v}, ' ')"
@@ -361,39 +365,39 @@ def _field_sql(
                 f"ELSE translate({v}, '{src}', '{dst}') END)"
             )
     if spec.pattern is not None:
-        pat = literal(spec.pattern)
+        pat = literal(spec.pattern, dialect)
         test = f"{v} ~ {pat}" if dialect == "postgresql" else f"regexp({pat}, {v})"
         conds.append(
             f"WHEN {v} IS NOT NULL AND NOT ({test}) THEN "
-            f"{literal(name + ': ')} || {quote_fn}({v}) || ' does not match the pattern'"
+            f"{literal(name + ': ', dialect)} || {quote_fn}({v}) || ' does not match the pattern'"
         )
     if spec.min is not None:
         conds.append(
-            f"WHEN {v} < {spec.min} THEN {literal(name + ': ')} || {_text(v)} || "
-            f"{literal(f' is below the minimum {spec.min}')}"
+            f"WHEN {v} < {spec.min} THEN {literal(name + ': ', dialect)} || {_text(v)} || "
+            f"{literal(f' is below the minimum {spec.min}', dialect)}"
         )
     if spec.max is not None:
         conds.append(
-            f"WHEN {v} > {spec.max} THEN {literal(name + ': ')} || {_text(v)} || "
-            f"{literal(f' is above the maximum {spec.max}')}"
+            f"WHEN {v} > {spec.max} THEN {literal(name + ': ', dialect)} || {_text(v)} || "
+            f"{literal(f' is above the maximum {spec.max}', dialect)}"
         )
     if spec.lookup is not None:
         key = v if (src_kind == "text" or spec.cast == "text") else _text(v)
-        keys = ", ".join(literal(k) for k in spec.lookup)
-        whens = " ".join(f"WHEN {literal(k)} THEN {literal(val)}" for k, val in spec.lookup.items())
+        keys = ", ".join(literal(k, dialect) for k in spec.lookup)
+        whens = " ".join(f"WHEN {literal(k, dialect)} THEN {literal(val, dialect)}" for k, val in spec.lookup.items())
         if spec.default is not None:
-            v = f"(CASE WHEN {key} IS NULL THEN NULL {' '.join(f'WHEN {key} = {literal(k)} THEN {literal(val)}' for k, val in spec.lookup.items())} ELSE {literal(spec.default)} END)"
+            v = f"(CASE WHEN {key} IS NULL THEN NULL {' '.join(f'WHEN {key} = {literal(k, dialect)} THEN {literal(val, dialect)}' for k, val in spec.lookup.items())} ELSE {literal(spec.default, dialect)} END)"
         else:
             conds.append(
                 f"WHEN {key} IS NOT NULL AND {key} NOT IN ({keys}) THEN "
-                f"{literal(name + ': ')} || {quote_fn}({key}) || ' is not in the lookup'"
+                f"{literal(name + ': ', dialect)} || {quote_fn}({key}) || ' is not in the lookup'"
             )
             v = f"(CASE {key} {whens} END)"
     if spec.rule == "tier":
         thresholds = spec.thresholds or DEFAULT_TIERS
         ordered = sorted(thresholds.items(), key=lambda kv: kv[1], reverse=True)
-        whens = " ".join(f"WHEN {v} >= {floor} THEN {literal(n)}" for n, floor in ordered)
-        v = f"(CASE WHEN {v} IS NULL THEN NULL {whens} ELSE {literal(ordered[-1][0])} END)"
+        whens = " ".join(f"WHEN {v} >= {floor} THEN {literal(n, dialect)}" for n, floor in ordered)
+        v = f"(CASE WHEN {v} IS NULL THEN NULL {whens} ELSE {literal(ordered[-1][0], dialect)} END)"
     elif spec.rule == "redeem-cost":
         whens = " ".join(f"WHEN {v} <= {price} THEN {cost}" for price, cost in program.REDEEM_TIERS)
         v = f"(CASE WHEN {v} IS NULL THEN NULL {whens} ELSE {program.REDEEM_TOP_COST_CENTS} END)"

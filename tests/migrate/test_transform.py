@@ -1,0 +1,144 @@
+"""The compiled transform: Python and SQL (PostgreSQL, SQLite) agree, and follow the program's rules."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from cutover import program
+from cutover.migrate.mapping import load_mapping
+from cutover.migrate.sqlite import _regexp
+from cutover.migrate.transform import (
+    Reject,
+    compile_python,
+    compile_sql,
+    copy_escape,
+    parse_cents,
+    parse_int,
+    whole_points,
+)
+from migrate_support import MEMBERS_MAPPING, expected
+
+TRICKY = [
+    (1, "Ann@Example.com", "active", 12_345, 29_999, "t1"),
+    (2, " BOB@x.io ", "closed", -150, 30_000, "t2"),
+    (3, "ÉMILE@X.Y", "active", 0, 300_000, "t3"),
+    (4, "no-at-sign", "active", 99, 0, "t4"),
+    (5, "tab\there@x.y", "active", 1, 0, "t5"),
+    (6, "c@d.e", "frozen", 1, 0, "t6"),
+    (7, "", "active", 1, 0, "t7"),
+    (8, "e@f.g", "active", -1, -5, "t8"),
+    (9, "o'hara@x.y", "active", 100_000_001, 3_000_000, "t9"),
+    (10, "back\\slash@x.y", "active", -99, 1, "t10"),
+    (11, "new\nline@x.y", "active", 50, 2, "t11"),
+]
+
+
+def _mapping_file(tmp_path: Path, rounding: str) -> Path:
+    text = MEMBERS_MAPPING.read_text().replace("rounding: floor", f"rounding: {rounding}")
+    path = tmp_path / f"members-{rounding}.yaml"
+    path.write_text(text)
+    return path
+
+
+def _sqlite_results(mapping_path: Path) -> dict[int, Any]:
+    mapping = load_mapping(mapping_path)
+    sql = compile_sql(mapping, "sqlite")
+    conn = sqlite3.connect(":memory:")
+    conn.create_function("regexp", 2, _regexp, deterministic=True)
+    conn.execute("CREATE TABLE m (member_id INTEGER, email TEXT, status TEXT, points_cents INTEGER, lifetime_cents INTEGER, updated_at TEXT)")
+    conn.executemany("INSERT INTO m VALUES (?, ?, ?, ?, ?, ?)", TRICKY)
+    rows = conn.execute(f"SELECT s.member_id, {sql.reason}, {', '.join(sql.exprs)} FROM m s").fetchall()
+    return {r[0]: (Reject(r[1]) if r[1] is not None else tuple(r[2:])) for r in rows}
+
+
+def _pg_results(mapping_path: Path, dsn: str, schema: str) -> dict[int, Any]:
+    mapping = load_mapping(mapping_path)
+    sql = compile_sql(mapping, "postgresql")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE TABLE "{schema}".m (member_id bigint, email text, status text, points_cents bigint, lifetime_cents bigint, updated_at text)')
+        with conn.cursor().copy(f'COPY "{schema}".m FROM STDIN') as copy:
+            for row in TRICKY:
+                copy.write_row(row)
+        rows = conn.execute(f'SELECT s.member_id, {sql.reason}, {", ".join(sql.exprs)} FROM "{schema}".m s').fetchall()
+    return {r[0]: (Reject(r[1]) if r[1] is not None else tuple(r[2:])) for r in rows}
+
+
+@pytest.mark.parametrize("rounding", ["floor", "ceil", "half-up", "truncate"])
+def test_python_and_sqlite_agree_on_every_row(tmp_path: Path, rounding: str) -> None:
+    """Same values, same rejects, same reasons, under every rounding policy."""
+    path = _mapping_file(tmp_path, rounding)
+    compiled = compile_python(load_mapping(path))
+    python = {row[0]: compiled.row(row) for row in TRICKY}
+    assert _sqlite_results(path) == python
+
+
+@pytest.mark.parametrize("rounding", ["floor", "ceil", "half-up", "truncate"])
+def test_python_and_postgresql_agree_on_every_row(
+    tmp_path: Path, rounding: str, pg_schema: tuple[str, str]
+) -> None:
+    """Same values and rejects in PostgreSQL; reasons agree except PostgreSQL's E'' quoting of backslashes."""
+    path = _mapping_file(tmp_path, rounding)
+    compiled = compile_python(load_mapping(path))
+    python = {row[0]: compiled.row(row) for row in TRICKY}
+    pg = _pg_results(path, *pg_schema)
+    assert {k: isinstance(v, Reject) for k, v in pg.items()} == {k: isinstance(v, Reject) for k, v in python.items()}
+    for key, value in python.items():
+        if not isinstance(value, Reject):
+            assert pg[key] == value, key
+        elif "\\" not in value:
+            assert pg[key] == value, key
+
+
+def test_the_members_transform_follows_the_program() -> None:
+    """Whole points and remainder are cutover.program.convert; the tier is tier_for; rejects as documented."""
+    compiled = compile_python(load_mapping(MEMBERS_MAPPING))
+    for row in TRICKY:
+        out = compiled.row(row)
+        want = expected(row)
+        if want is None:
+            assert isinstance(out, Reject), row
+        else:
+            assert out == want, row
+            balance = program.convert(row[3])
+            assert out[4] * 100 + out[5] == row[3] and (out[4], out[5]) == (balance.points, balance.remainder_cents)
+    assert compiled.row(TRICKY[2])[1] == "Émile@x.y"
+    assert str(compiled.row(TRICKY[5])) == "status: 'frozen' is not in the lookup"
+    assert str(compiled.row(TRICKY[6])) == "email: missing (required)"
+    assert str(compiled.row(TRICKY[7])) == "lifetime_cents: -5 is below the minimum 0"
+
+
+@pytest.mark.parametrize("cents", [-10_001, -150, -100, -99, -50, -49, -1, 0, 1, 49, 50, 99, 100, 12_345])
+@pytest.mark.parametrize("rounding", ["floor", "ceil", "half-up", "truncate"])
+def test_every_rounding_policy_carries_the_remainder(cents: int, rounding: str) -> None:
+    """points * 100 + remainder == centipoints, whatever the policy; floor keeps 0-99."""
+    whole = whole_points(cents, rounding)
+    remainder = cents - 100 * whole
+    assert whole * 100 + remainder == cents
+    bounds = {"floor": (0, 99), "ceil": (-99, 0), "half-up": (-50, 49), "truncate": (-99, 99)}[rounding]
+    assert bounds[0] <= remainder <= bounds[1]
+    if rounding == "floor":
+        assert (whole, remainder) == (program.convert(cents).points, program.convert(cents).remainder_cents)
+
+
+def test_the_copy_text_path_round_trips_escapes() -> None:
+    """COPY text in, COPY text out: tabs, newlines and backslashes survive, NULL stays NULL."""
+    compiled = compile_python(load_mapping(MEMBERS_MAPPING))
+    line = "\t".join(["12", copy_escape("A\\B@x.y"), "active", "-150", "40000", "\\N"])
+    out = compiled.copy(line)
+    assert out == "\t".join(["12", "a\\\\b@x.y", "active", "gold", "-2", "50", "40000", "\\N"])
+    assert compiled.format_copy(compiled.row((12, "A\\B@x.y", "active", -150, 40000, None))) == out
+
+
+def test_number_parsing_is_strict_and_exact() -> None:
+    """Feed numbers: integers strictly, decimals exactly to the cent, never through a float."""
+    assert parse_int("-12") == -12 and parse_int(" 7 ") == 7
+    assert parse_int("1.0") is None and parse_int("1_000") is None and parse_int("") is None
+    assert parse_int("١٢") is None  # non-ASCII digits are refused
+    assert parse_cents("123.45") == 12_345 and parse_cents("-0.01") == -1 and parse_cents("7") == 700
+    assert parse_cents("0.1") == 10 and parse_cents("1e2") == 10_000
+    assert parse_cents("1.005") is None and parse_cents("NaN") is None and parse_cents("x") is None
