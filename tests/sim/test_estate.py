@@ -309,3 +309,67 @@ def test_buffer_and_idempotency_survive_a_crash_and_restart(tmp_path: Path) -> N
         .fetchall()
     )
     assert [r[0] for r in rows] == ["c1", *[f"p{i:02d}" for i in range(50)]]
+
+
+@pytest.mark.postgres
+def test_postgresql_stores(tmp_path: Path, pg_schema: tuple[str, str]) -> None:
+    """The system of record in PostgreSQL: writes before and after the core's switch, reconciled."""
+    import shutil
+
+    from cutover.plan import load_plan
+    from cutover.sim.generator import Settings
+    from cutover.sim.reconcile import reconcile
+    from cutover.sim.traffic import run_traffic
+
+    dsn, schema = pg_schema
+    url = f"{dsn}?options=-csearch_path%3D{schema}"
+    text = (PLANS / "demo.yaml").read_text()
+    text = text.replace(
+        "members-legacy: {engine: sqlite, path: var/staging/members-legacy.db, table: members}",
+        f'members-legacy: {{engine: postgresql, dsn: "{url}", table: members}}',
+        1,
+    ).replace(
+        "members-new: {engine: sqlite, path: var/staging/members-new.db, table: members}",
+        f'members-new: {{engine: postgresql, dsn: "{url}", table: members_tiers}}',
+        1,
+    )
+    plan_path = tmp_path / "plan.yaml"
+    plan_path.write_text(text)
+    shutil.copytree(PLANS / "mappings", tmp_path / "mappings")
+    ledger = tmp_path / "ledger.jsonl"
+    with running_estate(plan_path, "staging", workdir=tmp_path, token=TOKEN) as estate:
+        run_traffic(
+            Settings(customers=60, seed=8),
+            url=estate.url,
+            token=TOKEN,
+            rate=5000,
+            count=300,
+            ledger=ledger,
+        )
+        with httpx.Client(base_url=estate.url, headers={"Authorization": f"Bearer {TOKEN}"}) as h:
+            control(h, "loyalty-core", "freeze", mode="buffer-writes", key="f")
+            assert (
+                control(h, "loyalty-core", "jobs", job="copy-members", key="j").json()["status"]
+                == "succeeded"
+            )
+            control(h, "loyalty-core", "switch", key="s")
+            control(h, "loyalty-core", "unfreeze", key="u")
+            run_traffic(
+                Settings(customers=60, seed=8, run="after", first_member=1000),
+                url=estate.url,
+                token=TOKEN,
+                rate=5000,
+                count=300,
+                ledger=ledger,
+            )
+            verify = h.get("/systems/loyalty-core/cutover/v1/verify").json()
+    assert verify["store"] == "members-new" and verify["counts"]["members"] > 0
+    report = reconcile(
+        load_plan(plan_path).plan,
+        "staging",
+        ledger=ledger,
+        workdir=tmp_path,
+        state_dir=estate.state_dir,
+    )
+    assert report.ok, report.render()
+    assert report.acknowledged > 300
