@@ -316,6 +316,8 @@ def test_postgresql_stores(tmp_path: Path, pg_schema: tuple[str, str]) -> None:
     """The system of record in PostgreSQL: writes before and after the core's switch, reconciled."""
     import shutil
 
+    import psycopg
+
     from cutover.plan import load_plan
     from cutover.sim.generator import Settings
     from cutover.sim.reconcile import reconcile
@@ -323,6 +325,9 @@ def test_postgresql_stores(tmp_path: Path, pg_schema: tuple[str, str]) -> None:
 
     dsn, schema = pg_schema
     url = f"{dsn}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(dsn, autocommit=True) as conn:  # the new store: its own schema
+        conn.execute(f'create schema "{schema}_new"')
+    new_url = f"{dsn}?options=-csearch_path%3D{schema}_new"
     text = (PLANS / "demo.yaml").read_text()
     text = text.replace(
         "members-legacy: {engine: sqlite, path: var/staging/members-legacy.db, table: members}",
@@ -330,7 +335,7 @@ def test_postgresql_stores(tmp_path: Path, pg_schema: tuple[str, str]) -> None:
         1,
     ).replace(
         "members-new: {engine: sqlite, path: var/staging/members-new.db, table: members}",
-        f'members-new: {{engine: postgresql, dsn: "{url}", table: members_tiers}}',
+        f'members-new: {{engine: postgresql, dsn: "{new_url}", table: members}}',
         1,
     )
     plan_path = tmp_path / "plan.yaml"
@@ -373,3 +378,5 @@ def test_postgresql_stores(tmp_path: Path, pg_schema: tuple[str, str]) -> None:
     )
     assert report.ok, report.render()
     assert report.acknowledged > 300
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'drop schema "{schema}_new" cascade')
