@@ -1,0 +1,134 @@
+"""File feeds (case B): sample, full and delta CSV files loaded, verified, rejected rows accounted for."""
+
+from __future__ import annotations
+
+import csv
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cutover import migrate
+from cutover.errors import StoreError, VerificationError
+from cutover.migrate.progress import Progress
+from cutover.plan.models import Store
+from migrate_support import rows_of
+from support import ROOT
+
+FEED_MAPPING = ROOT / "plans" / "mappings" / "member-feed.yaml"
+HEADER = ["member_number", "email", "first_name", "status_code", "points", "lifetime_points", "joined_on"]
+
+
+def feed_row(i: int, bump: int = 0) -> list[str]:
+    cents = (i * 7919 + bump) % 300_000 - 500
+    lifetime = (i * 104_729) % 400_000
+    code = "ACS"[i % 3]
+    return [str(i), f"Shopper{i}@Retail.example", f" Name{i} ", code, f"{Decimal(cents) / 100:.2f}", f"{lifetime / 100:.2f}", "2020-05-01"]
+
+
+def write_feed(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Store:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return Store(engine="csv", path=str(path))
+
+
+def want(row: list[str]) -> tuple[Any, ...]:
+    """The new platform's row for a feed row, by the mapping's documented rules."""
+    cents = int(Decimal(row[4]) * 100)
+    lifetime = int(Decimal(row[5]) * 100)
+    tier = "elite" if lifetime >= 250_000 else "vip" if lifetime >= 50_000 else "insider"
+    status = {"A": "active", "S": "suspended", "C": "closed"}[row[3].strip().upper()]
+    return (int(row[0]), row[1].strip().lower(), row[2].strip(), status, tier, cents // 100, cents % 100, lifetime, row[6])
+
+
+BAD = [
+    ["9001", "", "No", "A", "1.00", "1.00", "2020-01-01"],  # line: no email
+    ["9002", "x@y.z", "Bad", "Q", "1.00", "1.00", "2020-01-01"],  # unknown status code
+    ["9003", "x@y.z", "Bad", "A", "1.005", "1.00", "2020-01-01"],  # three decimals
+    ["9004", "x@y.z", "Short"],  # too few fields
+]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_sample_full_and_delta_feeds_land_and_verify(request: pytest.FixtureRequest, tmp_path: Path, engine: str) -> None:
+    """The sample, then the full feed over it, then the delta: each verified; rejects name their lines."""
+    if engine == "sqlite":
+        target = Store(engine="sqlite", path=str(tmp_path / "platform.db"), table="members")
+    else:
+        dsn, schema = request.getfixturevalue("pg_schema")
+        target = Store(engine="postgresql", dsn=dsn, table=f"{schema}.members")
+    sample = write_feed(tmp_path / "sample.csv", [feed_row(i) for i in range(1, 51)] + BAD)
+    report = migrate.run_copy(sample, target, FEED_MAPPING, rejects=tmp_path / "sample.rejects.jsonl")
+    assert (report.rows, report.rejected, report.path) == (50, 4, "python")
+    rejects = [json.loads(x) for x in (tmp_path / "sample.rejects.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        (52, "email: missing (required)"),
+        (53, "status: 'Q' is not in the lookup"),
+        (54, "points: '1.005' is not a number with at most 2 decimals"),
+        (55, "the line has 3 fields, the header 7"),
+    ]
+    assert migrate.verify(sample, target, FEED_MAPPING).ok
+
+    full_rows = [feed_row(i, bump=3) for i in range(1, 501)]
+    full = write_feed(tmp_path / "full.csv", full_rows)
+    assert migrate.run_copy(full, target, FEED_MAPPING, chunk_rows=64).rows == 500
+    verified = migrate.verify(full, target, FEED_MAPPING)
+    assert verified.ok and verified.legacy_cents == verified.new_cents and verified.members == 500
+    delta_rows = [feed_row(i, bump=11) for i in range(480, 530)] + [feed_row(7, bump=99), feed_row(7, bump=5)]
+    delta = write_feed(tmp_path / "delta.csv", delta_rows)
+    migrate.run_copy(delta, target, FEED_MAPPING)
+    assert migrate.verify(delta, target, FEED_MAPPING).ok
+    with pytest.raises(VerificationError):  # the delta changed rows of the full feed: no longer equal
+        migrate.verify(full, target, FEED_MAPPING)
+    expected = {int(r[0]): want(r) for r in full_rows + delta_rows}  # later rows win, as in the files
+    assert rows_of(target) == {**{k: v for k, v in rows_of(target).items() if k > 9000}, **expected}
+
+
+def test_schema_drift_between_sample_and_full_feed_is_refused(tmp_path: Path) -> None:
+    """A full feed whose header differs from the agreed layout: one clear error, target untouched."""
+    target = Store(engine="sqlite", path=str(tmp_path / "platform.db"), table="members")
+    migrate.run_copy(write_feed(tmp_path / "sample.csv", [feed_row(1)]), target, FEED_MAPPING)
+    before = rows_of(target)
+    drifted = [*HEADER[:4], "points_balance", *HEADER[5:], "tier"]
+    full = write_feed(tmp_path / "full.csv", [feed_row(i) + ["gold"] for i in range(1, 5)], header=drifted)
+    with pytest.raises(StoreError) as caught:
+        migrate.run_copy(full, target, FEED_MAPPING)
+    message = str(caught.value)
+    assert "schema drift" in message and "missing 'points'" in message
+    assert "unexpected 'points_balance', 'tier'" in message and caught.value.exit_code == 2
+    assert rows_of(target) == before
+
+
+def test_a_feed_load_stopped_midway_resumes_after_the_last_chunk(tmp_path: Path) -> None:
+    """Stopped after two chunks, the load resumes; no rejected line is recorded twice."""
+    target = Store(engine="sqlite", path=str(tmp_path / "platform.db"), table="members")
+    rows = [feed_row(i) for i in range(1, 301)]
+    rows[10] = BAD[1]
+    rows[250] = BAD[0]
+    feed = write_feed(tmp_path / "full.csv", rows)
+    calls: list[Progress] = []
+
+    def stop_after_two(p: Progress) -> None:
+        calls.append(p)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        migrate.run_copy(feed, target, FEED_MAPPING, chunk_rows=50, progress=stop_after_two)
+    assert len(rows_of(target)) == 99
+    report = migrate.run_copy(feed, target, FEED_MAPPING, chunk_rows=50)
+    assert report.resumed and (report.rows, report.rejected) == (298, 2)
+    assert migrate.verify(feed, target, FEED_MAPPING).ok
+
+
+def test_a_feed_cannot_be_caught_up(tmp_path: Path) -> None:
+    """Feeds have no changelog: a delta is its own file, said plainly."""
+    target = Store(engine="sqlite", path=str(tmp_path / "platform.db"), table="members")
+    feed = write_feed(tmp_path / "sample.csv", [feed_row(1)])
+    migrate.run_copy(feed, target, FEED_MAPPING)
+    with pytest.raises(Exception, match="delta file as its own feed"):
+        migrate.catch_up(feed, target, FEED_MAPPING)
