@@ -56,6 +56,7 @@ def prefect_settings(scale: float) -> Any:
     """Settings for this process's Prefect client; heartbeats off only for compressed drills."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "cutover")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     os.environ.setdefault("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "30d")
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
@@ -152,6 +153,7 @@ def execute_run(
     on_failure: str | None,
     workdir: Path | None = None,
     data_root: Path | None = None,
+    skip_idle: bool = False,
 ) -> dict[str, Any]:
     """Run the cutover flow in this process (Prefect's server from PREFECT_API_URL or a temporary one)."""
     keep = prefect_settings(scale)
@@ -174,6 +176,7 @@ def execute_run(
             auto_approve=auto_approve,
             on_failure=on_failure,
             data_root=str(data_root.resolve()) if data_root else None,
+            skip_idle=skip_idle,
         )
     del keep
     summary["workdir"] = str(workdir)
@@ -279,7 +282,7 @@ def gate_list(
     ] = None,
 ) -> None:
     """List paused cutover runs and what each gate waits for."""
-    from cutover.runner.gates_cli import paused_runs, waiting_for
+    from cutover.runner.gates_cli import awaited_departments, paused_runs, waiting_for
 
     runs = paused_runs(run)
     if not runs:
@@ -288,8 +291,7 @@ def gate_list(
     for flow_run in runs:
         schema = waiting_for(flow_run)
         props = schema.get("properties", {})
-        dept = props.get("department", {})
-        awaited = dept.get("enum") or [c.get("const") for c in dept.get("anyOf", [])]
+        awaited = awaited_departments(schema)
         kind = "sign-off" if "department" in props else "decision"
         extra = f" — waiting for: {', '.join(map(str, awaited))}" if awaited else ""
         typer.echo(

@@ -128,6 +128,8 @@ class RunContext:
             raise UsageError(
                 f"store {store_id!r} is not defined in environment {self.params.env!r}"
             )
+        if store.path and not Path(store.path).is_absolute() and self.params.data_root:
+            return store.model_copy(update={"path": str(Path(self.params.data_root) / store.path)})
         return store
 
     def resolve_path(self, relative: str) -> Path:

@@ -25,11 +25,12 @@ def paused_runs(run: str | None) -> list[Any]:
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterId,
+        FlowRunFilterState,
         FlowRunFilterStateName,
         FlowRunFilterTags,
     )
 
-    state = FlowRunFilterStateName(any_=["Paused", "Suspended"])
+    state = FlowRunFilterState(name=FlowRunFilterStateName(any_=["Paused", "Suspended"]))
     flow_filter = FlowRunFilter(state=state)
     if run is not None:
         try:
@@ -59,6 +60,15 @@ def waiting_for(flow_run: Any) -> dict[str, Any]:
     return dict(json.loads(value)) if value else {}
 
 
+def awaited_departments(schema: dict[str, Any]) -> list[str]:
+    """The departments a sign-off form still offers (an enum, or a single const)."""
+    department = schema.get("properties", {}).get("department", {})
+    if "const" in department:
+        return [str(department["const"])]
+    values = department.get("enum") or [c.get("const") for c in department.get("anyOf", [])]
+    return [str(v) for v in values if v is not None]
+
+
 def resume(run: str, answer: dict[str, Any]) -> str:
     """Resume the paused run with `answer`; returns the flow run's name."""
     from prefect.flow_runs import resume_flow_run
@@ -69,8 +79,7 @@ def resume(run: str, answer: dict[str, Any]) -> str:
     if fields and not set(answer) <= fields:
         kind = "a sign-off gate" if "department" in fields else "a decision gate"
         raise UsageError(f"run {run!r} is waiting at {kind}; it takes {', '.join(sorted(fields))}")
-    department = schema.get("properties", {}).get("department", {})
-    allowed = department.get("enum") or [c.get("const") for c in department.get("anyOf", [])]
+    allowed = awaited_departments(schema)
     if "department" in answer and allowed and answer["department"] not in allowed:
         raise UsageError(
             f"department {answer['department']!r} is not awaited at this gate; waiting for: "

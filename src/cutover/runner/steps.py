@@ -98,7 +98,11 @@ def execute(ctx: RunContext, system_id: str, step_key: str) -> dict[str, Any]:
         journal.finish(ctx.run_key, system_id, step_key, "failed", {"error": message})
         raise StepError(message, system=system_id, step=step_key) from exc
     detail["seconds"] = round(time.perf_counter() - began, 3)
-    detail["undo"] = UNDO[step.step]
+    detail["undo"] = (
+        f"{step.undo} (from the plan)"
+        if isinstance(step, HttpStep) and step.undo
+        else ("nothing named in the plan" if isinstance(step, HttpStep) else UNDO[step.step])
+    )
     journal.finish(ctx.run_key, system_id, step_key, "done", detail)
     log.info("step_done", system=system_id, step=step_key, seconds=detail["seconds"])
     return detail

@@ -1,0 +1,219 @@
+"""The cutover flow on Prefect's test harness against the real estate on loopback.
+
+What department leads see is checked through Prefect's own client (tags, run and
+task names, artifacts, the paused gate and its input schema), not through our
+code's return values.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cutover.control.client import ControlClient
+from cutover.journal import Journal
+from cutover.runner.cli import execute_run
+from cutover.sim.server import running_estate
+from support import PLANS
+
+DEMO = PLANS / "demo.yaml"
+
+
+def prefect_client() -> Any:
+    from prefect.client.orchestration import get_client
+
+    return get_client(sync_client=True)
+
+
+def flow_runs(*tags: str) -> list[Any]:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    with prefect_client() as client:
+        return list(
+            client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=list(tags)))
+            )
+        )
+
+
+def artifact(key: str) -> Any:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with prefect_client() as client:
+        found = client.read_latest_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
+    assert found, f"no artifact {key!r}"
+    data = found[0].data
+    return json.loads(data) if isinstance(data, str) else data
+
+
+def run_demo(workdir: Path, run_key: str, estate_url: str, **options: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "plan": DEMO,
+        "env": "staging",
+        "run_key": run_key,
+        "journal": str(workdir / "journal.db"),
+        "scale": 600.0,
+        "base_url": estate_url,
+        "auto_approve": True,
+        "on_failure": None,
+        "workdir": workdir / "run",
+        "data_root": workdir,
+        "skip_idle": True,
+    }
+    settings.update(options)
+    return execute_run(**settings)
+
+
+def test_demo_cutover_completes_and_leads_see_their_systems(
+    prefect_server: None, workdir: Path
+) -> None:
+    """Every system ends on the new program; dept tags, run names, boards are in Prefect."""
+    with running_estate(DEMO, "staging", workdir=workdir) as estate:
+        summary = run_demo(workdir, "flow-ok", estate.base_url)
+        programs = {}
+        for system in ("loyalty-core", "pos-stores", "mobile-app", "crm-email"):
+            with ControlClient(estate.system_url(system), system=system, token=estate.token) as c:
+                programs[system] = c.state().program
+    assert summary["outcome"] == "completed"
+    assert set(programs.values()) == {"reward-tiers"}
+
+    digital = flow_runs("dept:digital", "run:flow-ok")
+    assert sorted(r.name for r in digital) == ["crm-email · downstream", "mobile-app · fronts"]
+    for run in digital:
+        assert "env:staging" in run.tags and any(t.startswith("phase:") for t in run.tags)
+        assert run.state.is_completed()
+
+    board = artifact("board-flow-ok")
+    assert len(board) == sum(len(s.steps) for s in _plan().systems)
+    assert {row["state"] for row in board} == {"✅ done"}
+    mine = artifact("board-digital-flow-ok")
+    assert {row["system"] for row in mine} == {"mobile-app", "crm-email"}
+    notices = artifact("notices-flow-ok")
+    assert {n["kind"] for n in notices} >= {"advance", "started", "restored"}
+
+    journal = Journal(workdir / "journal.db")
+    done = Counter((r.system, r.step) for r in journal.history("flow-ok") if r.status == "done")
+    assert done and max(done.values()) == 1
+
+
+def _plan() -> Any:
+    from cutover.plan import load_plan
+
+    return load_plan(DEMO).plan
+
+
+def wait_for_paused(run_key: str, timeout: float = 90) -> Any:
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateName,
+        FlowRunFilterTags,
+    )
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with prefect_client() as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    tags=FlowRunFilterTags(all_=[f"run:{run_key}"]),
+                    state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Paused"])),
+                )
+            )
+        if runs:
+            return runs[0]
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_key} never paused at a gate")
+
+
+def test_gates_wait_for_each_department_and_record_who_signed(
+    prefect_server: None, workdir: Path
+) -> None:
+    """The run pauses at each gate with a typed form; each department signs; the journal says who."""
+    from cutover.runner.gates_cli import resume, waiting_for
+
+    result: dict[str, Any] = {}
+    with running_estate(DEMO, "staging", workdir=workdir) as estate:
+
+        def go() -> None:
+            try:
+                result["summary"] = run_demo(
+                    workdir, "flow-gates", estate.base_url, auto_approve=False
+                )
+            except BaseException as exc:  # surfaced by the assertions below
+                result["error"] = exc
+
+        thread = threading.Thread(target=go)
+        thread.start()
+        paused = wait_for_paused("flow-gates")
+        schema = waiting_for(paused)
+        assert set(schema["required"]) >= {"department", "decision", "name"}
+        assert "comment" not in schema.get("required", [])
+        resume(
+            "flow-gates",
+            {
+                "department": "loyalty-platform",
+                "decision": "approve",
+                "name": "Priya Natarajan",
+                "comment": "backup verified",
+            },
+        )
+        # the second gate needs two departments: hold first, then both approve
+        paused = wait_for_paused("flow-gates")
+        resume(
+            "flow-gates",
+            {
+                "department": "store-tech",
+                "decision": "hold",
+                "name": "Marcus Webb",
+                "comment": "stores still closing",
+            },
+        )
+        for dept, who in (("store-tech", "Marcus Webb"), ("digital", "Hana Sato")):
+            wait_for_paused("flow-gates")
+            resume("flow-gates", {"department": dept, "decision": "approve", "name": who})
+        thread.join(timeout=180)
+    assert "error" not in result, result.get("error")
+    assert result["summary"]["outcome"] == "completed"
+    decisions = [
+        (d.gate, d.department, d.decision, d.who)
+        for d in Journal(workdir / "journal.db").decisions("flow-gates")
+    ]
+    assert decisions == [
+        ("gate-prepare", "loyalty-platform", "approve", "Priya Natarajan"),
+        ("gate-fronts", "store-tech", "hold", "Marcus Webb"),
+        ("gate-fronts", "store-tech", "approve", "Marcus Webb"),
+        ("gate-fronts", "digital", "approve", "Hana Sato"),
+    ]
+
+
+def test_a_department_not_awaited_is_refused_and_the_run_stays_paused(
+    prefect_server: None, workdir: Path
+) -> None:
+    from cutover.errors import UsageError
+    from cutover.runner.gates_cli import paused_runs, resume
+
+    with running_estate(DEMO, "staging", workdir=workdir) as estate:
+        thread = threading.Thread(
+            target=lambda: run_demo(workdir, "flow-refuse", estate.base_url, auto_approve=False),
+            daemon=True,
+        )
+        thread.start()
+        wait_for_paused("flow-refuse")
+        with pytest.raises(UsageError, match="not awaited at this gate"):
+            resume("flow-refuse", {"department": "digital", "decision": "approve", "name": "X"})
+        assert paused_runs("flow-refuse")
+        resume(
+            "flow-refuse", {"department": "loyalty-platform", "decision": "approve", "name": "P"}
+        )
+        for dept in ("store-tech", "digital"):
+            wait_for_paused("flow-refuse")
+            resume("flow-refuse", {"department": dept, "decision": "approve", "name": "Q"})
+        thread.join(timeout=180)
