@@ -34,7 +34,7 @@ MAX_CONCURRENT_SYSTEMS = 32
 
 
 class RollbackRequested(Exception):
-    """A decision gate (or a drill) asked to roll back; the caller runs the rollback flow."""
+    """A decision gate (or a drill) asked to roll back: the run stops, the caller rolls back."""
 
 
 @task(task_run_name="{system}", persist_result=False)
@@ -258,6 +258,7 @@ def cutover(
     notices.tick()
     notices.start(notice_interval)
     outcome = "completed"
+    stopped_at = ""
     skipped: list[str] = []
     try:
         for index, phase in enumerate(ctx.plan.phases):
@@ -306,9 +307,9 @@ def cutover(
                 again = set(failures) | _dependents(ctx, index, failures)
                 failures = run_phase(ctx, params, index, again, system_deployment)
             ui.emit("phase.finished", run_key=run_key, payload={"phase": phase.id})
-    except RollbackRequested:
+    except RollbackRequested as exc:
         outcome = "rollback-requested"
-        raise
+        stopped_at = str(exc)
     finally:
         notices.stop()
         ui.publish_board(ctx.plan, ctx.timeline, ctx.journal, run_key, clock)
@@ -320,6 +321,7 @@ def cutover(
         "systems": len(ctx.plan.systems),
         "notices": notices.published,
         "skipped": skipped,
+        "stopped_at": stopped_at,
     }
 
 

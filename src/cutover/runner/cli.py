@@ -112,6 +112,16 @@ def run(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary as the last line.")
     ] = False,
+    skip_idle: Annotated[
+        bool,
+        typer.Option("--skip-idle", help="Drills: jump the clock over idle time between phases."),
+    ] = False,
+    data_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-root", help="Folder that relative store paths are under (default: cwd)."
+        ),
+    ] = None,
 ) -> None:
     """Run a cutover plan as a Prefect flow; the same --run-key resumes a crashed run."""
     from cutover.plan import load_plan
@@ -120,6 +130,8 @@ def run(
     guard_environment(list(loaded.plan.environments), env, time_scale, auto_approve)
     if on_failure not in (None, "retry", "skip", "rollback"):
         raise UsageError("--on-failure: use retry, skip or rollback")
+    if env == "production" and skip_idle:
+        raise UsageError("--skip-idle is for drills; production runs on the real clock")
     if env == "production" and on_failure:
         raise UsageError("--on-failure is for drills; production decisions are made by people")
     key = check_run_key(run_key or default_run_key(plan, env))
@@ -132,6 +144,8 @@ def run(
         base_url=base_url,
         auto_approve=auto_approve,
         on_failure=on_failure,
+        data_root=data_root,
+        skip_idle=skip_idle,
     )
     typer.echo(
         f"run {key}: {summary['outcome']} — {summary['systems']} systems, "

@@ -1,0 +1,89 @@
+"""Helpers for the flow tests: running the demo plan, and reading what Prefect shows."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from cutover.runner.cli import execute_run
+from support import PLANS
+
+DEMO = PLANS / "demo.yaml"
+
+
+def prefect_client() -> Any:
+    from prefect.client.orchestration import get_client
+
+    return get_client(sync_client=True)
+
+
+def flow_runs(*tags: str) -> list[Any]:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    with prefect_client() as client:
+        return list(
+            client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=list(tags)))
+            )
+        )
+
+
+def artifact(key: str) -> Any:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with prefect_client() as client:
+        found = client.read_latest_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
+    assert found, f"no artifact {key!r}"
+    data = found[0].data
+    return json.loads(data) if isinstance(data, str) else data
+
+
+def run_demo(workdir: Path, run_key: str, estate_url: str, **options: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "plan": DEMO,
+        "env": "staging",
+        "run_key": run_key,
+        "journal": str(workdir / "journal.db"),
+        "scale": 600.0,
+        "base_url": estate_url,
+        "auto_approve": True,
+        "on_failure": None,
+        "workdir": workdir / "run",
+        "data_root": workdir,
+        "skip_idle": True,
+    }
+    settings.update(options)
+    return execute_run(**settings)
+
+
+def _plan() -> Any:
+    from cutover.plan import load_plan
+
+    return load_plan(DEMO).plan
+
+
+def wait_for_paused(run_key: str, timeout: float = 90) -> Any:
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateName,
+        FlowRunFilterTags,
+    )
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with prefect_client() as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    tags=FlowRunFilterTags(all_=[f"run:{run_key}"]),
+                    state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Paused"])),
+                )
+            )
+        if runs:
+            return runs[0]
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_key} never paused at a gate")
