@@ -1,0 +1,200 @@
+"""Benchmark: the rate the simulated estate sustains, with and without freezes, and the generator's rate.
+
+    .venv/bin/python bench/traffic.py            # a short table
+    .venv/bin/python bench/traffic.py --json     # {"accepted_per_s": ..., "frozen_ratio": ..., ...}
+
+1. `generator_per_s`: transactions the simulator generates per second (no network).
+2. `accepted_per_s`: the estate (its own process, demo plan, SQLite stores) driven
+   closed-loop (as fast as it answers, 32 connections): the highest rate it
+   sustains. Two phases of `--seconds`, averaged.
+3. `frozen_per_s`: the same closed loop while every front system is frozen in
+   `buffer-writes` and unfrozen (replaying its buffer) every `--period` seconds;
+   two phases, alternating with the open ones so that the stores' growth weighs
+   on both alike. `frozen_ratio` = frozen_per_s / accepted_per_s: the cost of
+   freezing, against the baseline of the same run on the same machine.
+4. A check that both rates are sustained when paced: traffic offered at 85 % of
+   each, reporting whether the estate kept up and the p99 latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from cutover import logs
+from cutover.control import ControlClient
+from cutover.plan import load_plan
+from cutover.sim import running_estate
+from cutover.sim.generator import Generator, Settings
+from cutover.sim.traffic import TrafficResult, run_traffic
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN = ROOT / "plans" / "demo.yaml"
+TOKEN = "bench-token-5e0c1d"
+
+
+def generator_rate(customers: int, months: float) -> tuple[float, int]:
+    started = time.perf_counter()
+    count = sum(1 for _ in Generator(Settings(customers=customers, months=months, seed=1)).events())
+    return count / (time.perf_counter() - started), count
+
+
+def drive(url: str, seconds: float, rate: float, run: str, first: int) -> TrafficResult:
+    return run_traffic(
+        Settings(customers=5_000, months=3, seed=7, run=run, first_member=first),
+        url=url,
+        token=TOKEN,
+        rate=rate,
+        duration=seconds,
+        concurrency=32,
+    )
+
+
+def freezer(url: str, fronts: list[str], period: float, stop: threading.Event) -> dict[str, int]:
+    """Freeze every front in buffer-writes, then unfreeze, every `period` s until `stop`."""
+    clients = [ControlClient(f"{url}/systems/{f}", system=f, token=TOKEN) for f in fronts]
+    counts = {"cycles": 0, "replayed": 0}
+    while not stop.is_set():
+        cycle = counts["cycles"]
+        for client in clients:
+            client.freeze("buffer-writes", key=f"bench/{client.system}/f{cycle}")
+        stop.wait(period)
+        for client in clients:
+            counts["replayed"] += client.unfreeze(key=f"bench/{client.system}/u{cycle}").replayed
+        counts["cycles"] += 1
+        stop.wait(period)
+    for client in clients:
+        client.close()
+    return counts
+
+
+def measure(
+    url: str,
+    fronts: list[str],
+    args: argparse.Namespace,
+    *,
+    rate: float,
+    freezing: bool,
+    run: str,
+    first: int,
+) -> tuple[TrafficResult, dict[str, int]]:
+    """One phase: traffic at `rate` (100000: as fast as answered), with or without freezes."""
+    counts: dict[str, int] = {}
+    stop = threading.Event()
+    controller = threading.Thread(
+        target=lambda: counts.update(freezer(url, fronts, args.period, stop))
+    )
+    if freezing:
+        controller.start()
+    result = drive(url, args.seconds, rate, run, first)
+    stop.set()
+    if freezing:
+        controller.join(60)
+    return result, counts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of each measured phase")
+    parser.add_argument("--period", type=float, default=1.0, help="seconds frozen, then unfrozen")
+    args = parser.parse_args()
+    logs.configure(level="warning", fmt="json")
+
+    gen_per_s, generated = generator_rate(5_000, 3)
+    fronts = [s.id for s in load_plan(PLAN).plan.systems if s.front]
+    phases: dict[str, list[TrafficResult]] = {"open": [], "frozen": []}
+    replayed = cycles = 0
+    with (
+        tempfile.TemporaryDirectory() as work,
+        running_estate(PLAN, "staging", workdir=work, token=TOKEN, process=True) as estate,
+    ):
+        first = 1
+        # alternate, so the stores' growth during the run weighs on both sides alike
+        for round_ in range(2):
+            for name in ("open", "frozen"):
+                result, counts = measure(
+                    estate.url,
+                    fronts,
+                    args,
+                    rate=100_000,
+                    freezing=name == "frozen",
+                    run=f"{name}{round_}",
+                    first=first,
+                )
+                phases[name].append(result)
+                replayed += counts.get("replayed", 0)
+                cycles += counts.get("cycles", 0)
+                first += 100_000
+        open_rate = sum(r.accepted_per_s for r in phases["open"]) / 2
+        frozen_rate = sum(r.accepted_per_s for r in phases["frozen"]) / 2
+        paced: dict[str, TrafficResult] = {}
+        for name, base in (("open", open_rate), ("frozen", frozen_rate)):
+            offered = round(base * 0.85)
+            paced[name], _ = measure(
+                estate.url,
+                fronts,
+                args,
+                rate=offered,
+                freezing=name == "frozen",
+                run=f"paced-{name}",
+                first=first,
+            )
+            first += 100_000
+    every = [*phases["open"], *phases["frozen"], *paced.values()]
+
+    def kept_up(result: TrafficResult, base: float) -> bool:
+        return result.rate >= round(base * 0.85) * 0.97 and result.refused == 0
+
+    figures: dict[str, Any] = {
+        "accepted_per_s": round(open_rate, 1),
+        "frozen_per_s": round(frozen_rate, 1),
+        "frozen_ratio": round(frozen_rate / open_rate, 3),
+        "generator_per_s": round(gen_per_s, 1),
+        "paced_open_per_s": round(paced["open"].rate, 1),
+        "paced_open_kept_up": kept_up(paced["open"], open_rate),
+        "paced_open_p99_ms": round(paced["open"].percentile(99), 2),
+        "paced_frozen_per_s": round(paced["frozen"].rate, 1),
+        "paced_frozen_kept_up": kept_up(paced["frozen"], frozen_rate),
+        "paced_frozen_p99_ms": round(paced["frozen"].percentile(99), 2),
+        "open_p50_ms": round(sum(r.percentile(50) for r in phases["open"]) / 2, 2),
+        "frozen_p50_ms": round(sum(r.percentile(50) for r in phases["frozen"]) / 2, 2),
+        "buffered": sum(r.buffered for r in every),
+        "freeze_cycles": cycles,
+        "replayed": replayed,
+        "refused": sum(r.refused for r in every),
+        "generated": generated,
+        "seconds_per_phase": args.seconds,
+        "machine": f"{platform.machine()} · {platform.python_implementation()} {platform.python_version()}",
+    }
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    f = figures
+    print(
+        f"generator         {f['generator_per_s']:>9,.0f} tx/s generated   ({generated:,} for 5,000 members over 3 months)"
+    )
+    print(
+        f"estate, open      {f['accepted_per_s']:>9,.1f} accepted/s       (closed loop, 32 connections, p50 {f['open_p50_ms']} ms)"
+    )
+    print(
+        f"estate, freezing  {f['frozen_per_s']:>9,.1f} accepted/s       (fronts frozen/unfrozen every {args.period:g} s: {cycles} cycles, {replayed:,} replayed)"
+    )
+    print(
+        f"frozen_ratio      {f['frozen_ratio']:>9.3f}                  (freezing / open, same run)"
+    )
+    print(
+        f"paced at 85 %     {f['paced_open_per_s']:>9,.1f} /s open (kept up: {f['paced_open_kept_up']}, p99 {f['paced_open_p99_ms']} ms) · {f['paced_frozen_per_s']:,.1f} /s freezing (kept up: {f['paced_frozen_kept_up']}, p99 {f['paced_frozen_p99_ms']} ms)"
+    )
+    print(f"refused           {f['refused']:>9}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
