@@ -128,7 +128,9 @@ def execute(store: Store, sql: str, params: Sequence[Any] = ()) -> None:
     if store.engine == "postgresql":
         schema, table = (store.table or "").split(".")
         with psycopg.connect(store.dsn or "", autocommit=True) as conn:
-            conn.execute(sql.replace("{t}", f'"{schema}"."{table}"').replace("?", "%s"), params or None)
+            conn.execute(
+                sql.replace("{t}", f'"{schema}"."{table}"').replace("?", "%s"), params or None
+            )
     else:
         conn = sqlite3.connect(store.path or "", timeout=30)
         try:

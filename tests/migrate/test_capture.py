@@ -6,12 +6,19 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from migrate_support import (
+    MEMBERS_MAPPING,
+    execute,
+    member_row,
+    member_rows,
+    pg_members,
+    sqlite_members,
+)
 
 from cutover import migrate
 from cutover.migrate.capture import Changelog
 from cutover.migrate.stores import open_store
 from cutover.plan.models import Store
-from migrate_support import MEMBERS_MAPPING, execute, member_row, member_rows, pg_members, sqlite_members
 
 
 def _changes(store: Store) -> list[tuple[str, int]]:
@@ -72,8 +79,12 @@ def test_safe_position_waits_for_an_open_writer(pg_schema: tuple[str, str]) -> N
         log = Changelog(db, db.resolve(source.table or ""), "member_id")
         slow = psycopg.connect(dsn)
         try:
-            slow.execute(f'UPDATE "{schema}".members SET points_cents = 1 WHERE member_id = 1')  # pos 1, open
-            execute(source, "UPDATE {t} SET points_cents = 2 WHERE member_id = 2")  # pos 2, committed
+            slow.execute(
+                f'UPDATE "{schema}".members SET points_cents = 1 WHERE member_id = 1'
+            )  # pos 1, open
+            execute(
+                source, "UPDATE {t} SET points_cents = 2 WHERE member_id = 2"
+            )  # pos 2, committed
             assert log.head() == 2  # visible...
             assert log.safe_position(wait=0.05) == 0  # ...but not safe: pos 1 may still appear
             slow.commit()

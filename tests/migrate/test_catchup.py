@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from migrate_support import MEMBERS_MAPPING, execute, expected_table, member_row, rows_of
 
 from cutover import migrate
 from cutover.errors import UsageError
 from cutover.migrate.migration import Migration
 from cutover.migrate.progress import Progress
 from cutover.plan.models import Store
-from migrate_support import MEMBERS_MAPPING, execute, expected_table, member_row, rows_of
 
 
 def _change_everything(source: Store) -> None:
@@ -21,7 +21,9 @@ def _change_everything(source: Store) -> None:
     execute(source, "UPDATE {t} SET member_id = 7001 WHERE member_id = 300")
     execute(source, "UPDATE {t} SET status = 'frozen' WHERE member_id = 301")  # now rejected
     execute(source, "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?)", (7002, "bad", "active", 1, 1, "x"))
-    execute(source, "UPDATE {t} SET email = 'fixed@x.y' WHERE member_id = 7002")  # rejected, then fine
+    execute(
+        source, "UPDATE {t} SET email = 'fixed@x.y' WHERE member_id = 7002"
+    )  # rejected, then fine
     execute(source, "UPDATE {t} SET lifetime_cents = 300000 WHERE member_id = 302")  # tier moves up
 
 
@@ -32,13 +34,17 @@ def _rejected(source: Store, target: Store) -> set[int]:
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("path", ["sql", "python"])
-def test_every_kind_of_change_reaches_the_target(request: pytest.FixtureRequest, engine: str, path: str) -> None:
+def test_every_kind_of_change_reaches_the_target(
+    request: pytest.FixtureRequest, engine: str, path: str
+) -> None:
     """Inserts, updates, deletes, key moves and cleansing changes all converge to the source."""
     source, target = request.getfixturevalue("sqlite_pair" if engine == "sqlite" else "pg_pair")
     migrate.run_copy(source, target, MEMBERS_MAPPING, path=path, chunk_rows=1_000)  # type: ignore[arg-type]
     _change_everything(source)
     seen: list[Progress] = []
-    report = migrate.catch_up(source, target, MEMBERS_MAPPING, path=path, batch=100, progress=seen.append)  # type: ignore[arg-type]
+    report = migrate.catch_up(
+        source, target, MEMBERS_MAPPING, path=path, batch=100, progress=seen.append
+    )  # type: ignore[arg-type]
     assert report.converged and report.lag_entries == 0 and report.entries >= 290
     assert rows_of(target) == expected_table(rows_of(source).values())
     assert _rejected(source, target) == {301}
@@ -57,7 +63,8 @@ def test_applying_the_same_changes_again_changes_nothing(pg_pair: tuple[Store, S
         state = m.checkpoints.load()
         assert state is not None
         m.target.execute(
-            f"UPDATE {m.checkpoints.jobs.sql} SET applied_pos = %s WHERE job = %s", [state.start_pos, m.job]
+            f"UPDATE {m.checkpoints.jobs.sql} SET applied_pos = %s WHERE job = %s",
+            [state.start_pos, m.job],
         )
     again = migrate.catch_up(source, target, MEMBERS_MAPPING, path="python", batch=7)
     assert again.entries > 0 and rows_of(target) == first
@@ -84,7 +91,9 @@ def test_catch_up_needs_a_finished_copy(sqlite_pair: tuple[Store, Store]) -> Non
         migrate.catch_up(source, target, MEMBERS_MAPPING)
 
 
-def test_catch_up_refuses_when_capture_was_removed(sqlite_pair: tuple[Store, Store], tmp_path: Path) -> None:
+def test_catch_up_refuses_when_capture_was_removed(
+    sqlite_pair: tuple[Store, Store], tmp_path: Path
+) -> None:
     """Without capture the changes since the copy are unknown: refuse rather than pretend."""
     source, target = sqlite_pair
     migrate.run_copy(source, target, MEMBERS_MAPPING)

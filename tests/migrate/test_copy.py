@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from migrate_support import MEMBERS_MAPPING, execute, expected_table, rows_of
 
 from cutover import migrate
 from cutover.errors import UsageError
@@ -15,7 +16,6 @@ from cutover.migrate.copy import copy_slices
 from cutover.migrate.migration import Migration
 from cutover.migrate.progress import Progress
 from cutover.plan.models import Store
-from migrate_support import MEMBERS_MAPPING, execute, expected_table, rows_of
 
 BAD_ROWS = [
     (90_001, "not-an-email", "active", 100, 100, "x"),
@@ -56,7 +56,10 @@ PAIRS = [
 @pytest.fixture
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, tuple[Store, Store]]:
     """Both engines' legacy stores and target names, built only when a test asks for them."""
-    return {"sqlite": request.getfixturevalue("sqlite_pair"), "postgresql": request.getfixturevalue("pg_pair")}
+    return {
+        "sqlite": request.getfixturevalue("sqlite_pair"),
+        "postgresql": request.getfixturevalue("pg_pair"),
+    }
 
 
 @pytest.mark.parametrize(("src_engine", "dst_engine", "asked", "ran"), PAIRS)
@@ -70,8 +73,14 @@ def test_every_row_lands_as_the_program_says(
     workers = 2 if (asked == "python" and dst_engine == "postgresql") else None
     seen: list[Progress] = []
     report = migrate.run_copy(
-        source, target, MEMBERS_MAPPING, path=asked, chunk_rows=700, workers=workers,  # type: ignore[arg-type]
-        throttle=migrate.Throttle.off(), progress=seen.append,
+        source,
+        target,
+        MEMBERS_MAPPING,
+        path=asked,
+        chunk_rows=700,
+        workers=workers,  # type: ignore[arg-type]
+        throttle=migrate.Throttle.off(),
+        progress=seen.append,
     )
     assert report.path == ran and report.rejected == len(BAD_ROWS)
     want = expected_table(rows_of(source).values())
@@ -81,7 +90,9 @@ def test_every_row_lands_as_the_program_says(
     assert migrate.verify(source, target, MEMBERS_MAPPING).ok
 
 
-def test_the_reject_file_names_each_row_and_reason(sqlite_pair: tuple[Store, Store], tmp_path: Path) -> None:
+def test_the_reject_file_names_each_row_and_reason(
+    sqlite_pair: tuple[Store, Store], tmp_path: Path
+) -> None:
     """Rows that fail cleansing go to the reject file, sorted by key, with the source row."""
     source, target = sqlite_pair
     _add_bad_rows(source)
@@ -103,7 +114,15 @@ def test_a_crashed_copy_resumes_without_duplicates_or_loss(
     """Stopped after three chunks, a second run resumes from the checkpoint and ends exact."""
     source, target = request.getfixturevalue("sqlite_pair" if engine == "sqlite" else "pg_pair")
     with pytest.raises(KeyboardInterrupt):
-        migrate.run_copy(source, target, MEMBERS_MAPPING, path=path, chunk_rows=400, workers=1, throttle=CrashAfter(chunks=3))  # type: ignore[arg-type]
+        migrate.run_copy(
+            source,
+            target,
+            MEMBERS_MAPPING,
+            path=path,
+            chunk_rows=400,
+            workers=1,
+            throttle=CrashAfter(chunks=3),
+        )  # type: ignore[arg-type]
     assert len(rows_of(target)) == 1_200
     report = migrate.run_copy(source, target, MEMBERS_MAPPING, path=path, chunk_rows=400)  # type: ignore[arg-type]
     assert report.resumed and report.rows == 3_000
@@ -138,7 +157,9 @@ def test_two_workers_on_one_slice_never_write_a_chunk_twice(pg_pair: tuple[Store
     assert rows_of(target) == expected_table(rows_of(source).values())
 
 
-def test_the_sql_path_is_refused_where_it_cannot_run(tmp_path: Path, pg_pair: tuple[Store, Store]) -> None:
+def test_the_sql_path_is_refused_where_it_cannot_run(
+    tmp_path: Path, pg_pair: tuple[Store, Store]
+) -> None:
     """Asking for `sql` across engines is a usage error that says why."""
     source, _ = pg_pair
     target = Store(engine="sqlite", path=str(tmp_path / "t.db"), table="members")

@@ -9,23 +9,39 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from migrate_support import rows_of
 
 from cutover import migrate
 from cutover.errors import StoreError, VerificationError
 from cutover.migrate.progress import Progress
 from cutover.plan.models import Store
-from migrate_support import rows_of
 from support import ROOT
 
 FEED_MAPPING = ROOT / "plans" / "mappings" / "member-feed.yaml"
-HEADER = ["member_number", "email", "first_name", "status_code", "points", "lifetime_points", "joined_on"]
+HEADER = [
+    "member_number",
+    "email",
+    "first_name",
+    "status_code",
+    "points",
+    "lifetime_points",
+    "joined_on",
+]
 
 
 def feed_row(i: int, bump: int = 0) -> list[str]:
     cents = (i * 7919 + bump) % 300_000 - 500
     lifetime = (i * 104_729) % 400_000
     code = "ACS"[i % 3]
-    return [str(i), f"Shopper{i}@Retail.example", f" Name{i} ", code, f"{Decimal(cents) / 100:.2f}", f"{lifetime / 100:.2f}", "2020-05-01"]
+    return [
+        str(i),
+        f"Shopper{i}@Retail.example",
+        f" Name{i} ",
+        code,
+        f"{Decimal(cents) / 100:.2f}",
+        f"{lifetime / 100:.2f}",
+        "2020-05-01",
+    ]
 
 
 def write_feed(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Store:
@@ -42,7 +58,17 @@ def want(row: list[str]) -> tuple[Any, ...]:
     lifetime = int(Decimal(row[5]) * 100)
     tier = "elite" if lifetime >= 250_000 else "vip" if lifetime >= 50_000 else "insider"
     status = {"A": "active", "S": "suspended", "C": "closed"}[row[3].strip().upper()]
-    return (int(row[0]), row[1].strip().lower(), row[2].strip(), status, tier, cents // 100, cents % 100, lifetime, row[6])
+    return (
+        int(row[0]),
+        row[1].strip().lower(),
+        row[2].strip(),
+        status,
+        tier,
+        cents // 100,
+        cents % 100,
+        lifetime,
+        row[6],
+    )
 
 
 BAD = [
@@ -54,7 +80,9 @@ BAD = [
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
-def test_sample_full_and_delta_feeds_land_and_verify(request: pytest.FixtureRequest, tmp_path: Path, engine: str) -> None:
+def test_sample_full_and_delta_feeds_land_and_verify(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> None:
     """The sample, then the full feed over it, then the delta: each verified; rejects name their lines."""
     if engine == "sqlite":
         target = Store(engine="sqlite", path=str(tmp_path / "platform.db"), table="members")
@@ -62,7 +90,9 @@ def test_sample_full_and_delta_feeds_land_and_verify(request: pytest.FixtureRequ
         dsn, schema = request.getfixturevalue("pg_schema")
         target = Store(engine="postgresql", dsn=dsn, table=f"{schema}.members")
     sample = write_feed(tmp_path / "sample.csv", [feed_row(i) for i in range(1, 51)] + BAD)
-    report = migrate.run_copy(sample, target, FEED_MAPPING, rejects=tmp_path / "sample.rejects.jsonl")
+    report = migrate.run_copy(
+        sample, target, FEED_MAPPING, rejects=tmp_path / "sample.rejects.jsonl"
+    )
     assert (report.rows, report.rejected, report.path) == (50, 4, "python")
     rejects = [json.loads(x) for x in (tmp_path / "sample.rejects.jsonl").read_text().splitlines()]
     assert [(r["line"], r["reason"]) for r in rejects] == [
@@ -78,13 +108,20 @@ def test_sample_full_and_delta_feeds_land_and_verify(request: pytest.FixtureRequ
     assert migrate.run_copy(full, target, FEED_MAPPING, chunk_rows=64).rows == 500
     verified = migrate.verify(full, target, FEED_MAPPING)
     assert verified.ok and verified.legacy_cents == verified.new_cents and verified.members == 500
-    delta_rows = [feed_row(i, bump=11) for i in range(480, 530)] + [feed_row(7, bump=99), feed_row(7, bump=5)]
+    delta_rows = [feed_row(i, bump=11) for i in range(480, 530)] + [
+        feed_row(7, bump=99),
+        feed_row(7, bump=5),
+    ]
     delta = write_feed(tmp_path / "delta.csv", delta_rows)
     migrate.run_copy(delta, target, FEED_MAPPING)
     assert migrate.verify(delta, target, FEED_MAPPING).ok
-    with pytest.raises(VerificationError):  # the delta changed rows of the full feed: no longer equal
+    with pytest.raises(
+        VerificationError
+    ):  # the delta changed rows of the full feed: no longer equal
         migrate.verify(full, target, FEED_MAPPING)
-    expected = {int(r[0]): want(r) for r in full_rows + delta_rows}  # later rows win, as in the files
+    expected = {
+        int(r[0]): want(r) for r in full_rows + delta_rows
+    }  # later rows win, as in the files
     assert rows_of(target) == {**{k: v for k, v in rows_of(target).items() if k > 9000}, **expected}
 
 
@@ -94,7 +131,9 @@ def test_schema_drift_between_sample_and_full_feed_is_refused(tmp_path: Path) ->
     migrate.run_copy(write_feed(tmp_path / "sample.csv", [feed_row(1)]), target, FEED_MAPPING)
     before = rows_of(target)
     drifted = [*HEADER[:4], "points_balance", *HEADER[5:], "tier"]
-    full = write_feed(tmp_path / "full.csv", [feed_row(i) + ["gold"] for i in range(1, 5)], header=drifted)
+    full = write_feed(
+        tmp_path / "full.csv", [[*feed_row(i), "gold"] for i in range(1, 5)], header=drifted
+    )
     with pytest.raises(StoreError) as caught:
         migrate.run_copy(full, target, FEED_MAPPING)
     message = str(caught.value)

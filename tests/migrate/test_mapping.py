@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from migrate_support import MEMBERS_MAPPING
 
 from cutover.errors import PlanError
 from cutover.migrate.mapping import load_mapping
-from migrate_support import MEMBERS_MAPPING
 from support import ROOT
 
 MAPPINGS = sorted((ROOT / "plans" / "mappings").glob("*.yaml"))
@@ -61,23 +61,58 @@ def _problems(tmp_path: Path, text: str) -> list[str]:
     ("edit", "line", "fragment"),
     [
         (("points_cents, points: whole}", "points_cents, points: hole}"), 9, "points"),
-        (("  email: {from: email, transform: lower}", "  email: {from: mail}"), 8, "'mail' is not in source.columns"),
-        (("  remainder_cents: {from: points_cents, points: remainder}\n", ""), 9, "remainder is missing"),
-        (("key: member_id\n  columns", "key: id\n  columns"), 3, "source.key 'id' is not in source.columns"),
-        (("  member_id: member_id", "  member_id: {from: member_id, transform: lower}"), 7, "target key"),
+        (
+            ("  email: {from: email, transform: lower}", "  email: {from: mail}"),
+            8,
+            "'mail' is not in source.columns",
+        ),
+        (
+            ("  remainder_cents: {from: points_cents, points: remainder}\n", ""),
+            9,
+            "remainder is missing",
+        ),
+        (
+            ("key: member_id\n  columns", "key: id\n  columns"),
+            3,
+            "source.key 'id' is not in source.columns",
+        ),
+        (
+            ("  member_id: member_id", "  member_id: {from: member_id, transform: lower}"),
+            7,
+            "target key",
+        ),
         (("transform: lower}", "transform: lower, colour: red}"), 8, "unknown key"),
         (("email: text", "email: txt"), 4, "email"),
-        (("  email: {from: email, transform: lower}", "  email: {from: email, pattern: '(('}"), 8, "invalid pattern"),
-        (("  email: {from: email, transform: lower}", "  email: {from: points_cents, transform: lower}"), 8, "transforms apply to text"),
-        (("  email: {from: email, transform: lower}", "  email: {from: email, rule: tier}"), 8, "needs an integer"),
+        (
+            ("  email: {from: email, transform: lower}", "  email: {from: email, pattern: '(('}"),
+            8,
+            "invalid pattern",
+        ),
+        (
+            (
+                "  email: {from: email, transform: lower}",
+                "  email: {from: points_cents, transform: lower}",
+            ),
+            8,
+            "transforms apply to text",
+        ),
+        (
+            ("  email: {from: email, transform: lower}", "  email: {from: email, rule: tier}"),
+            8,
+            "needs an integer",
+        ),
     ],
 )
-def test_bad_mappings_name_the_line(tmp_path: Path, edit: tuple[str, str], line: int, fragment: str) -> None:
+def test_bad_mappings_name_the_line(
+    tmp_path: Path, edit: tuple[str, str], line: int, fragment: str
+) -> None:
     """A mistake in a mapping is reported as FILE:LINE: message, at the line that holds it."""
     old, new = edit
     assert old in GOOD
     problems = _problems(tmp_path, GOOD.replace(old, new))
-    assert any(p.startswith(f"{tmp_path / 'bad.yaml'}:{line}:") and fragment in p for p in problems), problems
+    assert any(
+        p.startswith(f"{tmp_path / 'bad.yaml'}:{line}:") and fragment in p for p in problems
+    ), problems
 
 
 def test_a_mapping_that_is_not_yaml_or_not_a_mapping(tmp_path: Path) -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from migrate_support import MEMBERS_MAPPING, member_rows, pg_members, sqlite_members
 
 from cutover import migrate
 from cutover.errors import StoreError, UsageError
 from cutover.plan.models import Store
-from migrate_support import MEMBERS_MAPPING, member_rows, pg_members, sqlite_members
 
 SECRET = "s3cret-Passw0rd-value"
 
@@ -67,7 +67,7 @@ def refusing_server() -> Iterator[int]:
                     (length,) = struct.unpack("!i", read(conn, 4))
                     read(conn, length - 4)
                     assert kind == b"p"
-                    fields = b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"cutover\"\0\0"
+                    fields = b'SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user "cutover"\0\0'
                     conn.sendall(b"E" + struct.pack("!i", len(fields) + 4) + fields)
                 except (ConnectionError, OSError, AssertionError):
                     pass
@@ -85,8 +85,10 @@ def test_wrong_password_is_one_clear_line_without_the_password(
     """A refused password names the store and says so; the password itself appears nowhere."""
     monkeypatch.setenv("TEST_DB_PASSWORD", SECRET)
     source = Store(
-        engine="postgresql", dsn=f"postgresql://cutover@127.0.0.1:{refusing_server}/loyalty",
-        password_secret="TEST_DB_PASSWORD", table="members",
+        engine="postgresql",
+        dsn=f"postgresql://cutover@127.0.0.1:{refusing_server}/loyalty",
+        password_secret="TEST_DB_PASSWORD",
+        table="members",
     )
     target = Store(engine="sqlite", path=str(tmp_path / "t.db"), table="members")
     with pytest.raises(StoreError) as caught:
@@ -100,7 +102,9 @@ def test_wrong_password_is_one_clear_line_without_the_password(
 
 def test_unreachable_server_is_a_store_error(tmp_path: Path) -> None:
     """Nobody listening: 'unreachable', exit code 2, and the target untouched."""
-    source = Store(engine="postgresql", dsn="postgresql://cutover@127.0.0.1:1/loyalty", table="members")
+    source = Store(
+        engine="postgresql", dsn="postgresql://cutover@127.0.0.1:1/loyalty", table="members"
+    )
     target = Store(engine="sqlite", path=str(tmp_path / "t.db"), table="members")
     with pytest.raises(StoreError, match="unreachable"):
         migrate.run_copy(source, target, MEMBERS_MAPPING)
@@ -110,11 +114,15 @@ def test_unreachable_server_is_a_store_error(tmp_path: Path) -> None:
 def test_an_unset_password_secret_names_the_secret(tmp_path: Path) -> None:
     """A password secret that is not set is a usage error naming the secret, not its value."""
     source = Store(
-        engine="postgresql", dsn="postgresql://cutover@127.0.0.1:1/x",
-        password_secret="CUTOVER_TEST_UNSET_SECRET", table="members",
+        engine="postgresql",
+        dsn="postgresql://cutover@127.0.0.1:1/x",
+        password_secret="CUTOVER_TEST_UNSET_SECRET",
+        table="members",
     )
     with pytest.raises(UsageError, match="CUTOVER_TEST_UNSET_SECRET"):
-        migrate.run_copy(source, Store(engine="sqlite", path=str(tmp_path / "t.db")), MEMBERS_MAPPING)
+        migrate.run_copy(
+            source, Store(engine="sqlite", path=str(tmp_path / "t.db")), MEMBERS_MAPPING
+        )
 
 
 def test_missing_sqlite_file_is_refused_and_not_created(tmp_path: Path) -> None:
@@ -149,12 +157,16 @@ def test_a_source_key_that_is_not_unique_is_refused(tmp_path: Path) -> None:
     """Keyset chunks need a unique key; a table without one is refused."""
     path = tmp_path / "legacy.db"
     conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE members (member_id INTEGER, email TEXT, status TEXT, points_cents INTEGER, lifetime_cents INTEGER, updated_at TEXT)")
+    conn.execute(
+        "CREATE TABLE members (member_id INTEGER, email TEXT, status TEXT, points_cents INTEGER, lifetime_cents INTEGER, updated_at TEXT)"
+    )
     conn.commit()
     conn.close()
     source = Store(engine="sqlite", path=str(path), table="members")
     with pytest.raises(StoreError, match="not a primary key"):
-        migrate.run_copy(source, Store(engine="sqlite", path=str(tmp_path / "t.db")), MEMBERS_MAPPING)
+        migrate.run_copy(
+            source, Store(engine="sqlite", path=str(tmp_path / "t.db")), MEMBERS_MAPPING
+        )
 
 
 def test_a_target_that_already_holds_rows_is_not_mixed_into(tmp_path: Path) -> None:
@@ -174,7 +186,9 @@ def test_a_target_table_of_the_wrong_shape_is_refused(pg_schema: tuple[str, str]
     dsn, schema = pg_schema
     source = pg_members(dsn, schema, member_rows(10))
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE TABLE "{schema}".members_new (member_id bigint primary key, email text)')
+        conn.execute(
+            f'CREATE TABLE "{schema}".members_new (member_id bigint primary key, email text)'
+        )
     target = Store(engine="postgresql", dsn=dsn, table=f"{schema}.members_new")
     with pytest.raises(StoreError, match="does not fit the mapping: missing 'status'"):
         migrate.run_copy(source, target, MEMBERS_MAPPING)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from migrate_support import MEMBERS_MAPPING, execute, rows_of
 
 from cutover import migrate
 from cutover.errors import VerificationError
 from cutover.migrate.migration import Migration
 from cutover.plan.models import Store
-from migrate_support import MEMBERS_MAPPING, execute, rows_of
 from support import ROOT
 
 CATALOG_MAPPING = ROOT / "plans" / "mappings" / "reward-catalog.yaml"
@@ -32,7 +32,9 @@ def _fails(source: Store, target: Store) -> migrate.VerifyReport:
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
-def test_a_changed_field_is_named_with_its_key_range(request: pytest.FixtureRequest, engine: str) -> None:
+def test_a_changed_field_is_named_with_its_key_range(
+    request: pytest.FixtureRequest, engine: str
+) -> None:
     """One target email changed: the chunk around key 1234 fails and the row diff names the field."""
     source, target = _copied(request, engine)
     assert migrate.verify(source, target, MEMBERS_MAPPING, chunk_rows=100).ok
@@ -47,7 +49,9 @@ def test_a_changed_field_is_named_with_its_key_range(request: pytest.FixtureRequ
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
-def test_a_lost_cent_is_a_conservation_failure_naming_the_member(request: pytest.FixtureRequest, engine: str) -> None:
+def test_a_lost_cent_is_a_conservation_failure_naming_the_member(
+    request: pytest.FixtureRequest, engine: str
+) -> None:
     """A remainder off by one cent: conservation fails for that member, to the cent."""
     source, target = _copied(request, engine)
     execute(target, "UPDATE {t} SET remainder_cents = remainder_cents - 1 WHERE member_id = 77")
@@ -55,22 +59,37 @@ def test_a_lost_cent_is_a_conservation_failure_naming_the_member(request: pytest
     [member] = report.mismatched[0].members
     legacy = rows_of(source)[77][3]
     assert member.key == 77 and member.legacy_cents == legacy and member.new_cents == legacy - 1
-    assert any(p.startswith("conservation: 1 members") and "member 77" in p for p in report.problems)
+    assert any(
+        p.startswith("conservation: 1 members") and "member 77" in p for p in report.problems
+    )
     assert report.legacy_cents - report.new_cents == 1
 
 
 def test_missing_extra_and_wrongly_kept_rows(pg_pair: tuple[Store, Store]) -> None:
     """A lost row, an invented row and a row that should have been rejected are each reported."""
     source, target = pg_pair
-    execute(source, "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?)", (9_999, "x@y.z", "weird", 1, 1, "t"))
+    execute(
+        source, "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?)", (9_999, "x@y.z", "weird", 1, 1, "t")
+    )
     migrate.run_copy(source, target, MEMBERS_MAPPING)
     execute(target, "DELETE FROM {t} WHERE member_id = 10")
-    execute(target, "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (5_555, "a@b.c", "active", "green", 1, 2, 3, "t"))
-    execute(target, "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (9_999, "x@y.z", "active", "green", 0, 1, 1, "t"))
+    execute(
+        target,
+        "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (5_555, "a@b.c", "active", "green", 1, 2, 3, "t"),
+    )
+    execute(
+        target,
+        "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (9_999, "x@y.z", "active", "green", 0, 1, 1, "t"),
+    )
     report = _fails(source, target)
     kinds = {row.key: row.kind for chunk in report.mismatched for row in chunk.rows}
     assert kinds == {10: "missing", 5_555: "extra", 9_999: "rejected"}
-    assert report.problems[0] == "counts: the source has 3,000 rows that pass cleansing, the target 3,001"
+    assert (
+        report.problems[0]
+        == "counts: the source has 3,000 rows that pass cleansing, the target 3,001"
+    )
 
 
 def test_a_reject_record_that_lost_a_row_fails(sqlite_pair: tuple[Store, Store]) -> None:
@@ -82,7 +101,10 @@ def test_a_reject_record_that_lost_a_row_fails(sqlite_pair: tuple[Store, Store])
     assert report.rejected_rows == report.rejects_recorded == 1
     with Migration.open(source, target, MEMBERS_MAPPING) as m:
         m.target.execute(f"DELETE FROM {m.checkpoints.rejects_t.sql}")
-    assert any(p.startswith("rejects: 1 source rows fail cleansing") for p in _fails(source, target).problems)
+    assert any(
+        p.startswith("rejects: 1 source rows fail cleansing")
+        for p in _fails(source, target).problems
+    )
 
 
 @pytest.mark.parametrize("target_engine", ["sqlite", "postgresql"])
@@ -91,11 +113,28 @@ def test_text_keys_are_chunked_the_same_on_every_engine(
 ) -> None:
     """Text keys in mixed case and accents order bytewise everywhere, so chunk checksums line up."""
     dsn, schema = pg_schema
-    skus = ["a", "B", "Z", "é", "Ä", "b-1", "b_1", "a10", "a9", "zz", *[f"sku{i:04d}" for i in range(300)]]
+    skus = [
+        "a",
+        "B",
+        "Z",
+        "é",
+        "Ä",
+        "b-1",
+        "b_1",
+        "a10",
+        "a9",
+        "zz",
+        *[f"sku{i:04d}" for i in range(300)],
+    ]
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE TABLE "{schema}".reward_items (sku text primary key, name text, price_cents bigint)')
+        conn.execute(
+            f'CREATE TABLE "{schema}".reward_items (sku text primary key, name text, price_cents bigint)'
+        )
         for i, sku in enumerate(skus):
-            conn.execute(f'INSERT INTO "{schema}".reward_items VALUES (%s, %s, %s)', [sku, f"item {i}", i * 37])
+            conn.execute(
+                f'INSERT INTO "{schema}".reward_items VALUES (%s, %s, %s)',
+                [sku, f"item {i}", i * 37],
+            )
     source = Store(engine="postgresql", dsn=dsn, table=f"{schema}.reward_items")
     target = (
         Store(engine="sqlite", path=str(tmp_path / "catalog.db"), table="tier_assignments")

@@ -300,6 +300,9 @@ def drain_command(
     no_verify: Annotated[
         bool, typer.Option("--no-verify", help="Skip verification (not advised).")
     ] = False,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, help="Changes per applied batch.")
+    ] = 5_000,
     as_json: JsonOpt = False,
 ) -> None:
     """Final drain: freeze writes, apply the last changes, verify, switch, unfreeze; prints the pause."""
@@ -319,6 +322,7 @@ def drain_command(
             switch=_shell(switch_command, "switch", system) if switch_command else None,
             verify=not no_verify,
             max_lag_s=b.max_lag_s,
+            batch=batch,
             progress=view,
         )
     verdict = "not verified" if report.verification is None else report.verification.summary()

@@ -348,7 +348,9 @@ def _field_sql(
         v = _text(v)
     if spec.required:
         blank = f"{v} = ''" if (src_kind == "text" or spec.cast == "text") else "FALSE"
-        conds.append(f"WHEN {v} IS NULL OR {blank} THEN {literal(name + ': missing (required)', dialect)}")
+        conds.append(
+            f"WHEN {v} IS NULL OR {blank} THEN {literal(name + ': missing (required)', dialect)}"
+        )
     for step in spec.transform:
         if step == "trim":
             v = f"btrim({v}, ' ')" if dialect == "postgresql" else f"trim({v}, ' ')"
@@ -384,7 +386,10 @@ def _field_sql(
     if spec.lookup is not None:
         key = v if (src_kind == "text" or spec.cast == "text") else _text(v)
         keys = ", ".join(literal(k, dialect) for k in spec.lookup)
-        whens = " ".join(f"WHEN {literal(k, dialect)} THEN {literal(val, dialect)}" for k, val in spec.lookup.items())
+        whens = " ".join(
+            f"WHEN {literal(k, dialect)} THEN {literal(val, dialect)}"
+            for k, val in spec.lookup.items()
+        )
         if spec.default is not None:
             v = f"(CASE WHEN {key} IS NULL THEN NULL {' '.join(f'WHEN {key} = {literal(k, dialect)} THEN {literal(val, dialect)}' for k, val in spec.lookup.items())} ELSE {literal(spec.default, dialect)} END)"
         else:
