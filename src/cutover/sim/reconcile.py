@@ -12,7 +12,8 @@ Checks, each naming the transactions that fail it:
    transaction's points re-priced under the program stamped when it was accepted
    (which must be the program its front served at that moment), and the sum
    equal to the balance the current store holds, to the centipoint, conversion
-   and rounding remainder included;
+   and rounding remainder included (a member the store held before the first
+   transaction seen, seeded or migrated in, replays from an inferred opening);
 4. nothing is left held: no buffer and no pending write still waits.
 """
 
@@ -53,6 +54,8 @@ class Report:
     declined: int = 0
     refused_while_buffering: list[str] = field(default_factory=list)
     members_replayed: int = 0
+    openings_inferred: int = 0
+    """Members held before the first transaction seen: opening balance = held - replayed."""
     balance_mismatches: list[str] = field(default_factory=list)
     mispriced: list[str] = field(default_factory=list)
     wrong_program: list[str] = field(default_factory=list)
@@ -94,6 +97,7 @@ class Report:
             "declined": self.declined,
             "refused_while_buffering": len(self.refused_while_buffering),
             "members_replayed": self.members_replayed,
+            "openings_inferred": self.openings_inferred,
             "balance_mismatches": len(self.balance_mismatches),
             "mispriced": len(self.mispriced),
             "wrong_program": len(self.wrong_program),
@@ -123,7 +127,12 @@ class Report:
             f"{self.declined_degraded} declined_degraded · {self.declined} declined · "
             f"{self.unknown} unanswered",
             f"balances    {self.members_replayed} members replayed · {len(self.balance_mismatches)} "
-            f"off · {len(self.mispriced)} mispriced · {len(self.wrong_program)} under the wrong program",
+            f"off · {len(self.mispriced)} mispriced · {len(self.wrong_program)} under the wrong program"
+            + (
+                f" · {self.openings_inferred} opening balances inferred"
+                if self.openings_inferred
+                else ""
+            ),
             f"held        {sum(self.held.values())} writes still held"
             + (
                 f" ({', '.join(f'{k} {v}' for k, v in sorted(self.held.items()))})"
@@ -333,7 +342,19 @@ def _replay(
         r.txn_id: Original(r.txn_id, r.member_id, r.kind, r.amount_cents, r.points_delta_cents)
         for r in rows
     }
+    balances = current.balances()
+    created = {r.member_id for r in rows if r.kind == "account_created"}
+    totals: defaultdict[int, int] = defaultdict(int)
+    for row in rows:
+        totals[row.member_id] += row.points_delta_cents
+    # a member the system of record held before any transaction we see (seeded, or
+    # migrated in): their opening balance is inferred, so their deltas still replay
     running: defaultdict[int, int] = defaultdict(int)
+    for member_id in totals.keys() - created:
+        held = balances.get(member_id)
+        if held is not None:
+            running[member_id] = held.balance_cents - totals[member_id]
+            report.openings_inferred += 1
     touched: set[int] = set()
     leg_expected: dict[str, int] = {}
     for row in rows:
@@ -364,7 +385,6 @@ def _replay(
             if request.kind == "accounts_merged":
                 leg_expected[row.txn_id + MERGE_LEG_SUFFIX] = -priced.moved_cents
         running[row.member_id] += row.points_delta_cents
-    balances = current.balances()
     for member_id in sorted(touched):
         held = balances.get(member_id)
         report.members_replayed += 1

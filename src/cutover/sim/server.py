@@ -170,7 +170,7 @@ class RunningEstate:
 
 @contextlib.contextmanager
 def running_estate(
-    plan: str | Path,
+    plan: str | Path | Any,
     env: str = "staging",
     *,
     port: int = 0,
@@ -181,15 +181,19 @@ def running_estate(
     process: bool = False,
     timeout: float = 30.0,
 ) -> Iterator[RunningEstate]:
-    """Run the estate for `plan` on 127.0.0.1 (a free port by default); stop it on exit.
+    """Run the estate for `plan` (a path or a `LoadedPlan`) on 127.0.0.1; stop it on exit.
+
+    A free port by default. Relative store paths in the plan resolve against
+    `workdir` (default: the working directory, as the data plane resolves them).
 
     The token is `token`, else `$CUTOVER_ESTATE_TOKEN`, else a fresh random one
     (read it from `.token`); `insecure=True` serves without authentication.
     `process=True` runs it in a child process (survives `kill()` + `restart()`).
     """
     work = Path(workdir) if workdir is not None else Path.cwd()
+    plan_file = Path(getattr(plan, "path", plan))  # a path, or a LoadedPlan
     handle = RunningEstate(
-        plan_path=Path(plan).resolve(),
+        plan_path=plan_file.resolve(),
         env=env,
         port=port,
         token=None
