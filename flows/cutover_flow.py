@@ -75,8 +75,12 @@ def run_system(
         )
 
 
-class NoticeLoop:
-    """Publishes notices as they fall due, in the background of the flow run."""
+class RunWatcher:
+    """In the background of the cutover flow run: notices as they fall due, boards as steps move.
+
+    Both are computed from the journal, so whatever process ran a step, the boards
+    and notices follow; writes to the Prefect server are batched per tick.
+    """
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
@@ -88,6 +92,7 @@ class NoticeLoop:
             ctx.plan, [outbox, self.artifacts], ctx.workdir / "notices-delivered.jsonl"
         )
         self.published = 0
+        self._seen = -1
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -97,10 +102,25 @@ class NoticeLoop:
             history = self.ctx.journal.history(self.ctx.run_key)
             due = self.live.due(history, self.clock.now(), self.clock.to_plan)
             self._send(due)
+            self.artifacts.flush(self.ctx.plan)
+            if len(history) != self._seen:
+                changed = {
+                    self.ctx.plan.system(r.system).department for r in history[max(self._seen, 0) :]
+                }
+                ui.publish_board(
+                    self.ctx.plan,
+                    self.ctx.timeline,
+                    self.ctx.journal,
+                    self.ctx.run_key,
+                    self.clock,
+                    None if self._seen < 0 else changed,
+                )
+                self._seen = len(history)
 
     def rolled_back(self) -> None:
         with self._lock:
             self._send(self.live.rolled_back(self.clock.now()))
+            self.artifacts.flush(self.ctx.plan)
 
     def _send(self, due: list[Any]) -> None:
         if not due:
@@ -125,8 +145,8 @@ class NoticeLoop:
             while not self._stop.wait(interval):
                 try:
                     self.tick()
-                except Exception as exc:  # a notice problem must not stop the cutover
-                    log.warning("notice_tick_failed", error=str(exc))
+                except Exception as exc:  # a notice or board problem must not stop the cutover
+                    log.warning("watcher_tick_failed", error=str(exc))
 
         self._thread = threading.Thread(target=lambda: context.run(loop), daemon=True)
         self._thread.start()
@@ -228,7 +248,7 @@ def cutover(
     base_url: str | None = None,
     auto_approve: bool = False,
     on_failure: str | None = None,
-    notice_interval: float = 0.5,
+    watch_interval: float = 1.0,
     system_deployment: str | None = None,
     data_root: str | None = None,
     skip_idle: bool = False,
@@ -252,11 +272,10 @@ def cutover(
     clock = ctx.clock()
     bind_context(run=run_key)
     ui.publish_timeline(ctx.plan, ctx.timeline, run_key)
-    ui.publish_board(ctx.plan, ctx.timeline, ctx.journal, run_key, clock)
     ui.emit("run.started", run_key=run_key, payload={"plan": ctx.plan.name, "env": env})
-    notices = NoticeLoop(ctx)
+    notices = RunWatcher(ctx)
     notices.tick()
-    notices.start(notice_interval)
+    notices.start(watch_interval)
     outcome = "completed"
     stopped_at = ""
     skipped: list[str] = []
@@ -312,7 +331,6 @@ def cutover(
         stopped_at = str(exc)
     finally:
         notices.stop()
-        ui.publish_board(ctx.plan, ctx.timeline, ctx.journal, run_key, clock)
         ui.emit("run.finished", run_key=run_key, payload={"outcome": outcome})
     return {
         "run_key": run_key,

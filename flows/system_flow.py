@@ -1,5 +1,9 @@
 """The per-system flow: one system's steps in order, each a task named `<system> · <step>`.
 
+The status boards are refreshed by the cutover flow from the journal, not here: a
+per-system run may be on a worker in another network, and publishing from every
+step would multiply the writes to the Prefect server.
+
 A department lead filters the Prefect UI by `dept:<id>` and sees one run of this
 flow per system of theirs, with its steps as task runs. The work of each step
 is `cutover.runner.steps.execute`, which journals it: a step done in an earlier
@@ -23,12 +27,10 @@ from flows import ui
 def run_step(params: dict[str, Any], system: str, step: str) -> dict[str, Any]:
     """Execute one journaled step, telling the UI when it starts and ends."""
     ctx = RunContext.load(RunParams(**params))
-    clock = ctx.clock()
     bind_context(run=ctx.run_key, system=system, step=step)
     if ctx.journal.is_done(ctx.run_key, system, step):
         return {"status": "already-done"}
     ui.emit("step.started", run_key=ctx.run_key, system=system, step=step)
-    ui.publish_board(ctx.plan, ctx.timeline, ctx.journal, ctx.run_key, clock)
     try:
         outcome = execute(ctx, system, step)
     except StepError as exc:
@@ -39,13 +41,11 @@ def run_step(params: dict[str, Any], system: str, step: str) -> dict[str, Any]:
             step=step,
             payload={"error": str(exc)},
         )
-        ui.publish_board(ctx.plan, ctx.timeline, ctx.journal, ctx.run_key, clock)
         raise
     ui.emit("step.finished", run_key=ctx.run_key, system=system, step=step, payload=outcome)
     kind = next(s.step for s in ctx.plan.system(system).steps if s.key == step)
     if kind in ("freeze", "switch", "unfreeze"):
         ui.emit(kind, run_key=ctx.run_key, system=system, step=step, payload=outcome)
-    ui.publish_board(ctx.plan, ctx.timeline, ctx.journal, ctx.run_key, clock)
     return outcome
 
 

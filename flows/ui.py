@@ -40,9 +40,14 @@ def publish_timeline(plan: Plan, timeline: Timeline, run_key: str) -> None:
 
 
 def publish_board(
-    plan: Plan, timeline: Timeline, journal: Journal, run_key: str, clock: RunClock
+    plan: Plan,
+    timeline: Timeline,
+    journal: Journal,
+    run_key: str,
+    clock: RunClock,
+    departments: set[str] | None = None,
 ) -> None:
-    """The whole-cutover board and one board per department, from the journal."""
+    """The whole-cutover board, and the board of each department (or of `departments`)."""
     with _board_lock:
         history = journal.history(run_key)
         everything = board.rows(plan, timeline, history, to_plan_time=clock.to_plan)
@@ -53,6 +58,8 @@ def publish_board(
             + ", ".join(f"{n} {s}" for s, n in sorted(board.counts(everything).items())),
         )
         for department in plan.departments:
+            if departments is not None and department.id not in departments:
+                continue
             mine = [r for r in everything if r.department == department.id]
             if not mine:
                 continue
@@ -69,37 +76,59 @@ def publish_markdown(key: str, markdown: str, description: str) -> None:
 
 
 class ArtifactSink:
-    """Notices sink: one Prefect markdown artifact per notice, plus a running list."""
+    """Notices sink: a Prefect markdown artifact per notice, and a table of all sent so far.
+
+    `send` only collects; `flush` writes (once per tick of the run's watcher), so a
+    burst of notices costs a few writes to the Prefect server, not dozens.
+    """
 
     name = "prefect-artifact"
 
     def __init__(self, run_key: str) -> None:
         self.run_key = run_key
         self.sent: list[Rendered] = []
+        self._pending: list[Rendered] = []
+        self._lock = threading.Lock()
 
     def send(self, plan: Plan, notice: Rendered) -> None:
-        event = notice.event
-        self.sent.append(notice)
-        create_markdown_artifact(
-            key=artifact_key("notice", event.feature, event.kind, notice.channel),
-            markdown=f"**{notice.feature_name}** — {event.kind} ({notice.channel}), "
-            f"sent {when(event.at, plan)}\n\n> {notice.text}\n",
-            description=f"Customer notice: {notice.feature_name} {event.kind}",
-        )
-        rows = [
-            {
-                "sent": when(n.event.at, plan),
-                "feature": n.feature_name,
-                "kind": n.event.kind,
-                "channel": n.channel,
-                "text": n.text,
-            }
-            for n in self.sent
-        ]
+        with self._lock:
+            self.sent.append(notice)
+            self._pending.append(notice)
+
+    def flush(self, plan: Plan) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+            sent = list(self.sent)
+        if not pending:
+            return
+        by_event: dict[str, list[Rendered]] = {}
+        for notice in pending:
+            by_event.setdefault(notice.event.key, []).append(notice)
+        for notices in by_event.values():
+            event = notices[0].event
+            lines = [
+                f"**{notices[0].feature_name}** — {event.kind}, sent {when(event.at, plan)}",
+                "",
+            ]
+            lines += [f"- *{n.channel}*: {n.text}" for n in notices]
+            create_markdown_artifact(
+                key=artifact_key("notice", event.feature, event.kind),
+                markdown="\n".join(lines) + "\n",
+                description=f"Customer notice: {notices[0].feature_name} {event.kind}",
+            )
         create_table_artifact(
             key=artifact_key("notices", self.run_key),
-            table=rows,
-            description=f"Customer notices sent so far ({len(rows)})",
+            table=[
+                {
+                    "sent": when(n.event.at, plan),
+                    "feature": n.feature_name,
+                    "kind": n.event.kind,
+                    "channel": n.channel,
+                    "text": n.text,
+                }
+                for n in sent
+            ],
+            description=f"Customer notices sent so far ({len(sent)})",
         )
 
 

@@ -57,6 +57,8 @@ def prefect_settings(scale: float) -> Any:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "cutover")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+    # a SQLite-backed server answers 503 while its database is locked: retry longer
+    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "12")
     os.environ.setdefault("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "30d")
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
@@ -406,7 +408,97 @@ def server_start(
         server.stop()
 
 
+def demo(
+    plan: Annotated[Path, typer.Option("--plan", help="The plan to play.")] = Path(
+        "plans/rewards-tiers.yaml"
+    ),
+    time_scale: Annotated[
+        float | None,
+        typer.Option(
+            "--time-scale",
+            min=1.0,
+            help="Plan seconds per real second (default: the plan's active time in about 70 s).",
+        ),
+    ] = None,
+    rate: Annotated[
+        float,
+        typer.Option("--rate", min=1.0, max=2000.0, help="Simulated transactions per second."),
+    ] = 60.0,
+    customers: Annotated[
+        int, typer.Option("--customers", min=10, max=1_000_000, help="Simulated customers.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated customers.")] = 7,
+    ui: Annotated[
+        bool,
+        typer.Option(
+            "--ui",
+            help="Start `prefect server start` in the background and print the URL to watch.",
+        ),
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object as the last line.")
+    ] = False,
+) -> None:
+    """The main job on one machine: estate, traffic and the whole cutover, compressed, then reconciled."""
+    from cutover.runner.demo import DemoOptions, run_demo
+
+    if not plan.exists():
+        raise UsageError(f"{plan}: no such plan (run from the repository root, or give --plan)")
+    result = run_demo(
+        DemoOptions(
+            plan=plan, time_scale=time_scale, rate=rate, customers=customers, seed=seed, ui=ui
+        )
+    )
+    print_demo_summary(result)
+    if json_out:
+        typer.echo(json.dumps(result))
+    if result["outcome"] != "completed" or not result["reconciled"] or result["refused"]:
+        raise typer.Exit(1)
+
+
+def print_demo_summary(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if Console().is_terminal else 120)
+    table = Table(
+        title=f"cutover demo — {result['plan']} ({result['seconds']:.0f} s)",
+        title_justify="left",
+        show_header=False,
+    )
+    table.add_column("what")
+    table.add_column("value")
+    ok = "[green]0[/]"
+    rows = [
+        ("outcome", result["outcome"]),
+        (
+            "phases / systems / steps done",
+            f"{result['phases']} / {result['systems']} / {result['steps']}",
+        ),
+        ("time scale", f"{result['time_scale']:g}× (idle time skipped)"),
+        (
+            "transactions sent / acknowledged",
+            f"{result['transactions']:,} / {result['acknowledged']:,}",
+        ),
+        ("lost", ok if result["lost"] == 0 else f"[red]{result['lost']}[/]"),
+        ("duplicated", ok if result["duplicated"] == 0 else f"[red]{result['duplicated']}[/]"),
+        (
+            "refused (outside an announced degradation)",
+            ok if result["refused"] == 0 else f"[red]{result['refused']}[/]",
+        ),
+        ("declined inside announced degradations", f"{result['declined_degraded']:,}"),
+        ("longest write pause", f"{result['max_write_pause_s']:.3f} s"),
+        ("customer notices sent", f"{result['notices']} ({', '.join(result['notice_kinds'])})"),
+        ("report", result["report"]),
+        ("notices outbox", result["outbox"]),
+    ]
+    for what, value in rows:
+        table.add_row(what, str(value))
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
+    app.command(name="demo")(demo)
     app.command(name="run")(run)
     app.command(name="journal")(journal_cmd)
     app.add_typer(gate_app, name="gate")

@@ -1,0 +1,250 @@
+"""`cutover demo`: the whole story on one machine, with nothing installed but the project.
+
+1. Prefect: the server at `PREFECT_API_URL`, or `--ui`'s `prefect server start`, or
+   Prefect's temporary local server;
+2. the simulated estate for the plan's `staging` environment, on a free loopback port;
+3. simulated customers buying, redeeming, voiding... at `--rate` per second, with a ledger;
+4. the cutover flow, compressed (`--time-scale`, idle time skipped), gates auto-approved;
+5. reconciliation of the ledger against the stores: 0 lost, 0 duplicated, 0 refused;
+6. a summary, a drill-style report (`report.md`), and with `--json` one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets as pysecrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cutover.errors import UsageError
+from cutover.logs import get_logger
+
+log = get_logger("cutover.demo")
+
+TOKEN_ENV = "CUTOVER_ESTATE_TOKEN"
+DEMO_ACTIVE_SECONDS = 70.0
+"""Auto time scale: the plan's active time (idle nights skipped) lasts about this long."""
+
+
+class BackgroundTraffic:
+    """The traffic simulator in a thread of its own, stoppable from this one."""
+
+    def __init__(
+        self, *, url: str, token: str | None, rate: float, customers: int, seed: int, ledger: Path
+    ) -> None:
+        from cutover.sim.generator import Settings
+
+        self.settings = Settings(customers=customers, seed=seed, run=f"demo{seed}").check()
+        self.url, self.token, self.rate, self.ledger = url, token, rate, ledger
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cutover-traffic", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(30)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported by stop()
+            self.error = exc
+        finally:
+            self._ready.set()
+
+    async def _main(self) -> None:
+        from cutover.sim.generator import Generator
+        from cutover.sim.traffic import Ledger, Router, discover_fronts, drive
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        router = Router(discover_fronts(self.url, self.token))
+        book = Ledger(self.ledger)
+        self._ready.set()
+        try:
+            self.result = await drive(
+                Generator(self.settings).events(),
+                url=self.url,
+                token=self.token,
+                rate=self.rate,
+                router=router,
+                ledger=book,
+                stop=self._stop,
+            )
+        finally:
+            book.close()
+
+    def stop(self) -> Any:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(60)
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+@dataclass
+class DemoOptions:
+    plan: Path
+    env: str = "staging"
+    time_scale: float | None = None
+    rate: float = 60.0
+    customers: int = 2000
+    seed: int = 7
+    ui: bool = False
+    home: Path = Path("var/demo")
+
+
+def auto_scale(plan: Any) -> float:
+    """A time scale that plays the plan's active spans in about DEMO_ACTIVE_SECONDS."""
+    from cutover.plan import build_timeline
+
+    timeline = build_timeline(plan)
+    active = sum((p.end - p.start).total_seconds() for p in timeline.phases)
+    return max(1.0, round(active / DEMO_ACTIVE_SECONDS))
+
+
+def run_demo(options: DemoOptions) -> dict[str, Any]:
+    from cutover.plan import load_plan
+
+    began = time.monotonic()
+    loaded = load_plan(options.plan)
+    plan = loaded.plan
+    if options.env not in plan.environments or not plan.environments[options.env].simulated:
+        raise UsageError(
+            f"environment {options.env!r} of {options.plan} is not a simulated one; "
+            "the demo needs `simulated: true`"
+        )
+    scale = options.time_scale or auto_scale(plan)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_key = f"demo-{stamp}"
+    workdir = (options.home / stamp).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    token = os.environ.get(TOKEN_ENV) or pysecrets.token_urlsafe(24)
+    os.environ[TOKEN_ENV] = token  # the flow's clients resolve the plan's token_secret by name
+
+    server = None
+    if options.ui and not os.environ.get("PREFECT_API_URL"):
+        from cutover.runner.server import start_server
+
+        server = start_server(home=options.home / "prefect", auth_secret=None)
+        os.environ["PREFECT_API_URL"] = server.url
+        print(f"Prefect UI: {server.url.removesuffix('/api')}  (open it now to watch)", flush=True)
+
+    from cutover.runner.cli import execute_run
+    from cutover.runner.report import build_report, write_report
+    from cutover.sim.reconcile import reconcile
+    from cutover.sim.server import running_estate
+
+    ledger = workdir / "ledger.jsonl"
+    try:
+        with running_estate(options.plan, options.env, workdir=workdir, token=token) as estate:
+            traffic = BackgroundTraffic(
+                url=estate.url,
+                token=token,
+                rate=options.rate,
+                customers=options.customers,
+                seed=options.seed,
+                ledger=ledger,
+            )
+            from cutover.sim.seed import seed_stores
+
+            seeded = seed_stores(plan, options.env, plan_dir=loaded.directory, root=workdir)
+            log.info("stores_seeded", stores=[f"{s.store}:{s.rows}" for s in seeded])
+            traffic.start()
+            time.sleep(2.0)  # customers sign up and buy before the first freeze
+            summary = execute_run(
+                plan=options.plan,
+                env=options.env,
+                run_key=run_key,
+                journal=str(workdir / "journal.db"),
+                scale=scale,
+                base_url=estate.base_url,
+                auto_approve=True,
+                on_failure=None,
+                workdir=workdir / "run",
+                data_root=workdir,
+                skip_idle=True,
+            )
+            traffic_result = traffic.stop()
+            state_dir = estate.state_dir
+        report = reconcile(plan, options.env, ledger=ledger, workdir=workdir, state_dir=state_dir)
+    finally:
+        if server is not None and not options.ui:
+            server.stop()
+
+    from cutover.journal import Journal
+
+    journal = Journal(workdir / "journal.db")
+    clock = journal.open_run(run_key, plan.name, options.env, _unused_clock(plan))
+    history = journal.history(run_key)
+    notices = _read_jsonl(workdir / "run" / "notices-outbox.jsonl")
+    reconciliation = {
+        "sent": traffic_result.sent if traffic_result else 0,
+        "acknowledged": report.acknowledged,
+        "lost": len(report.lost),
+        "duplicated": len(report.duplicated),
+        "refused": report.refused,
+        "declined_degraded": report.declined_degraded,
+        "ok": report.ok,
+    }
+    from cutover.plan import build_timeline
+
+    full = build_report(
+        plan=plan,
+        timeline=build_timeline(plan),
+        run_key=run_key,
+        env=options.env,
+        history=history,
+        clock=clock,
+        reconciliation=reconciliation,
+        notices=[{k: n.get(k) for k in ("at", "feature", "kind", "channel")} for n in notices],
+    )
+    report_path = write_report(full, workdir)
+    (workdir / "reconciliation.txt").write_text(report.render())
+    steps = [r for r in history if r.status == "done" and r.action == "do"]
+    return {
+        "seconds": round(time.monotonic() - began, 1),
+        "plan": str(options.plan),
+        "run_key": run_key,
+        "outcome": summary["outcome"],
+        "time_scale": scale,
+        "phases": len(plan.phases),
+        "systems": len(plan.systems),
+        "steps": len(steps),
+        "transactions": reconciliation["sent"],
+        "acknowledged": reconciliation["acknowledged"],
+        "lost": reconciliation["lost"],
+        "duplicated": reconciliation["duplicated"],
+        "refused": reconciliation["refused"],
+        "declined_degraded": reconciliation["declined_degraded"],
+        "reconciled": reconciliation["ok"],
+        "notices": len(notices),
+        "notice_kinds": sorted({str(n.get("kind")) for n in notices}),
+        "max_write_pause_s": full["max_write_pause_s"],
+        "workdir": str(workdir),
+        "report": str(report_path),
+        "outbox": str(workdir / "run" / "notices-outbox.jsonl"),
+    }
+
+
+def _unused_clock(plan: Any) -> Any:
+    from cutover.clock import RunClock
+
+    return RunClock.drill(plan.starts_at, 1.0)  # ignored: the run is already recorded
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    import json
+
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
