@@ -438,6 +438,9 @@ def demo(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON object as the last line.")
     ] = False,
+    home: Annotated[
+        Path, typer.Option("--home", help="Where demo runs are kept (one folder per run).")
+    ] = Path("var/demo"),
 ) -> None:
     """The main job on one machine: estate, traffic and the whole cutover, compressed, then reconciled."""
     from cutover.runner.demo import DemoOptions, run_demo
