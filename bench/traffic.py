@@ -38,7 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PLAN = ROOT / "plans" / "demo.yaml"
 TOKEN = "bench-token-5e0c1d"
 PACED = 0.7
-"""The paced check offers this share of the closed-loop rate."""
+"""The paced check offers this share of the closed-loop rate..."""
+KEPT_UP = 0.95
+"""...and counts as kept up when at least this share of it was sent (a stall of a few
+hundred milliseconds, from a WAL checkpoint or another process, is not a failure)."""
 
 
 def generator_rate(customers: int, months: float) -> tuple[float, int]:
@@ -101,7 +104,7 @@ def measure(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--seconds", type=float, default=6.0, help="length of each measured phase")
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each measured phase")
     parser.add_argument("--period", type=float, default=1.0, help="seconds frozen, then unfrozen")
     args = parser.parse_args()
     logs.configure(level="warning", fmt="json")
@@ -129,7 +132,7 @@ def main() -> int:
     every = [*phases["open"], *phases["frozen"], *paced.values()]
 
     def kept_up(result: TrafficResult, base: float) -> bool:
-        return result.rate >= round(base * PACED) * 0.97 and result.refused == 0
+        return result.rate >= round(base * PACED) * KEPT_UP and result.refused == 0
 
     figures: dict[str, Any] = {
         "accepted_per_s": round(open_rate, 1),
