@@ -380,3 +380,8 @@ def test_postgresql_stores(tmp_path: Path, pg_schema: tuple[str, str]) -> None:
     assert report.acknowledged > 300
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'drop schema "{schema}_new" cascade')
+
+
+def test_the_handle_does_not_show_its_token(estate: RunningEstate) -> None:
+    """repr() of a running estate (pytest prints it on failure) leaves the token out."""
+    assert TOKEN not in repr(estate) and estate.token == TOKEN

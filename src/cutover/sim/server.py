@@ -125,7 +125,7 @@ class RunningEstate:
     plan_path: Path
     env: str
     port: int
-    token: str | None
+    token: str | None = field(repr=False)
     workdir: Path
     state_dir: Path
     process: subprocess.Popen[bytes] | None = None
