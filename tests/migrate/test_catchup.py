@@ -20,7 +20,7 @@ def _change_everything(source: Store) -> None:
     execute(source, "DELETE FROM {t} WHERE member_id BETWEEN 200 AND 260")
     execute(source, "UPDATE {t} SET member_id = 7001 WHERE member_id = 300")
     execute(source, "UPDATE {t} SET status = 'frozen' WHERE member_id = 301")  # now rejected
-    execute(source, "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?)", (7002, "bad", "active", 1, 1, "x"))
+    execute(source, "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?)", (7002, "", "active", 1, 1, "x"))
     execute(
         source, "UPDATE {t} SET email = 'fixed@x.y' WHERE member_id = 7002"
     )  # rejected, then fine

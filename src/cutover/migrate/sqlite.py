@@ -27,7 +27,7 @@ BUSY_TIMEOUT_MS = 30_000
 def _regexp(pattern: str, value: object) -> bool:
     if value is None:
         return False
-    return re.search(pattern, str(value)) is not None
+    return re.search(pattern, str(value), re.ASCII) is not None
 
 
 def normalise(declared: str) -> str:

@@ -241,7 +241,7 @@ def _field_code(
         lines.append(f"    if v is not None: v = {call}")
     if spec.pattern is not None:
         const = f"P{k}"
-        consts[const] = re.compile(spec.pattern)
+        consts[const] = re.compile(spec.pattern, re.ASCII)
         lines.append(
             f"    if v is not None and {const}.search(v) is None: "
             f"return R({name!r} + ': ' + _q(v) + ' does not match the pattern')"
@@ -357,18 +357,10 @@ def _field_sql(
         elif dialect == "sqlite":
             v = f"{step}({v})"  # SQLite's lower/upper touch ASCII only, like ours
         else:
-            src, dst = (
-                ("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-                if step == "lower"
-                else ("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-            )
-            v = (
-                f"(CASE WHEN octet_length({v}) = char_length({v}) THEN {step}({v}) "
-                f"ELSE translate({v}, '{src}', '{dst}') END)"
-            )
+            v = f'{step}({v} COLLATE "C")'  # the C collation changes ASCII letters only
     if spec.pattern is not None:
         pat = literal(spec.pattern, dialect)
-        test = f"{v} ~ {pat}" if dialect == "postgresql" else f"regexp({pat}, {v})"
+        test = f'{v} COLLATE "C" ~ {pat}' if dialect == "postgresql" else f"regexp({pat}, {v})"
         conds.append(
             f"WHEN {v} IS NOT NULL AND NOT ({test}) THEN "
             f"{literal(name + ': ', dialect)} || {quote_fn}({v}) || ' does not match the pattern'"
