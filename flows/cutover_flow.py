@@ -252,6 +252,7 @@ def cutover(
     system_deployment: str | None = None,
     data_root: str | None = None,
     skip_idle: bool = False,
+    rollback_at: str | None = None,
 ) -> dict[str, Any]:
     """Run a whole cutover plan; returns a summary (phases, systems, notices, failures)."""
     params_obj = RunParams(
@@ -266,6 +267,7 @@ def cutover(
         on_failure,
         data_root,
         skip_idle,
+        rollback_at,
     )
     params = params_obj.as_dict()
     ctx = RunContext.load(params_obj)  # lint runs here: a bad plan never starts

@@ -43,6 +43,8 @@ def run_step(params: dict[str, Any], system: str, step: str) -> dict[str, Any]:
         )
         raise
     ui.emit("step.finished", run_key=ctx.run_key, system=system, step=step, payload=outcome)
+    if ctx.params.rollback_at == f"{system}:{step}":
+        raise StepError("drill: the rollback point is reached", system=system, step=step)
     kind = next(s.step for s in ctx.plan.system(system).steps if s.key == step)
     if kind in ("freeze", "switch", "unfreeze"):
         ui.emit(kind, run_key=ctx.run_key, system=system, step=step, payload=outcome)

@@ -9,7 +9,7 @@ store ends the same. `discard` then moves the new store's tables aside (kept for
 forensics, renamed `_rolledback_<stamp>_<table>`), resets the migration job and
 removes both captures, so the next attempt starts from a clean target.
 
-A carry-back file (`plans/mappings/*-rollback.yaml`):
+A carry-back file (`plans/carry-back/*.yaml`):
 
 ```yaml
 tables:
@@ -148,7 +148,8 @@ def carry_back(
                 gone = [k for k in part if k not in found]
                 with old.transaction():
                     if upserts:
-                        old.upsert_rows(old_table, legacy_columns, upserts, item.key)
+                        types = [old_columns[c] for c in legacy_columns]
+                        old.upsert_rows(old_table, legacy_columns, types, item.key, upserts)
                     if gone:
                         old.delete_keys(old_table, item.key, gone)
                 count += len(upserts) + len(gone)

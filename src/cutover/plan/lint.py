@@ -266,6 +266,15 @@ class _Linter:
                         (*base, "mapping"),
                         f"mapping file {step.mapping!r} not found (relative to the plan file)",
                     )
+                if (
+                    self.plan_dir is not None
+                    and step.rollback is not None
+                    and not (self.plan_dir / step.rollback).is_file()
+                ):
+                    yield self.at(
+                        (*base, "rollback"),
+                        f"carry-back file {step.rollback!r} not found (relative to the plan file)",
+                    )
 
     # ------------------------------------------------------------ features
 

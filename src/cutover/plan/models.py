@@ -93,6 +93,12 @@ class MigrateStep(StepBase):
     max_lag: Duration = Field(
         default=timedelta(seconds=1), description="catch-up stops when lag is under this"
     )
+    rollback: str | None = Field(
+        default=None,
+        description="carry-back file (relative to the plan): how writes made on the new store "
+        "after the switch go back to the legacy one in a rollback; without it, a rollback "
+        "refuses once the new store has taken writes",
+    )
 
 
 class VerifyStep(StepBase):

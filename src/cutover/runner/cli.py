@@ -170,6 +170,7 @@ def execute_run(
     workdir: Path | None = None,
     data_root: Path | None = None,
     skip_idle: bool = False,
+    rollback_at: str | None = None,
 ) -> dict[str, Any]:
     """Run the cutover flow in this process (Prefect's server from PREFECT_API_URL or a temporary one)."""
     keep = prefect_settings(scale)
@@ -193,10 +194,92 @@ def execute_run(
             on_failure=on_failure,
             data_root=str(data_root.resolve()) if data_root else None,
             skip_idle=skip_idle,
+            rollback_at=rollback_at,
         )
     del keep
     summary["workdir"] = str(workdir)
     return summary
+
+
+def execute_rollback(
+    *,
+    plan: Path,
+    env: str,
+    run_key: str,
+    journal: str,
+    scale: float,
+    base_url: str | None,
+    workdir: Path | None = None,
+    data_root: Path | None = None,
+) -> dict[str, Any]:
+    """Run the rollback flow for `run_key` in this process."""
+    keep = prefect_settings(scale)
+    from prefect import tags
+
+    from flows.rollback_flow import rollback
+
+    if workdir is None:
+        base = Path(journal).parent if "://" not in journal else DEFAULT_HOME
+        workdir = base / "runs" / run_key
+    with tags(f"run:{run_key}", f"env:{env}", "rollback"):
+        result: dict[str, Any] = rollback(
+            plan_path=str(plan.resolve()),
+            env=env,
+            run_key=run_key,
+            journal=journal,
+            workdir=str(workdir.resolve()),
+            scale=scale,
+            base_url=base_url,
+            data_root=str(data_root.resolve()) if data_root else None,
+        )
+    del keep
+    return result
+
+
+def rollback_cmd(
+    plan: Annotated[Path, typer.Argument(help="The plan file.", show_default=False)],
+    env: Annotated[
+        str, typer.Option("--env", help="Environment (spelled out).", show_default=False)
+    ],
+    run_key: Annotated[
+        str, typer.Option("--run-key", help="The run to roll back.", show_default=False)
+    ],
+    journal: Annotated[
+        str | None, typer.Option("--journal", help="SQLite path or postgresql:// URL.")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="Override the environment's base_url.")
+    ] = None,
+    data_root: Annotated[
+        Path | None, typer.Option("--data-root", help="Folder relative store paths are under.")
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print a JSON summary as the last line.")
+    ] = False,
+) -> None:
+    """Roll a run back: every touched system to the legacy program, writes carried back. Resumable."""
+    from cutover.plan import load_plan
+
+    loaded = load_plan(plan)
+    if env not in loaded.plan.environments:
+        raise UsageError(f"--env {env!r} is not an environment of the plan")
+    journal = journal or default_journal()
+    from cutover.journal import Journal
+
+    if run_key not in Journal(journal).run_keys():
+        raise UsageError(f"no run {run_key!r} in the journal {journal}: nothing to roll back")
+    result = execute_rollback(
+        plan=plan,
+        env=env,
+        run_key=run_key,
+        journal=journal,
+        scale=1.0,
+        base_url=base_url,
+        data_root=data_root,
+    )
+    typer.echo(f"rolled back {len(result['rolled_back'])} systems in {result['rto_seconds']:.1f} s")
+    if json_out:
+        typer.echo(json.dumps(result))
 
 
 class JournalFormat(StrEnum):
@@ -459,6 +542,81 @@ def demo(
         raise typer.Exit(1)
 
 
+def drill(
+    plan: Annotated[Path, typer.Argument(help="The plan to rehearse.", show_default=False)],
+    env: Annotated[
+        str,
+        typer.Option(
+            "--env", help="A simulated environment (never production).", show_default=False
+        ),
+    ],
+    rollback_at: Annotated[
+        str | None,
+        typer.Option(
+            "--rollback-at", help="SYSTEM:STEP after which to roll back, or `end` (after go-live)."
+        ),
+    ] = None,
+    faults: Annotated[
+        Path | None,
+        typer.Option(
+            "--faults", help="Faults file: error rates, latency, failing calls per system."
+        ),
+    ] = None,
+    time_scale: Annotated[
+        float | None,
+        typer.Option("--time-scale", min=1.0, help="Plan seconds per real second (default: auto)."),
+    ] = None,
+    rate: Annotated[
+        float,
+        typer.Option("--rate", min=1.0, max=2000.0, help="Simulated transactions per second."),
+    ] = 60.0,
+    customers: Annotated[int, typer.Option("--customers", min=10, max=1_000_000)] = 2000,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+    home: Annotated[Path, typer.Option("--home", help="Where drill runs are kept.")] = Path(
+        "var/drills"
+    ),
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object as the last line.")
+    ] = False,
+) -> None:
+    """Rehearse the cutover on the simulated estate with traffic, faults and a rollback; then reconcile."""
+    from cutover.plan import load_plan
+    from cutover.runner.demo import DemoOptions, run_demo
+
+    if env == "production" or env.startswith("prod"):
+        raise UsageError(f"--env {env!r}: drills never run against production")
+    loaded = load_plan(plan)
+    environment = loaded.plan.environments.get(env)
+    if environment is None:
+        raise UsageError(f"--env {env!r} is not an environment of the plan")
+    if not environment.simulated:
+        raise UsageError(
+            f"--env {env!r} is not simulated (`simulated: true`): drills run on the estate"
+        )
+    result = run_demo(
+        DemoOptions(
+            plan=plan,
+            env=env,
+            time_scale=time_scale,
+            rate=rate,
+            customers=customers,
+            seed=seed,
+            home=home,
+            rollback_at=rollback_at,
+            faults=faults,
+            drill=True,
+        )
+    )
+    print_demo_summary(result)
+    if json_out:
+        typer.echo(json.dumps(result))
+    legacy = loaded.plan.program.legacy
+    if result["rolled_back"] and any(p != legacy for p in result["programs"].values()):
+        raise typer.Exit(1)
+    if not result["reconciled"] or result["refused"]:
+        raise typer.Exit(1)
+
+
 def print_demo_summary(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -491,6 +649,11 @@ def print_demo_summary(result: dict[str, Any]) -> None:
         ),
         ("declined inside announced degradations", f"{result['declined_degraded']:,}"),
         ("longest write pause", f"{result['max_write_pause_s']:.3f} s"),
+        (
+            "rolled back",
+            f"yes, in {result['rto_seconds']:.1f} s (RTO)" if result.get("rolled_back") else "no",
+        ),
+        ("programs now served", ", ".join(sorted(set(result.get("programs", {}).values())))),
         ("customer notices sent", f"{result['notices']} ({', '.join(result['notice_kinds'])})"),
         ("report", result["report"]),
         ("notices outbox", result["outbox"]),
@@ -503,6 +666,8 @@ def print_demo_summary(result: dict[str, Any]) -> None:
 def register(app: typer.Typer) -> None:
     app.command(name="demo")(demo)
     app.command(name="run")(run)
+    app.command(name="rollback")(rollback_cmd)
+    app.command(name="drill")(drill)
     app.command(name="journal")(journal_cmd)
     app.add_typer(gate_app, name="gate")
     app.add_typer(server_app, name="server")

@@ -43,6 +43,8 @@ class RunParams:
     """Relative store paths (SQLite files, CSV feeds) are under this folder (default: cwd)."""
     skip_idle: bool = False
     """Drills: when nothing runs, jump the clock to the next phase instead of waiting."""
+    rollback_at: str | None = None
+    """Drills: `SYSTEM:STEP` after which the drill asks for a rollback."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

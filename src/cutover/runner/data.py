@@ -95,9 +95,64 @@ def verify(
     return {"verified": report.summary(), "rows": report.source_rows}
 
 
+def _carry_spec(ctx: RunContext, step: MigrateStep) -> Any:
+    from cutover.migrate.carry import load_carry_back
+
+    return load_carry_back(ctx.resolve_path(step.rollback)) if step.rollback else None
+
+
 def reverse_capture(ctx: RunContext, system: System, step: MigrateStep) -> dict[str, Any]:
+    """At the switch: capture what the new store takes from now on, for a rollback."""
+    if is_feed(ctx, step):
+        return {}
+    from cutover.migrate.carry import install_reverse
+
+    _, _, mapping = _sides(ctx, step)
+    dataplane.install_capture(ctx.store(step.target), mapping, reverse=True, label=step.target)
+    spec = _carry_spec(ctx, step)
+    tables = install_reverse(ctx.store(step.target), spec, step.target) if spec else []
+    return {"reverse_capture": step.target, "reverse_tables": tables}
+
+
+def carry_back(ctx: RunContext, system: System, step: MigrateStep) -> dict[str, Any]:
+    """Rollback, writes held: bring the new store's post-switch writes to the legacy store."""
+    from cutover.errors import RollbackError
+    from cutover.migrate.carry import carry_back as carry
+    from cutover.migrate.carry import pending_writes
+
+    if is_feed(ctx, step):
+        return {"carried": {}}
+    spec = _carry_spec(ctx, step)
+    if spec is None:
+        target = ctx.store(step.target)
+        mapping = dataplane.load_mapping(ctx.resolve_path(step.mapping))
+        writes = pending_writes(
+            target, target.table or mapping.target.table, mapping.target.key, step.target
+        )
+        if writes:
+            raise RollbackError(
+                f"{writes} writes reached {step.target} after the switch and the plan names no "
+                "carry-back file (`rollback:` on the migrate step) to take them back",
+                system=system.id,
+                step="carry-back",
+            )
+        return {"carried": {}, "note": "no writes since the switch"}
+    return carry(
+        ctx.store(step.target), ctx.store(step.source), spec, labels=(step.target, step.source)
+    )
+
+
+def discard(ctx: RunContext, system: System, step: MigrateStep) -> dict[str, Any]:
+    """Rollback: the new store's copy is moved aside; captures removed; the job forgotten."""
+    from cutover.migrate.carry import discard as discard_target
+
     if is_feed(ctx, step):
         return {}
     _, _, mapping = _sides(ctx, step)
-    dataplane.install_capture(ctx.store(step.target), mapping, reverse=True, label=step.target)
-    return {"reverse_capture": step.target}
+    return discard_target(
+        ctx.store(step.target),
+        ctx.store(step.source),
+        mapping,
+        _carry_spec(ctx, step),
+        labels=(step.target, step.source),
+    )

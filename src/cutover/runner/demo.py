@@ -101,6 +101,11 @@ class DemoOptions:
     seed: int = 7
     ui: bool = False
     home: Path = Path("var/demo")
+    rollback_at: str | None = None
+    """Drills: `SYSTEM:STEP` after which to roll back, or `end` (after go-live)."""
+    faults: Path | None = None
+    """Drills: a faults file (see `cutover.runner.drill`)."""
+    drill: bool = False
 
 
 def auto_scale(plan: Any) -> float:
@@ -124,8 +129,15 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
             "the demo needs `simulated: true`"
         )
     scale = options.time_scale or auto_scale(plan)
+    faults = None
+    if options.faults is not None:
+        from cutover.runner.drill import load_faults
+
+        faults = load_faults(options.faults, plan)
+    if options.rollback_at not in (None, "end"):
+        _check_point(plan, str(options.rollback_at))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    run_key = f"demo-{stamp}"
+    run_key = f"{'drill' if options.drill else 'demo'}-{stamp}"
     workdir = (options.home / stamp).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     token = os.environ.get(TOKEN_ENV) or pysecrets.token_urlsafe(24)
@@ -161,6 +173,10 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
             log.info("stores_seeded", stores=[f"{s.store}:{s.rows}" for s in seeded])
             traffic.start()
             time.sleep(2.0)  # customers sign up and buy before the first freeze
+            if faults is not None:
+                from cutover.runner.drill import apply_faults
+
+                apply_faults(faults, estate.url, token)
             summary = execute_run(
                 plan=options.plan,
                 env=options.env,
@@ -169,12 +185,33 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
                 scale=scale,
                 base_url=estate.base_url,
                 auto_approve=True,
-                on_failure=None,
+                on_failure="rollback" if options.drill else None,
                 workdir=workdir / "run",
                 data_root=workdir,
                 skip_idle=True,
+                rollback_at=None if options.rollback_at == "end" else options.rollback_at,
             )
+            rolled: dict[str, Any] | None = None
+            if summary["outcome"] == "rollback-requested" or options.rollback_at == "end":
+                from cutover.runner.cli import execute_rollback
+
+                if faults is not None:
+                    from cutover.runner.drill import clear_faults
+
+                    clear_faults(faults, estate.url, token)  # the way back is rehearsed clean
+                rolled = execute_rollback(
+                    plan=options.plan,
+                    env=options.env,
+                    run_key=run_key,
+                    journal=str(workdir / "journal.db"),
+                    scale=scale,
+                    base_url=estate.base_url,
+                    workdir=workdir / "run",
+                    data_root=workdir,
+                )
+            time.sleep(1.0)  # a last second of sales on whatever program now serves
             traffic_result = traffic.stop()
+            programs = _programs(plan, estate, token)
             state_dir = estate.state_dir
         report = reconcile(plan, options.env, ledger=ledger, workdir=workdir, state_dir=state_dir)
     finally:
@@ -207,6 +244,14 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
         clock=clock,
         reconciliation=reconciliation,
         notices=[{k: n.get(k) for k in ("at", "feature", "kind", "channel")} for n in notices],
+        rollback=None
+        if rolled is None
+        else {
+            "at": options.rollback_at or summary.get("stopped_at", ""),
+            "rto_seconds": rolled["rto_seconds"],
+            "systems": rolled["rolled_back"],
+        },
+        extra={"programs": programs},
     )
     report_path = write_report(full, workdir)
     (workdir / "reconciliation.txt").write_text(report.render())
@@ -233,7 +278,34 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
         "workdir": str(workdir),
         "report": str(report_path),
         "outbox": str(workdir / "run" / "notices-outbox.jsonl"),
+        "rolled_back": rolled is not None,
+        "rto_seconds": rolled["rto_seconds"] if rolled else None,
+        "programs": programs,
+        "stopped_at": summary.get("stopped_at", ""),
     }
+
+
+def _check_point(plan: Any, point: str) -> None:
+    system, _, step = point.partition(":")
+    try:
+        keys = [s.key for s in plan.system(system).steps]
+    except KeyError:
+        raise UsageError(f"--rollback-at {point!r}: no system {system!r} in the plan") from None
+    if step not in keys:
+        raise UsageError(
+            f"--rollback-at {point!r}: {system} has no step {step!r} (it has {', '.join(keys)})"
+        )
+
+
+def _programs(plan: Any, estate: Any, token: str) -> dict[str, str]:
+    """The program each system serves now, as the systems themselves say."""
+    from cutover.control.client import ControlClient
+
+    out = {}
+    for system in plan.systems:
+        with ControlClient(estate.system_url(system.id), system=system.id, token=token) as client:
+            out[system.id] = client.state().program
+    return out
 
 
 def _unused_clock(plan: Any) -> Any:
