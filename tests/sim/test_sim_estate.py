@@ -338,9 +338,9 @@ def test_postgresql_stores(tmp_path: Path, pg_schema: tuple[str, str]) -> None:
         f'members-new: {{engine: postgresql, dsn: "{new_url}", table: members}}',
         1,
     )
-    plan_path = tmp_path / "plan.yaml"
+    shutil.copytree(PLANS, tmp_path / "plans")  # the files the plan names, relative to it
+    plan_path = tmp_path / "plans" / "demo-postgres.yaml"
     plan_path.write_text(text)
-    shutil.copytree(PLANS / "mappings", tmp_path / "mappings")
     ledger = tmp_path / "ledger.jsonl"
     with running_estate(plan_path, "staging", workdir=tmp_path, token=TOKEN) as estate:
         run_traffic(
