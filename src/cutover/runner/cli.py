@@ -623,7 +623,8 @@ def print_demo_summary(result: dict[str, Any]) -> None:
 
     console = Console(width=None if Console().is_terminal else 120)
     table = Table(
-        title=f"cutover demo — {result['plan']} ({result['seconds']:.0f} s)",
+        title=f"cutover {'drill' if result['run_key'].startswith('drill') else 'demo'} — "
+        f"{result['plan']} ({result['seconds']:.0f} s)",
         title_justify="left",
         show_header=False,
     )
