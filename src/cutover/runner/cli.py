@@ -452,7 +452,13 @@ def gate_decide(
 
 @server_app.command("start")
 def server_start(
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 4200,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 4200,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", help="Address to listen on; 0.0.0.0 lets leads on other machines in."
+        ),
+    ] = "127.0.0.1",
     home: Annotated[
         Path,
         typer.Option(
@@ -465,30 +471,42 @@ def server_start(
             "--auth-secret", help="Name of the secret holding 'user:password' for basic auth."
         ),
     ] = "CUTOVER_SERVER_AUTH",
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="No login at all (only for a server no one else reaches)."),
+    ] = False,
 ) -> None:
-    """Start `prefect server start` for cutovers (SQLite, or PostgreSQL via PREFECT_API_DATABASE_CONNECTION_URL), with crash detection."""
-    import time
+    """Start `prefect server start` for cutovers (SQLite, or PostgreSQL via PREFECT_API_DATABASE_CONNECTION_URL), with basic auth and crash detection."""
+    from cutover.runner.server import database_description, start_server
 
-    from cutover.runner.server import start_server
-
-    server = start_server(home=home, port=port, auth_secret=auth_secret)
-    os.environ["PREFECT_API_URL"] = server.url
-    auth = os.environ.get(auth_secret)
-    if auth:
-        os.environ["PREFECT_API_AUTH_STRING"] = auth
-    from flows.automations import ensure_zombie_automation
-
-    ensure_zombie_automation()
-    typer.echo(f"Prefect server: {server.url.removesuffix('/api')}  (log: {server.log_path})")
-    typer.echo(
-        f"  export PREFECT_API_URL={server.url}"
-        + ("  PREFECT_API_AUTH_STRING=<user:password>" if auth else "")
+    server = start_server(
+        home=home,
+        port=port,
+        host=host,
+        auth_secret=None if no_auth else auth_secret,
+        require_auth=not no_auth,
     )
     try:
-        while server.process.poll() is None:
-            time.sleep(1)
-    except KeyboardInterrupt:
+        os.environ.update(server.client_env())
+        from flows.automations import ensure_zombie_automation
+
+        ensure_zombie_automation()
+    except BaseException:
         server.stop()
+        raise
+    typer.echo(f"Prefect server: {server.ui_url}  (log: {server.log_path})")
+    typer.echo(f"  database: {database_description(home)}")
+    typer.echo(
+        f"  login: the UI asks for the {auth_secret} value (user:password)"
+        if server.auth
+        else "  login: none (--no-auth)"
+    )
+    typer.echo("  in the terminal that runs or steers the cutover:")
+    typer.echo(f"    export PREFECT_API_URL={server.url}")
+    if server.auth:
+        typer.echo(f'    export PREFECT_API_AUTH_STRING="${auth_secret}"')
+    typer.echo("Press Ctrl-C to stop it.")
+    server.wait_until_stopped()
 
 
 def demo(

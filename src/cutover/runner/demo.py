@@ -167,7 +167,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
                 seed=options.seed,
                 ledger=ledger,
             )
-            from cutover.sim.seed import seed_stores
+            from cutover.runner.seed import seed_stores
 
             seeded = seed_stores(plan, options.env, plan_dir=loaded.directory, root=workdir)
             log.info("stores_seeded", stores=[f"{s.store}:{s.rows}" for s in seeded])

@@ -3,19 +3,23 @@
 SQLite by default, PostgreSQL when `PREFECT_API_DATABASE_CONNECTION_URL` is set
 (recommended as soon as several runs or workers share the server: SQLite locks
 under concurrent writers). Basic auth is on when the secret named by
-`--auth-secret` (default `CUTOVER_SERVER_AUTH`, a `user:password` string) is set.
-Events are kept 30 days, longer than any cutover lasts.
+`--auth-secret` (default `CUTOVER_SERVER_AUTH`, a `user:password` string) is set;
+`cutover server start` requires it. Events are kept 30 days, longer than any
+cutover lasts. The UI is told the API's real address, so any port works.
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import httpx
 
@@ -23,13 +27,30 @@ from cutover import secrets
 from cutover.errors import UsageError
 
 EVENTS_RETENTION = "30d"
+AUTH_SECRET = "CUTOVER_SERVER_AUTH"
+"""Default name of the secret holding the server's basic-auth `user:password`."""
+DATABASE_URL_ENV = "PREFECT_API_DATABASE_CONNECTION_URL"
 
 
 @dataclass
 class ServerProcess:
     url: str
+    """The API's URL (`http://HOST:PORT/api`): what PREFECT_API_URL must say."""
     process: subprocess.Popen[bytes]
     log_path: Path
+    auth: str | None = None
+    """The basic-auth `user:password`, or None when the server has no login."""
+
+    @property
+    def ui_url(self) -> str:
+        return self.url.removesuffix("/api")
+
+    def client_env(self) -> dict[str, str]:
+        """The environment a process needs to run flows against this server."""
+        env = {"PREFECT_API_URL": self.url}
+        if self.auth:
+            env["PREFECT_API_AUTH_STRING"] = self.auth
+        return env
 
     def stop(self, timeout: float = 20) -> None:
         if self.process.poll() is None:
@@ -40,6 +61,26 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait()
 
+    def wait_until_stopped(self) -> None:
+        """Block until the server exits or this process gets Ctrl-C or SIGTERM; then stop it.
+
+        The server runs in a session of its own (a Ctrl-C meant for us must not kill
+        it half-way), so it has to be stopped from here, whatever ends us.
+        """
+
+        def on_term(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, on_term)
+        try:
+            while self.process.poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            self.stop()
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -47,36 +88,73 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_env(home: Path, auth: str | None) -> dict[str, str]:
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1" if host in ("0.0.0.0", "::") else host, port)) == 0
+
+
+def database_description(home: Path) -> str:
+    """Which database the server will use, without the password."""
+    url = os.environ.get(DATABASE_URL_ENV)
+    if not url:
+        return f"SQLite at {home / 'prefect.db'}"
+    scheme, _, rest = url.partition("://")
+    host = rest.rpartition("@")[2]
+    return f"{scheme}://…@{host}" if "@" in rest else url
+
+
+def server_env(home: Path, auth: str | None, host: str, port: int) -> dict[str, str]:
     env = dict(os.environ)
     env["PREFECT_HOME"] = str(home)
     env.setdefault("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", EVENTS_RETENTION)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.setdefault("PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT", "false")
+    # The UI calls the API at PREFECT_UI_API_URL, which otherwise defaults to an inherited
+    # PREFECT_API_URL or to port 4200: on any other port it would show an empty UI.
+    ui_api = env.get("PREFECT_SERVER_UI_API_URL") or env.get("PREFECT_UI_API_URL")
+    browser_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    env["PREFECT_SERVER_UI_API_URL"] = ui_api or f"http://{browser_host}:{port}/api"
+    env["PREFECT_SERVER_API_HOST"] = host
+    env["PREFECT_SERVER_API_PORT"] = str(port)
+    env.pop("PREFECT_SERVER_API_AUTH_STRING", None)
     if auth:
         env["PREFECT_SERVER_API_AUTH_STRING"] = auth
     return env
+
+
+def resolve_auth(auth_secret: str | None, *, required: bool) -> str | None:
+    """The `user:password` for basic auth from the secret named `auth_secret`, if set."""
+    if not auth_secret:
+        return None
+    try:
+        auth = secrets.resolve(auth_secret, use_prefect=False)
+    except UsageError:
+        if required:
+            raise UsageError(
+                f"basic auth: export {auth_secret}=user:password "
+                "(or --no-auth for a server no one else can reach)"
+            ) from None
+        return None
+    if ":" not in auth:
+        raise UsageError(f"secret {auth_secret!r} must be 'user:password'")
+    return auth
 
 
 def start_server(
     *,
     home: Path,
     port: int | None = None,
-    auth_secret: str | None = "CUTOVER_SERVER_AUTH",
+    host: str = "127.0.0.1",
+    auth_secret: str | None = AUTH_SECRET,
     require_auth: bool = False,
     startup_timeout: float = 120,
 ) -> ServerProcess:
     """Start `prefect server start` in the background and wait until it answers."""
-    auth = None
-    if auth_secret:
-        try:
-            auth = secrets.resolve(auth_secret, use_prefect=False)
-        except UsageError:
-            if require_auth:
-                raise
-    if auth is not None and ":" not in auth:
-        raise UsageError(f"secret {auth_secret!r} must be 'user:password'")
+    auth = resolve_auth(auth_secret, required=require_auth)
     home.mkdir(parents=True, exist_ok=True)
+    if port and port_in_use(host, port):
+        raise UsageError(f"port {port} is in use (another Prefect server?): give another --port")
     port = port or free_port()
     log_path = home / "server.log"
     log = log_path.open("ab")
@@ -88,28 +166,34 @@ def start_server(
             "server",
             "start",
             "--host",
-            "127.0.0.1",
+            host,
             "--port",
             str(port),
         ],
-        env=server_env(home, auth),
+        env=server_env(home, auth, host, port),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}/api"
+    log.close()
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{local}:{port}/api"
     headers = {}
     if auth:
-        import base64
-
         headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise UsageError(f"prefect server exited with {process.returncode}; see {log_path}")
         try:
-            if httpx.get(f"{url}/health", headers=headers, timeout=2).status_code == 200:
-                return ServerProcess(url, process, log_path)
+            # /health answers without auth: ask something that needs it, so a wrong
+            # auth string shows here and not in the first flow run
+            answer = httpx.get(f"{url}/admin/version", headers=headers, timeout=2)
+            if answer.status_code == 200:
+                return ServerProcess(url, process, log_path, auth)
+            if answer.status_code == 401:
+                process.terminate()
+                raise UsageError(f"the server at {url} refused our auth string; see {log_path}")
         except httpx.TransportError:
             pass
         time.sleep(0.5)
