@@ -92,6 +92,9 @@ class RunWatcher:
             ctx.plan, [outbox, self.artifacts], ctx.workdir / "notices-delivered.jsonl"
         )
         self.published = 0
+        self.budgets = {b.feature: b.max_outage for b in ctx.plan.budgets}
+        self.alarms: list[tuple[str, int, Any]] = []
+        self._alarmed: set[tuple[str, int]] = set()
         self._seen = -1
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -102,6 +105,15 @@ class RunWatcher:
             history = self.ctx.journal.history(self.ctx.run_key)
             due = self.live.due(history, self.clock.now(), self.clock.to_plan)
             self._send(due)
+            for feature, index, projected in self.live.over_budget(self.budgets):
+                if (feature, index) not in self._alarmed:
+                    self._alarmed.add((feature, index))
+                    self.alarms.append((feature, index, projected))
+                    ui.emit(
+                        "budget.at_risk",
+                        run_key=self.ctx.run_key,
+                        payload={"feature": feature, "projected_s": projected.total_seconds()},
+                    )
             self.artifacts.flush(self.ctx.plan)
             if len(history) != self._seen:
                 changed = {
@@ -176,6 +188,7 @@ def run_phase(
     phase_index: int,
     only: set[str] | None = None,
     system_deployment: str | None = None,
+    watcher: RunWatcher | None = None,
 ) -> dict[str, str]:
     """Run the phase's systems concurrently where dependencies allow; system -> error."""
     phase = ctx.plan.phases[phase_index]
@@ -200,7 +213,11 @@ def run_phase(
             wait_for=upstream,
             return_state=False,
         )
-    wait(list(futures.values()))
+    pending = list(futures.values())
+    while pending:
+        pending = list(wait(pending, timeout=1.0).not_done)
+        if watcher is not None and watcher.alarms:
+            _hold_for_budget(ctx, watcher, phase.id, phase_index)
     failures: dict[str, str] = {}
     for system_id, future in futures.items():
         state = future.state
@@ -214,6 +231,31 @@ def run_phase(
         else:
             failures[system_id] = "not started: a system it depends on failed"
     return failures
+
+
+def _hold_for_budget(ctx: RunContext, watcher: RunWatcher, phase_id: str, index: int) -> None:
+    """A budget gate: the running steps go on while someone decides."""
+    alarms, watcher.alarms = watcher.alarms, []
+    budgets = watcher.budgets
+    lines = [f"## {phase_id}: a customer outage is about to exceed its budget", ""]
+    lines += ["| feature | projected outage | budget |", "| --- | --- | --- |"]
+    for feature, _, projected in alarms:
+        lines.append(f"| {ctx.plan.feature(feature).name} | {projected} | {budgets[feature]} |")
+    lines += [
+        "",
+        "**continue** accepts the longer outage (customers are told the new end); "
+        "**rollback** stops the cutover after the running steps and rolls back.",
+    ]
+    decision = gates.budget_gate(
+        journal=ctx.journal,
+        run_key=ctx.run_key,
+        gate=f"budget-{phase_id}-{alarms[0][0]}-{alarms[0][1]}",
+        description="\n".join(lines),
+        timeout=gate_timeout(ctx, index),
+        auto=ctx.params.auto_approve,
+    )
+    if decision.action == "rollback":
+        raise RollbackRequested(f"budget: {', '.join(a[0] for a in alarms)} over its outage budget")
 
 
 def _ordered(ctx: RunContext, members: list[str]) -> list[str]:
@@ -301,7 +343,9 @@ def cutover(
                 )
                 ui.emit("gate.approved", run_key=run_key, payload={"phase": phase.id})
             ui.emit("phase.started", run_key=run_key, payload={"phase": phase.id})
-            failures = run_phase(ctx, params, index, system_deployment=system_deployment)
+            failures = run_phase(
+                ctx, params, index, system_deployment=system_deployment, watcher=notices
+            )
             attempt = 0
             while failures:
                 attempt += 1
@@ -326,7 +370,7 @@ def cutover(
                         step=phase.id,
                     )
                 again = set(failures) | _dependents(ctx, index, failures)
-                failures = run_phase(ctx, params, index, again, system_deployment)
+                failures = run_phase(ctx, params, index, again, system_deployment, notices)
             ui.emit("phase.finished", run_key=run_key, payload={"phase": phase.id})
     except RollbackRequested as exc:
         outcome = "rollback-requested"

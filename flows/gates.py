@@ -38,6 +38,44 @@ class Decision(RunInput):
     name: str = Field(min_length=1, description="your name")
 
 
+class BudgetDecision(RunInput):
+    """A feature's outage is about to exceed its budget: go on, or roll back."""
+
+    action: Literal["continue", "rollback"] = Field(
+        description="continue: accept the longer outage (customers get an extended notice); "
+        "rollback: stop after the running steps and roll back"
+    )
+    reason: str = Field(min_length=1, description="why: goes to the journal")
+    name: str = Field(min_length=1, description="your name")
+
+
+def budget_gate(
+    *,
+    journal: Journal,
+    run_key: str,
+    gate: str,
+    description: str,
+    timeout: timedelta,
+    auto: bool,
+) -> BudgetDecision:
+    """Hold the run (its running steps go on) until someone accepts the overrun or rolls back."""
+    if auto:
+        decision = BudgetDecision(
+            action="continue", reason="drill: overrun accepted automatically", name=AUTO
+        )
+    else:
+        decision = pause_flow_run(
+            wait_for_input=BudgetDecision.with_initial_data(description=description),
+            timeout=max(60, int(timeout.total_seconds())),
+            poll_interval=POLL_SECONDS,
+            key=gate,
+        )
+    journal.decide(
+        run_key, gate, "release-management", decision.action, decision.name, decision.reason
+    )
+    return decision
+
+
 def sign_off_model(remaining: list[str]) -> type[RunInput]:
     """A sign-off form offering only the departments that have not approved yet."""
     department_type: Any = Literal.__getitem__(tuple(remaining))

@@ -63,6 +63,8 @@ class LiveNotices:
         self.key = plan_key(plan)
         self.planned = derive(plan, timeline)
         self.windows: list[_Window] = []
+        self._state: dict[tuple[str, str], tuple[datetime | None, str | None, datetime | None]] = {}
+        self._now = plan.starts_at
         ranges: dict[str, list[tuple[str, str, str]]] = {}
         for system in plan.systems:
             for feature, first, last in degrade_ranges(system):
@@ -102,6 +104,8 @@ class LiveNotices:
                 ended = convert(record.at)
             state[(record.system, record.step)] = (first_start, record.status, ended)
 
+        self._state = state
+        self._now = now
         out: list[NoticeEvent] = []
         for planned in self.planned:
             if planned.kind == "advance" and planned.at <= now:
@@ -132,6 +136,21 @@ class LiveNotices:
                 w.revision += 1
                 w.announced_end = new_end
                 out += self._once(w, self._event(w, "extended", now, end=new_end))
+        return out
+
+    def over_budget(self, budgets: dict[str, timedelta]) -> list[tuple[str, int, timedelta]]:
+        """Open windows whose projected outage (start to forecast end) exceeds the budget.
+
+        (feature, window index, projected outage), from the state of the last `due` call.
+        """
+        out = []
+        for w in self.windows:
+            limit = budgets.get(w.feature)
+            if limit is None or w.started_at is None or w.closed:
+                continue
+            projected = self._forecast(w, self._state, self._now) - w.started_at
+            if projected > limit:
+                out.append((w.feature, w.index, projected))
         return out
 
     def rolled_back(self, now: datetime) -> list[NoticeEvent]:
