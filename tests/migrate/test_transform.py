@@ -17,7 +17,6 @@ from cutover.migrate.transform import (
     Reject,
     compile_python,
     compile_sql,
-    copy_escape,
     parse_cents,
     parse_int,
     whole_points,
@@ -168,13 +167,21 @@ def test_every_rounding_policy_carries_the_remainder(cents: int, rounding: str) 
         )
 
 
-def test_the_copy_text_path_round_trips_escapes() -> None:
-    """COPY text in, COPY text out: tabs, newlines and backslashes survive, NULL stays NULL."""
+def test_the_copy_text_output_escapes_what_copy_needs() -> None:
+    """Typed values in, a COPY text line out: tabs, newlines and backslashes escaped, NULL as \\N."""
     compiled = compile_python(load_mapping(MEMBERS_MAPPING))
-    line = "\t".join(["12", copy_escape("A\\B@x.y"), "active", "-150", "40000", "\\N"])
-    out = compiled.copy(line)
-    assert out == "\t".join(["12", "a\\\\b@x.y", "active", "gold", "-2", "50", "40000", "\\N"])
-    assert compiled.format_copy(compiled.row((12, "A\\B@x.y", "active", -150, 40000, None))) == out
+    row = (12, "A\\B\tC@x.y", "active", -150, 40000, None)
+    out = compiled.row_copy(row)
+    assert out == "\t".join(["12", "a\\\\b\\tc@x.y", "active", "gold", "-2", "50", "40000", "\\N"])
+    assert compiled.format_copy(compiled.row(row)) == out
+    assert str(compiled.row_copy((1, "", "active", 0, 0, "t"))) == "email: missing (required)"
+
+
+@pytest.mark.parametrize("lifetime", [0, 1, 29_999, 30_000, 30_001, 299_999, 300_000, 10**12])
+def test_the_generated_tier_rule_is_tier_for(lifetime: int) -> None:
+    """The compiled tier chain gives exactly cutover.program.tier_for, at and around every threshold."""
+    compiled = compile_python(load_mapping(MEMBERS_MAPPING))
+    assert compiled.row((1, "a@b", "active", 0, lifetime, "t"))[3] == program.tier_for(lifetime)
 
 
 def test_number_parsing_is_strict_and_exact() -> None:

@@ -140,14 +140,15 @@ class PostgresDatabase(Database):
             return self.count(table)
         return int(value)
 
-    def copy_out(self, sql: str, params: Sequence[Any] = ()) -> str:
-        """Run `COPY (sql) TO STDOUT` and return the text (one row per line)."""
+    def add_key(self, table: TableRef, key: str) -> None:
+        with self.transaction():
+            self.execute("SET LOCAL maintenance_work_mem = '256MB'")  # sorts the key in memory
+            super().add_key(table, key)
+
+    def query_binary(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A query over the binary protocol: typed rows, parsed in C (the bulk read path)."""
         with self._guard():
-            buf = bytearray()
-            with self.conn.cursor().copy(f"COPY ({sql}) TO STDOUT", list(params)) as copy:
-                for data in copy:
-                    buf += data
-            return buf.decode()
+            return list(self.conn.cursor(binary=True).execute(sql, list(params)).fetchall())
 
     def copy_in(self, table: TableRef, columns: Sequence[str], text: str) -> None:
         """COPY text-format lines (each ending in a newline) into the table."""

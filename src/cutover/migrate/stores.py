@@ -123,11 +123,19 @@ class Database(ABC):
     def unique_key(self, table: TableRef, key: str) -> bool:
         """Whether `key` alone is the primary key or a unique index of `table`."""
 
-    def create_table(self, table: TableRef, columns: dict[str, str], key: str) -> None:
-        """Create the table with `key` as primary key, if it does not exist."""
+    def create_table(
+        self, table: TableRef, columns: dict[str, str], key: str, *, keyed: bool = True
+    ) -> None:
+        """Create the table if it does not exist, with `key` as primary key unless `keyed=False`
+        (a bulk load then adds it with `add_key`, which is faster than maintaining it)."""
         types = {"integer": self.integer_type, "text": "TEXT"}
         cols = ", ".join(f"{ident(n)} {types[t]}" for n, t in columns.items())
-        self.execute(f"CREATE TABLE IF NOT EXISTS {table.sql} ({cols}, PRIMARY KEY ({ident(key)}))")
+        pk = f", PRIMARY KEY ({ident(key)})" if keyed else ""
+        self.execute(f"CREATE TABLE IF NOT EXISTS {table.sql} ({cols}{pk})")
+
+    def add_key(self, table: TableRef, key: str) -> None:
+        """Make `key` the primary key of a table created without one."""
+        self.execute(f"ALTER TABLE {table.sql} ADD PRIMARY KEY ({ident(key)})")
 
     integer_type: ClassVar[str] = "BIGINT"
 

@@ -25,8 +25,6 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _COPY_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
-_COPY_UNESCAPE = re.compile(r"\\(.)")
-_UNESCAPES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "\\": "\\"}
 
 
 class Reject(str):
@@ -53,11 +51,6 @@ def copy_escape(value: str) -> str:
     if _COPY_NEEDS_ESCAPE.search(value) is None:
         return value
     return _COPY_NEEDS_ESCAPE.sub(lambda m: _COPY_ESCAPES[m.group(0)], value)
-
-
-def copy_unescape(value: str) -> str:
-    """Undo COPY text escaping (only called when the value holds a backslash)."""
-    return _COPY_UNESCAPE.sub(lambda m: _UNESCAPES.get(m.group(1), m.group(1)), value)
 
 
 def parse_cents(text: str) -> int | None:
@@ -117,14 +110,18 @@ class Compiled:
 
     - `row(values)`: typed source values (mapping.source_columns order) -> target tuple or Reject
     - `csv(fields)`: CSV text fields -> target tuple or Reject (empty text is NULL)
-    - `copy(line)`: one PostgreSQL COPY text line -> one COPY text line or Reject
+    - `row_copy(values)`: typed source values -> one PostgreSQL COPY text line, or Reject
     - `format_copy(row)`: a target tuple -> a COPY text line
+    - `row_text(values)`, `target_text(row)`: the text verification hashes, from a source row
+      (transformed) and from a target row, or Reject
     """
 
     row: Callable[[Sequence[Any]], Row | Reject]
     csv: Callable[[Sequence[str]], Row | Reject]
-    copy: Callable[[str], str | Reject]
+    row_copy: Callable[[Sequence[Any]], str | Reject]
     format_copy: Callable[[Sequence[Any]], str]
+    row_text: Callable[[Sequence[Any]], str | Reject]
+    target_text: Callable[[Sequence[Any]], str]
     source: str
 
 
@@ -138,7 +135,6 @@ def compile_python(mapping: Mapping) -> Compiled:
         "_int": parse_int,
         "_cents": parse_cents,
         "_esc": copy_escape,
-        "_unesc": copy_unescape,
         "_tier": tier_of,
         "_redeem": redeem_cost,
         "_MISSING": object(),
@@ -178,44 +174,94 @@ def compile_python(mapping: Mapping) -> Compiled:
             ]
     csv_fn += [*body, ret]
 
-    copy_fn = ["def copy(line):", f"    {unpack} = line.split('\\t')"]
-    for i, name in enumerate(src_cols):
-        kind = mapping.source.columns[name]
-        if kind == "text":
-            copy_fn.append(
-                f"    c{i} = None if c{i} == '\\\\N' else (_unesc(c{i}) if '\\\\' in c{i} else c{i})"
-            )
-        elif kind == "integer":
-            copy_fn.append(f"    c{i} = None if c{i} == '\\\\N' else int(c{i})")
-        else:
-            copy_fn += [
-                f"    if c{i} == '\\\\N': c{i} = None",
-                f"    elif (v := _cents(c{i})) is None: return R({name!r} + ': ' + _q(c{i}) + ' is not a number with at most 2 decimals')",
-                f"    else: c{i} = v",
-            ]
     fmt_parts = []
-    for k, kind in enumerate(mapping.output_types.values()):
+    for k, (name, kind) in enumerate(mapping.output_types.items()):
         if kind == "integer":
             fmt_parts.append(f"('\\\\N' if o{k} is None else str(o{k}))")
+        elif _constant_safe(mapping.fields[name]):
+            fmt_parts.append(f"('\\\\N' if o{k} is None else o{k})")
         else:
-            fmt_parts.append(f"('\\\\N' if o{k} is None else _esc(o{k}))")
+            fmt_parts.append(
+                f"('\\\\N' if o{k} is None else o{k} if '\\\\' not in o{k} and '\\t' not in o{k} "
+                f"and '\\n' not in o{k} and '\\r' not in o{k} else _esc(o{k}))"
+            )
     joined = " + '\\t' + ".join(fmt_parts)
-    copy_fn += [*body, f"    return {joined}"]
+    # fast path: nothing NULL, no text needing escapes -> one f-string
+    checks = []
+    for k, (name, kind) in enumerate(mapping.output_types.items()):
+        checks.append(f"o{k} is not None")
+        if kind == "text" and not _constant_safe(mapping.fields[name]):
+            checks.append(f"o{k}.isprintable() and '\\\\' not in o{k}")
+    fast = "\\t".join(f"{{o{k}}}" for k in range(len(mapping.fields)))
+    emit = [f"    if {' and '.join(checks)}:", f'        return f"{fast}"', f"    return {joined}"]
+    row_copy_fn = ["def row_copy(values):", *row_fn[1:-1], *emit]
+    fmt_fn = ["def format_copy(out):", f"    {outs}, = out", *emit]
 
-    fmt_fn = ["def format_copy(out):", f"    {outs}, = out", f"    return {joined}"]
+    # verification text: projection joined by |, NULL as \N, then # and the centipoints
+    # (source: the legacy value; target: whole * 100 + remainder) joined by :
+    def text_of(values: list[str], cents: list[str]) -> list[str]:
+        parts = [f"('\\\\N' if {v} is None else str({v}))" for v in values]
+        expr = " + '|' + ".join(parts)
+        fast = "|".join(f"{{{v}}}" for v in values)
+        if cents:
+            expr += " + '#' + " + " + ':' + ".join(
+                f"('\\\\N' if {c} is None else str({c}))" for c in cents
+            )
+            fast += "#" + ":".join(f"{{{c}}}" for c in cents)
+        test = " and ".join(f"{v} is not None" for v in [*values, *cents])
+        return [f"    if {test}:", f'        return f"{fast}"', f"    return {expr}"]
 
-    source = "\n".join([*row_fn, "", *csv_fn, "", *copy_fn, "", *fmt_fn, ""])
+    pair_src = [f"c{index[p.source]}" for p in mapping.points_pairs]
+    row_text_fn = ["def row_text(values):", *row_fn[1:-1]]
+    row_text_fn += text_of([f"o{k}" for k in range(len(mapping.fields))], pair_src)
+    targets = list(mapping.fields)
+    pair_new = [f"n{i}" for i in range(len(mapping.points_pairs))]
+    target_text_fn = ["def target_text(out):", f"    {outs}, = out"]
+    for i, pair in enumerate(mapping.points_pairs):
+        w, r = f"o{targets.index(pair.whole)}", f"o{targets.index(pair.remainder)}"
+        target_text_fn.append(f"    n{i} = None if {w} is None or {r} is None else {w} * 100 + {r}")
+    target_text_fn += text_of([f"o{k}" for k in range(len(mapping.fields))], pair_new)
+
+    source = "\n".join(
+        [
+            *row_fn,
+            "",
+            *csv_fn,
+            "",
+            *row_copy_fn,
+            "",
+            *fmt_fn,
+            "",
+            *row_text_fn,
+            "",
+            *target_text_fn,
+            "",
+        ]
+    )
     namespace: dict[str, Any] = dict(consts)
-    exec(
-        compile(source, f"<mapping {mapping.name}>", "exec"), namespace
-    )  # generated from validated names only
+    # generated from validated column names and counters only; values are passed as constants
+    exec(compile(source, f"<mapping {mapping.name}>", "exec"), namespace)
     return Compiled(
         row=namespace["row"],
         csv=namespace["csv"],
-        copy=namespace["copy"],
+        row_copy=namespace["row_copy"],
         format_copy=namespace["format_copy"],
+        row_text=namespace["row_text"],
+        target_text=namespace["target_text"],
         source=source,
     )
+
+
+def _constant_safe(spec: FieldSpec) -> bool:
+    """Whether a text field only ever yields mapping constants that need no COPY escaping."""
+    names: list[str]
+    if spec.rule == "tier":
+        names = list((spec.thresholds or DEFAULT_TIERS).keys())
+    elif spec.lookup is not None:
+        names = [str(v) for v in (*spec.lookup.values(), spec.default) if v is not None]
+    else:
+        return False
+    return all(_COPY_NEEDS_ESCAPE.search(n) is None for n in names)
 
 
 def _field_code(
@@ -237,7 +283,11 @@ def _field_code(
     if spec.required:
         lines.append(f"    if v is None or v == '': return R({name + ': missing (required)'!r})")
     for step in spec.transform:
-        call = {"trim": "v.strip(' ')", "lower": "_lower(v)", "upper": "_upper(v)"}[step]
+        call = {
+            "trim": "v.strip(' ')",
+            "lower": "(v.lower() if v.isascii() else _lower(v))",
+            "upper": "(v.upper() if v.isascii() else _upper(v))",
+        }[step]
         lines.append(f"    if v is not None: v = {call}")
     if spec.pattern is not None:
         const = f"P{k}"
@@ -270,8 +320,12 @@ def _field_code(
                 "        v = w",
             ]
     if spec.rule == "tier":
-        consts[f"T{k}"] = spec.thresholds
-        lines.append(f"    if v is not None: v = _tier(v, T{k})")
+        # the thresholds of cutover.program (or the mapping's), as a chain: tier_of() inlined
+        ordered = sorted((spec.thresholds or DEFAULT_TIERS).items(), key=lambda kv: -kv[1])
+        lines.append("    if v is not None:")
+        for i, (tier, floor) in enumerate(ordered):
+            lines.append(f"        {'if' if i == 0 else 'elif'} v >= {int(floor)}: v = {tier!r}")
+        lines.append(f"        else: v = {ordered[-1][0]!r}")
     elif spec.rule == "redeem-cost":
         lines.append("    if v is not None: v = _redeem(v)")
     if spec.points is not None:

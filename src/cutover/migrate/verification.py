@@ -332,19 +332,24 @@ class Comparer:
         src_at = [m.mapping.source_columns.index(p.source) for p in self.pairs]
         texts, rejected = [], []
         cents = 0
+        row_text = m.compiled.row_text
         for row in rows:
-            out = m.compiled.row(row)
-            if isinstance(out, Reject):
+            text = row_text(row)
+            if text.__class__ is Reject:
                 rejected.append(row[key_at])
                 continue
-            text = projection(out)
-            if self.pairs:
-                values = [_cents_of(row[i]) for i in src_at]
-                text += "#" + ":".join(NULL if v is None else str(v) for v in values)
-                cents += sum(v or 0 for v in values)
             texts.append(text)
+            for j in src_at:
+                value = row[j]
+                cents += value if value.__class__ is int else (_cents_of(value) or 0)
         return Chunk(
-            lo, rows[-1][key_at] if rows else None, len(rows), len(texts), md5_lines(texts), cents, rejected
+            lo,
+            rows[-1][key_at] if rows else None,
+            len(rows),
+            len(texts),
+            md5_lines(texts),
+            cents,
+            rejected,
         )
 
     # ------------------------------------------------------------ target side
@@ -367,8 +372,17 @@ class Comparer:
                 params,
             )[0]
             return int(n), digest, int(total)
-        rows = db.query(inner, params)
-        return len(rows), md5_lines(r[0] for r in rows), sum(int(r[1]) for r in rows)
+        tcols = ", ".join(f"t.{ident(c)}" for c in m.mapping.target_columns)
+        rows = db.query(
+            f"SELECT {tcols} FROM {m.target_table.sql} t WHERE {where} ORDER BY t.{order}", params
+        )
+        target_text = m.compiled.target_text
+        at = [
+            (m.mapping.target_columns.index(p.whole), m.mapping.target_columns.index(p.remainder))
+            for p in self.pairs
+        ]
+        total = sum((r[w] or 0) * 100 + (r[x] or 0) for r in rows for w, x in at)
+        return len(rows), md5_lines(target_text(r) for r in rows), total
 
     # --------------------------------------------------------------- helpers
     @staticmethod
@@ -387,7 +401,9 @@ class Comparer:
         """A row as text, in SQL: projection joined by |, then # and the centipoints joined by :."""
         parts = " || '|' || ".join(f"coalesce(CAST({e} AS TEXT), '{NULL}')" for e in exprs)
         if cents:
-            parts += " || '#' || " + " || ':' || ".join(f"coalesce(CAST({c} AS TEXT), '{NULL}')" for c in cents)
+            parts += " || '#' || " + " || ':' || ".join(
+                f"coalesce(CAST({c} AS TEXT), '{NULL}')" for c in cents
+            )
         return parts
 
     # ------------------------------------------------------------ explaining
