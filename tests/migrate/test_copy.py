@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from migrate_support import MEMBERS_MAPPING, execute, expected_table, rows_of
@@ -29,18 +30,30 @@ def _add_bad_rows(store: Store) -> None:
         execute(store, "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?)", row)
 
 
-@dataclass(frozen=True)
-class CrashAfter(migrate.Throttle):
-    """A throttle that raises after `chunks` chunks: a crash at a chunk boundary."""
+class _Crashing:
+    """A governor that raises after `chunks` chunks: a crash at a chunk boundary."""
 
-    chunks: int = 3
-    seen: list[int] = field(default_factory=list)
+    ratio = 0.0
+    probe = None
+
+    def __init__(self, chunks: int) -> None:
+        self.left = chunks
 
     def pause(self, chunk_seconds: float) -> float:
-        self.seen.append(1)
-        if len(self.seen) >= self.chunks:
+        self.left -= 1
+        if self.left <= 0:
             raise KeyboardInterrupt("simulated crash")
         return 0.0
+
+
+@dataclass(frozen=True)
+class CrashAfter(migrate.Throttle):
+    """A throttle whose governor crashes the copy after `chunks` chunks."""
+
+    chunks: int = 3
+
+    def start(self, probe: Any) -> Any:
+        return _Crashing(self.chunks)
 
 
 PAIRS = [

@@ -119,7 +119,7 @@ def test_every_write_made_during_the_migration_is_in_the_target(
         time.sleep(0.1)
         before = writers.writes
         migrate.run_copy(
-            source, target, MEMBERS_MAPPING, chunk_rows=100, throttle=migrate.Throttle(2.0)
+            source, target, MEMBERS_MAPPING, chunk_rows=100, throttle=migrate.Throttle.fixed(2.0)
         )
         during_copy = writers.writes - before
         migrate.catch_up(source, target, MEMBERS_MAPPING, batch=200)

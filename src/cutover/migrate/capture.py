@@ -10,7 +10,8 @@ The subtle part is "which positions are final". SQLite has one writer at a time,
 what a reader sees is a prefix. PostgreSQL hands out positions before commit: pos 11
 may be visible while pos 10's transaction is still open. `safe_position` therefore
 returns a position only once every transaction that was running when it was read
-has finished (checked with `pg_xact_status`), so nothing below it can still appear.
+has left the snapshot's list of running transactions, so nothing below it can still
+appear.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Changelog:
     key: str
     _pending: list[tuple[int, list[str]]] = field(default_factory=list)
     _safe: int = 0
+    _sequence: str | None = None
 
     @property
     def log(self) -> TableRef:
@@ -180,6 +182,16 @@ class Changelog:
         """The highest position visible now (not necessarily final: see `safe_position`)."""
         return int(self.db.scalar(f"SELECT coalesce(max(pos), 0) FROM {self.log.sql}"))
 
+    def counter(self) -> int:
+        """A cheap, ever-growing count of writes (positions handed out), for rates."""
+        if self.db.dialect == "postgresql":
+            if self._sequence is None:
+                self._sequence = str(
+                    self.db.scalar("SELECT pg_get_serial_sequence(%s, 'pos')", [self.log.sql])
+                )
+            return int(self.db.scalar(f"SELECT last_value FROM {self._sequence}"))
+        return self.head()
+
     def safe_position(self, wait: float = HORIZON_WAIT_S) -> int:
         """A position P such that every entry at or below P is committed and visible."""
         if self.db.dialect != "postgresql":
@@ -222,10 +234,16 @@ class Changelog:
                 )
 
     def _running(self, xids: list[str]) -> bool:
+        """Whether any of `xids` is still running *as snapshots see it*.
+
+        Not `pg_xact_status`: a transaction is marked committed in the commit log a moment
+        before it leaves the list of running transactions, and in that moment a new
+        snapshot still cannot see its rows. Asking the snapshot itself closes that gap.
+        """
         return bool(
             self.db.scalar(
-                "SELECT EXISTS (SELECT 1 FROM unnest(%s::xid8[]) x "
-                "WHERE pg_xact_status(x) = 'in progress')",
+                "SELECT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) x "
+                "WHERE x = ANY (%s::xid8[]))",
                 [xids],
             )
         )

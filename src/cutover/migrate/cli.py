@@ -147,9 +147,20 @@ def copy_command(
     nice_ratio: Annotated[
         float | None,
         typer.Option(
-            "--nice-ratio", min=0.0, help="Sleep this times each chunk's duration (0 = full speed)."
+            "--nice-ratio",
+            min=0.0,
+            help="A fixed throttle: sleep this times each chunk's duration (0 = full speed).",
         ),
     ] = None,
+    keep_writes: Annotated[
+        float,
+        typer.Option(
+            "--keep-writes",
+            min=0.0,
+            max=1.0,
+            help="Adaptive throttle: keep live writes at this share of their rate.",
+        ),
+    ] = 0.85,
     throttle_flag: Annotated[
         Path | None,
         typer.Option("--throttle-flag", help="While this file exists, the copy pauses."),
@@ -161,12 +172,14 @@ def copy_command(
 ) -> None:
     """Install change capture and copy a snapshot in checkpointed chunks (resumes a job under way)."""
     from cutover.migrate.copy import run_copy
-    from cutover.migrate.throttle import DEFAULT_NICE_RATIO, Throttle
+    from cutover.migrate.throttle import Throttle
 
     b = _bind(plan, env, system, step)
-    throttle = Throttle(
-        DEFAULT_NICE_RATIO if nice_ratio is None else nice_ratio,
-        str(throttle_flag) if throttle_flag else None,
+    flag = str(throttle_flag) if throttle_flag else None
+    throttle = (
+        Throttle(keep_writes=keep_writes, flag_file=flag)
+        if nice_ratio is None
+        else Throttle(keep_writes=None, nice_ratio=nice_ratio, flag_file=flag)
     )
     with _progress_view("copy") as view:
         report = run_copy(

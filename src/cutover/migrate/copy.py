@@ -19,22 +19,24 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cutover.errors import CutoverError, MigrationError, StoreError
 from cutover.logs import get_logger
+from cutover.migrate.capture import Changelog
 from cutover.migrate.checkpoint import Slice
 from cutover.migrate.mapping import Mapping
 from cutover.migrate.migration import Endpoint, Migration, PathChoice, default_workers
 from cutover.migrate.postgres import PostgresDatabase
 from cutover.migrate.progress import Progress, ProgressFn, Rate, eta
-from cutover.migrate.stores import Database
-from cutover.migrate.throttle import Throttle
+from cutover.migrate.stores import Database, open_store
+from cutover.migrate.throttle import Governor, Throttle
 from cutover.migrate.transform import Reject, ident
 from cutover.plan.models import Store
 
@@ -186,8 +188,42 @@ def copy_slices(
     rate = Rate()
     total = m.db_source.estimate(m.source_table) if m.source_table else None
     counted = [sum(s.rows + s.rejected for s in m.checkpoints.slices())]
-    slept = [0.0]
     last_report = [0.0]
+    with _probe(m, throttle) as probe:
+        governor = throttle.start(probe)
+        slept = _copy_loop(
+            m, indexes, chunk_rows, governor, counted, last_report, rate, total, progress, parent
+        )
+    if progress:
+        progress(_copy_progress(m, rate, total, slept))
+
+
+@contextmanager
+def _probe(m: Migration, throttle: Throttle) -> Iterator[Callable[[], int] | None]:
+    """The source's write counter, on a connection of its own, for an adaptive throttle."""
+    if throttle.keep_writes is None or m.changelog is None or not m.changelog.installed():
+        yield None
+        return
+    db = open_store(m.endpoints[0].config, m.endpoints[0].label)
+    try:
+        yield Changelog(db, m.log.table, m.log.key).counter
+    finally:
+        db.close()
+
+
+def _copy_loop(
+    m: Migration,
+    indexes: Sequence[int],
+    chunk_rows: int,
+    governor: Governor,
+    counted: list[int],
+    last_report: list[float],
+    rate: Rate,
+    total: int | None,
+    progress: ProgressFn | None,
+    parent: int,
+) -> float:
+    slept = [0.0]
 
     def tick(rows: int) -> None:
         counted[0] += rows
@@ -219,12 +255,11 @@ def copy_slices(
             if m.path == "sql":
                 began = time.monotonic()
                 rows = _sql_chunk(m, current, chunk_rows)
-                slept[0] += throttle.pause(time.monotonic() - began)
+                slept[0] += governor.pause(time.monotonic() - began)
                 tick(rows)
             else:
-                slept[0] += _python_slice(m, current, chunk_rows, throttle, tick)
-    if progress:
-        progress(_copy_progress(m, rate, total, slept[0]))
+                slept[0] += _python_slice(m, current, chunk_rows, governor, tick)
+    return slept[0]
 
 
 def _slice(m: Migration, index: int) -> Slice | None:
@@ -319,7 +354,7 @@ def _sql_rejects(
 
 
 def _python_slice(
-    m: Migration, s: Slice, chunk_rows: int, throttle: Throttle, tick: Callable[[int], None]
+    m: Migration, s: Slice, chunk_rows: int, governor: Governor, tick: Callable[[int], None]
 ) -> float:
     """A slice through this process as a pipeline: a thread reads the next chunk from the
     source while this one transforms, and a thread writes each chunk with its checkpoint.
@@ -349,27 +384,31 @@ def _python_slice(
     stop = threading.Event()
     failure: list[BaseException] = []
 
+    def write(chunk: _Chunk) -> None:
+        with target.transaction():
+            if not m.checkpoints.claim(s.index, chunk.start):
+                stop.set()  # another worker moved this slice on
+                return
+            if chunk.out and isinstance(target, PostgresDatabase):
+                text = "\n".join(chunk.out) + "\n"
+                target.copy_in(m.target_table, m.mapping.target_columns, text)
+            elif chunk.out:
+                target.insert_rows(m.target_table, m.mapping.target_columns, chunk.out)
+            m.checkpoints.add_rejects(chunk.rejects)
+            m.checkpoints.advance(
+                s.index, chunk.end, len(chunk.out), len(chunk.rejects), chunk.done
+            )
+
     def writer() -> None:
         while (chunk := writes.get()) is not None:
-            if stop.is_set():
-                continue
             try:
-                with target.transaction():
-                    if not m.checkpoints.claim(s.index, chunk.start):
-                        stop.set()  # another worker moved this slice on
-                        continue
-                    if chunk.out and isinstance(target, PostgresDatabase):
-                        text = "\n".join(chunk.out) + "\n"
-                        target.copy_in(m.target_table, m.mapping.target_columns, text)
-                    elif chunk.out:
-                        target.insert_rows(m.target_table, m.mapping.target_columns, chunk.out)
-                    m.checkpoints.add_rejects(chunk.rejects)
-                    m.checkpoints.advance(
-                        s.index, chunk.end, len(chunk.out), len(chunk.rejects), chunk.done
-                    )
+                if not stop.is_set():
+                    write(chunk)
             except BaseException as exc:
                 failure.append(exc)
                 stop.set()
+            finally:
+                writes.task_done()
 
     thread = threading.Thread(target=writer, name="copy-writer", daemon=True)
     thread.start()
@@ -395,7 +434,9 @@ def _python_slice(
                 else:
                     out.append(result)
             writes.put(_Chunk(start, end, out, rejects, done))
-            slept += throttle.pause(time.monotonic() - began)
+            if governor.ratio > 0 or governor.probe is not None:
+                _drained(writes, stop)  # the pause must be a pause for the source, not just for us
+            slept += governor.pause(time.monotonic() - began)
             tick(len(rows))
             if done:
                 break
@@ -407,6 +448,12 @@ def _python_slice(
     if failure:
         raise failure[0]
     return slept
+
+
+def _drained(writes: queue.Queue[_Chunk | None], stop: threading.Event) -> None:
+    """Wait until the writer has taken every queued chunk and finished writing it."""
+    while not stop.is_set() and writes.unfinished_tasks:
+        time.sleep(0.001)
 
 
 @dataclass

@@ -53,6 +53,10 @@ log = get_logger("cutover.migrate.drain")
 
 SETTLE_TIMEOUT_S = 10.0
 """After the freeze, how long open writer transactions may take to finish."""
+NARROW_ROUNDS = 4
+"""Re-checks of changed keys before the freeze (each shorter than the one before)..."""
+NARROW_KEYS = 2_000
+"""...until at most this many keys are left for the pause to check."""
 
 Callback = Callable[[], object]
 
@@ -99,9 +103,11 @@ def final_drain(
             m, max_lag_s=max_lag_s, max_lag_entries=max_lag_entries, batch=batch, progress=progress
         )
         comparer: Comparer | None = None
-        a0 = 0
+        base, suspects = 0, set[Any]()
         if verify:
-            comparer, a0 = _prepass(m, chunk_rows)
+            comparer, base, suspects = _prepass(m, chunk_rows)
+            base, suspects = _narrow(m, base, suspects, max_lag_s, max_lag_entries, batch)
+        else:
             run_catch_up(m, max_lag_s=max_lag_s, max_lag_entries=max_lag_entries, batch=batch)
         began = time.monotonic()
         if freeze is not None:
@@ -114,7 +120,7 @@ def final_drain(
             report = None
             rechecked = 0
             if comparer is not None:
-                report, rechecked = _recheck(m, comparer, a0, upto)
+                report, rechecked = _recheck(m, comparer, base, suspects, upto)
                 if not report.ok:
                     raise VerificationError(
                         report.summary() + ": " + "; ".join(report.problems[:5]), report=report
@@ -152,29 +158,93 @@ def final_drain(
         )
 
 
-def _prepass(m: Migration, chunk_rows: int) -> tuple[Comparer, int]:
-    """Full verification with writes flowing; fail at once on a difference no change explains."""
+def _prepass(m: Migration, chunk_rows: int) -> tuple[Comparer, int, set[Any]]:
+    """Full verification with writes flowing. Returns the applied position it started from
+    and the keys that differed; fails at once on a difference no change explains."""
     state = m.checkpoints.load()
     assert state is not None
     a0 = state.applied_pos
     comparer = Comparer(m, list(ALL_CHECKS), chunk_rows)
     report = comparer.run()
-    if comparer.differing or comparer.rejects_missing or comparer.rejects_stale:
-        dirty = {m.mapping.target_key(k) for k in m.log.keys_since(a0)}
-        unexplained = (
-            comparer.differing | comparer.rejects_missing | comparer.rejects_stale
-        ) - dirty
-        if unexplained:
-            first = sorted(unexplained, key=str)[:5]
-            report.problems = [
-                f"{len(unexplained)} rows differ and have not changed since the last applied "
-                f"position {a0}: a real mismatch, not lag (keys {', '.join(map(repr, first))})",
-                *[p for p in report.problems if not p.startswith("counts")],
-            ]
-            raise VerificationError(
-                report.summary() + " before the freeze: " + report.problems[0], report=report
-            )
-    return comparer, a0
+    suspects = comparer.differing | comparer.rejects_missing | comparer.rejects_stale
+    if suspects:
+        _explained(m, suspects, a0, report)
+    return comparer, a0, suspects
+
+
+def _explained(m: Migration, differing: set[Any], since: int, report: VerifyReport) -> None:
+    """Keys that differ must have changed since `since` (lag); any other is a real mismatch."""
+    dirty = {m.mapping.target_key(k) for k in m.log.keys_since(since)}
+    unexplained = differing - dirty
+    if unexplained:
+        first = sorted(unexplained, key=str)[:5]
+        report.problems = [
+            f"{len(unexplained)} rows differ and have not changed since the applied position "
+            f"{since}: a real mismatch, not lag (keys {', '.join(map(repr, first))})",
+            *[p for p in report.problems if not p.startswith("counts")],
+        ]
+        raise VerificationError(
+            report.summary() + " before the freeze: " + report.problems[0], report=report
+        )
+
+
+def _narrow(
+    m: Migration, base: int, suspects: set[Any], max_lag_s: float, max_lag_entries: int, batch: int
+) -> tuple[int, set[Any]]:
+    """Before freezing, re-check the keys changed since the last check (writes still flowing),
+    so the pause only has to check the few changed since: each round is shorter than the last."""
+    for _ in range(NARROW_ROUNDS):
+        run_catch_up(m, max_lag_s=max_lag_s, max_lag_entries=max_lag_entries, batch=batch)
+        state = m.checkpoints.load()
+        assert state is not None
+        changed = m.log.keys_since(base, state.applied_pos)
+        if len(changed) + len(suspects) <= NARROW_KEYS:
+            break
+        keys = changed | {_source_key(m, k) for k in suspects}
+        check = _check_keys(m, keys)
+        still = check.differing | check.wrong_rejects
+        if still:
+            report = VerifyReport(m.job, list(ALL_CHECKS), problems=[])
+            _explained(m, still, state.applied_pos, report)
+        base, suspects = state.applied_pos, still
+    return base, suspects
+
+
+@dataclass
+class _KeyCheck:
+    """Keys compared row by row."""
+
+    keys: int
+    diffs: list[Any]
+    members: list[Any]
+    differing: set[Any]
+    wrong_rejects: set[Any]
+
+
+def _check_keys(m: Migration, source_keys: set[Any]) -> _KeyCheck:
+    mp = m.mapping
+    assert m.source_table is not None
+    keys = list(source_keys)
+    key_at = mp.source_columns.index(mp.source.key)
+    diffs: list[Any] = []
+    members: list[Any] = []
+    rejected_now: set[Any] = set()
+    for start in range(0, len(keys), 5_000):
+        part = keys[start : start + 5_000]
+        src_rows = m.db_source.read_keys(m.source_table, mp.source_columns, mp.source.key, part)
+        tgt_rows = m.target.read_keys(
+            m.target_table, mp.target_columns, mp.target.key, [mp.target_key(k) for k in part]
+        )
+        rows, mems = compare_rows(m, src_rows, tgt_rows)
+        diffs += rows
+        members += mems
+        rejected_now.update(
+            mp.target_key(r[key_at]) for r in src_rows if isinstance(m.compiled.row(r), Reject)
+        )
+    recorded = m.checkpoints.rejected_keys()
+    checked = {mp.target_key(k) for k in keys}
+    differing = {d.key for d in diffs} | {mem.key for mem in members}
+    return _KeyCheck(len(keys), diffs, members, differing, rejected_now ^ (recorded & checked))
 
 
 def _drain(m: Migration, upto: int, batch: int, progress: ProgressFn | None) -> tuple[int, int]:
@@ -196,34 +266,17 @@ def _drain(m: Migration, upto: int, batch: int, progress: ProgressFn | None) -> 
     return entries, applied
 
 
-def _recheck(m: Migration, comparer: Comparer, a0: int, upto: int) -> tuple[VerifyReport, int]:
-    """Inside the pause: every key changed since A0, row by row; then the totals."""
+def _recheck(
+    m: Migration, comparer: Comparer, base: int, suspects: set[Any], upto: int
+) -> tuple[VerifyReport, int]:
+    """Inside the pause: every key changed since the last check, row by row; then the totals."""
     pre = comparer.report
     report = VerifyReport(m.job, list(ALL_CHECKS), chunks=pre.chunks, method=pre.method)
     mp = m.mapping
-    assert m.source_table is not None
-    keys = list(m.log.keys_since(a0, upto) | {_source_key(m, k) for k in comparer.differing})
-    key_at = mp.source_columns.index(mp.source.key)
-    diffs: list[Any] = []
-    members: list[Any] = []
-    rejected_now: set[Any] = set()
-    for start in range(0, len(keys), 5_000):
-        part = keys[start : start + 5_000]
-        src_rows = m.db_source.read_keys(m.source_table, mp.source_columns, mp.source.key, part)
-        tgt_rows = m.target.read_keys(
-            m.target_table, mp.target_columns, mp.target.key, [mp.target_key(k) for k in part]
-        )
-        rows, mems = compare_rows(m, src_rows, tgt_rows)
-        diffs += rows
-        members += mems
-        rejected_now.update(
-            mp.target_key(r[key_at]) for r in src_rows if isinstance(m.compiled.row(r), Reject)
-        )
+    keys = m.log.keys_since(base, upto) | {_source_key(m, k) for k in suspects}
+    check = _check_keys(m, keys)
+    diffs, members, wrong_rejects = check.diffs, check.members, check.wrong_rejects
     recorded = m.checkpoints.rejected_keys()
-    dirty = {mp.target_key(k) for k in keys}
-    wrong_rejects = (rejected_now ^ (recorded & dirty)) | (
-        (comparer.rejects_missing | comparer.rejects_stale) - dirty
-    )
     s_rows, s_cents, t_rows, t_cents = totals(m)
     rejected_cents = _rejected_cents(m, recorded)
     report.source_rows = s_rows - len(recorded)
