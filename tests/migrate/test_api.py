@@ -8,11 +8,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from migrate_support import MEMBERS_MAPPING
 
 from cutover import migrate
 from cutover.errors import CutoverError, MigrationError
 from cutover.plan.models import Store
-from migrate_support import MEMBERS_MAPPING
 
 PUBLIC = [
     "CaptureStatus", "CatchUpReport", "CopyReport", "DrainReport", "Endpoint", "JobStatus",
