@@ -53,13 +53,14 @@ if TYPE_CHECKING:
     )
     from cutover.migrate.catchup import CatchUpReport, catch_up
     from cutover.migrate.copy import CopyReport, run_copy
+    from cutover.migrate.diff import VerifyReport
     from cutover.migrate.drain import DrainReport, final_drain
     from cutover.migrate.mapping import Mapping, load_mapping
     from cutover.migrate.migration import Endpoint
     from cutover.migrate.progress import Progress
     from cutover.migrate.state import JobStatus, status, write_rejects
     from cutover.migrate.throttle import Throttle
-    from cutover.migrate.verification import VerifyReport, verify
+    from cutover.migrate.verification import verify
 
 _HOMES = {
     "CaptureStatus": "capture",
@@ -80,7 +81,7 @@ _HOMES = {
     "status": "state",
     "write_rejects": "state",
     "Throttle": "throttle",
-    "VerifyReport": "verification",
+    "VerifyReport": "diff",
     "verify": "verification",
 }
 """Where each public name lives: imported on first use, so `cutover validate` never pays

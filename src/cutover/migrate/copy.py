@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -31,13 +29,13 @@ from cutover.errors import CutoverError, MigrationError, StoreError
 from cutover.logs import get_logger
 from cutover.migrate.capture import Changelog
 from cutover.migrate.checkpoint import Slice
+from cutover.migrate.chunk import python_slice, sql_chunk
 from cutover.migrate.mapping import Mapping
 from cutover.migrate.migration import Endpoint, Migration, PathChoice, default_workers
-from cutover.migrate.postgres import PostgresDatabase
 from cutover.migrate.progress import Progress, ProgressFn, Rate, eta
-from cutover.migrate.stores import Database, open_store
+from cutover.migrate.stores import open_store
 from cutover.migrate.throttle import Governor, Throttle
-from cutover.migrate.transform import Reject, ident
+from cutover.migrate.transform import ident
 from cutover.plan.models import Store
 
 log = get_logger("cutover.migrate.copy")
@@ -254,11 +252,11 @@ def _copy_loop(
                 break
             if m.path == "sql":
                 began = time.monotonic()
-                rows = _sql_chunk(m, current, chunk_rows)
+                rows = sql_chunk(m, current, chunk_rows)
                 slept[0] += governor.pause(time.monotonic() - began)
                 tick(rows)
             else:
-                slept[0] += _python_slice(m, current, chunk_rows, governor, tick)
+                slept[0] += python_slice(m, current, chunk_rows, governor, tick)
     return slept[0]
 
 
@@ -284,187 +282,6 @@ def _copy_progress(m: Migration, rate: Rate, total: int | None, slept: float) ->
         throttled_s=slept,
         elapsed_s=rate.elapsed,
     )
-
-
-def _range_sql(m: Migration, key_expr: str, lo: Any, hi: Any, ph: str) -> tuple[str, list[Any]]:
-    where, params = [], []
-    if lo is not None:
-        where.append(f"{key_expr} > {ph}")
-        params.append(lo)
-    if hi is not None:
-        where.append(f"{key_expr} <= {ph}")
-        params.append(hi)
-    return (" AND ".join(where) or "TRUE"), params
-
-
-def _sql_chunk(m: Migration, s: Slice, chunk_rows: int) -> int:
-    """One chunk entirely inside the target's server: INSERT ... SELECT with the transform."""
-    db = m.target
-    src = m.reached_source()
-    key = m.mapping.source.key
-    order = db.key_order(key, m.key_is_text)
-    key_expr = "s." + order
-    where, params = _range_sql(m, key_expr, s.start, s.hi, db.ph)
-    end, n = db.query(
-        f"SELECT max({ident(key)}), count(*) FROM (SELECT s.{ident(key)} FROM {src.sql} s "
-        f"WHERE {where} ORDER BY {key_expr} LIMIT {int(chunk_rows)}) c",
-        params,
-    )[0]
-    done = n < chunk_rows
-    sql = m.sql(db)
-    cols = ", ".join(ident(c) for c in sql.columns)
-    with db.transaction():
-        if not m.checkpoints.claim(s.index, s.last):
-            return 0
-        if end is None:
-            m.checkpoints.advance(s.index, s.last, 0, 0, True)
-            return 0
-        where, params = _range_sql(m, key_expr, s.start, end, db.ph)
-        copied = db.execute(
-            f"INSERT INTO {m.target_table.sql} ({cols}) SELECT {', '.join(sql.exprs)} "
-            f"FROM {src.sql} s WHERE {where} AND ({sql.reason}) IS NULL",
-            params,
-        )
-        # every row of the range was copied unless some failed cleansing (or were deleted
-        # meanwhile): only then look for rejects, so a clean chunk costs one scan
-        rejected = _sql_rejects(m, db, src.sql, where, params, sql.reason) if copied < n else 0
-        m.checkpoints.advance(s.index, end, copied, rejected, done)
-    return copied + rejected
-
-
-def _sql_rejects(
-    m: Migration, db: Database, src_sql: str, where: str, params: list[Any], reason: str
-) -> int:
-    key = ident(m.mapping.source.key)
-    if db.dialect == "postgresql":
-        row = "row_to_json(s)::text"
-        now = "extract(epoch FROM clock_timestamp())"
-    else:
-        pairs = ", ".join(f"'{c}', s.{ident(c)}" for c in m.mapping.source_columns)
-        row = f"json_object({pairs})"
-        now = "(julianday('now') - 2440587.5) * 86400.0"
-    ph = db.ph
-    return db.execute(
-        f"INSERT INTO {m.checkpoints.rejects_t.sql} (job, key, reason, row, at) "
-        f"SELECT {ph}, CAST(s.{key} AS TEXT), {reason}, {row}, {now} FROM {src_sql} s "
-        f"WHERE {where} AND ({reason}) IS NOT NULL "
-        "ON CONFLICT (job, key) DO UPDATE SET reason = excluded.reason, row = excluded.row, at = excluded.at",
-        [m.job, *params],
-    )
-
-
-def _python_slice(
-    m: Migration, s: Slice, chunk_rows: int, governor: Governor, tick: Callable[[int], None]
-) -> float:
-    """A slice through this process as a pipeline: a thread reads the next chunk from the
-    source while this one transforms, and a thread writes each chunk with its checkpoint.
-    Writes stay in order; if another worker moved the slice, the pipeline stops (the caller
-    re-reads the slice and carries on). Returns the seconds the throttle slept."""
-    src, target = m.db_source, m.target
-    assert m.source_table is not None
-    key = m.mapping.source.key
-    key_expr = src.key_order(key, m.key_is_text)
-    key_at = m.mapping.source_columns.index(key)
-    cols = ", ".join(ident(c) for c in m.mapping.source_columns)
-    pg_target = isinstance(target, PostgresDatabase)
-    transform = m.compiled.row_copy if pg_target else m.compiled.row
-
-    def read(after: Any) -> list[tuple[Any, ...]]:
-        where, params = _range_sql(m, key_expr, after, s.hi, src.ph)
-        select = (
-            f"SELECT {cols} FROM {m.source_table.sql} WHERE {where} "  # type: ignore[union-attr]
-            f"ORDER BY {key_expr} LIMIT {int(chunk_rows)}"
-        )
-        # PostgreSQL's binary protocol hands over typed tuples fastest (measured: ~2x COPY out)
-        if isinstance(src, PostgresDatabase):
-            return src.query_binary(select, params)
-        return src.query(select, params)
-
-    writes: queue.Queue[_Chunk | None] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def write(chunk: _Chunk) -> None:
-        with target.transaction():
-            if not m.checkpoints.claim(s.index, chunk.start):
-                stop.set()  # another worker moved this slice on
-                return
-            if chunk.out and isinstance(target, PostgresDatabase):
-                text = "\n".join(chunk.out) + "\n"
-                target.copy_in(m.target_table, m.mapping.target_columns, text)
-            elif chunk.out:
-                target.insert_rows(m.target_table, m.mapping.target_columns, chunk.out)
-            m.checkpoints.add_rejects(chunk.rejects)
-            m.checkpoints.advance(
-                s.index, chunk.end, len(chunk.out), len(chunk.rejects), chunk.done
-            )
-
-    def writer() -> None:
-        while (chunk := writes.get()) is not None:
-            try:
-                if not stop.is_set():
-                    write(chunk)
-            except BaseException as exc:
-                failure.append(exc)
-                stop.set()
-            finally:
-                writes.task_done()
-
-    thread = threading.Thread(target=writer, name="copy-writer", daemon=True)
-    thread.start()
-    slept = 0.0
-    reader = ThreadPoolExecutor(1, thread_name_prefix="copy-reader")
-    try:
-        start = s.last
-        pending = reader.submit(read, s.start)
-        while not stop.is_set():
-            began = time.monotonic()
-            rows = pending.result()
-            done = len(rows) < chunk_rows
-            end = rows[-1][key_at] if rows else start
-            if not done:
-                pending = reader.submit(read, end)
-            out: list[Any] = []
-            rejects: list[tuple[Any, str, dict[str, Any]]] = []
-            for row in rows:
-                result = transform(row)
-                if result.__class__ is Reject:
-                    source_row = dict(zip(m.mapping.source_columns, row, strict=True))
-                    rejects.append((row[key_at], str(result), source_row))
-                else:
-                    out.append(result)
-            writes.put(_Chunk(start, end, out, rejects, done))
-            if governor.ratio > 0 or governor.probe is not None:
-                _drained(writes, stop)  # the pause must be a pause for the source, not just for us
-            slept += governor.pause(time.monotonic() - began)
-            tick(len(rows))
-            if done:
-                break
-            start = end
-    finally:
-        writes.put(None)
-        thread.join()
-        reader.shutdown(wait=True)
-    if failure:
-        raise failure[0]
-    return slept
-
-
-def _drained(writes: queue.Queue[_Chunk | None], stop: threading.Event) -> None:
-    """Wait until the writer has taken every queued chunk and finished writing it."""
-    while not stop.is_set() and writes.unfinished_tasks:
-        time.sleep(0.001)
-
-
-@dataclass
-class _Chunk:
-    """A transformed chunk on its way to the writer."""
-
-    start: Any
-    end: Any
-    out: list[Any]
-    rejects: list[tuple[Any, str, dict[str, Any]]]
-    done: bool
 
 
 # -------------------------------------------------------------- many processes

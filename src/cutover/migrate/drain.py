@@ -34,19 +34,12 @@ from cutover.migrate.catchup import (
     require_copied,
     run_catch_up,
 )
+from cutover.migrate.diff import ChunkDiff, VerifyReport, compare_rows
 from cutover.migrate.mapping import Mapping
 from cutover.migrate.migration import Endpoint, Migration, PathChoice
 from cutover.migrate.progress import Progress, ProgressFn
 from cutover.migrate.transform import Reject
-from cutover.migrate.verification import (
-    ALL_CHECKS,
-    DEFAULT_CHUNK_ROWS,
-    ChunkDiff,
-    Comparer,
-    VerifyReport,
-    compare_rows,
-    totals,
-)
+from cutover.migrate.verification import ALL_CHECKS, DEFAULT_CHUNK_ROWS, Comparer, totals
 from cutover.plan.models import Store
 
 log = get_logger("cutover.migrate.drain")

@@ -16,20 +16,15 @@ from cutover.migrate.feeds import Feed, reorder
 from cutover.migrate.transform import Reject
 
 if TYPE_CHECKING:
+    from cutover.migrate.diff import VerifyReport
     from cutover.migrate.migration import Migration
-    from cutover.migrate.verification import VerifyReport
 
 BATCH = 5_000
 
 
 def verify_feed(m: Migration, checks: Sequence[str]) -> VerifyReport:
-    from cutover.migrate.verification import (
-        MAX_ROW_DIFFS,
-        ChunkDiff,
-        RowDiff,
-        VerifyReport,
-        compare_rows,
-    )
+    from cutover.migrate.diff import ChunkDiff, RowDiff, VerifyReport, compare_rows
+    from cutover.migrate.verification import MAX_ROW_DIFFS
 
     feed = m.source
     assert isinstance(feed, Feed)

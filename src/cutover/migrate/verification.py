@@ -17,12 +17,13 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cutover.errors import VerificationError
 from cutover.logs import get_logger
+from cutover.migrate.diff import ChunkDiff, VerifyReport, cents_of, compare_rows
 from cutover.migrate.mapping import Mapping
 from cutover.migrate.migration import Endpoint, Migration
 from cutover.migrate.stores import Database
@@ -37,90 +38,6 @@ MAX_ROW_DIFFS = 20
 """Rows listed per differing chunk in the report."""
 ALL_CHECKS = ("counts", "checksums", "conservation")
 NULL = "\\N"
-
-
-@dataclass(frozen=True)
-class RowDiff:
-    key: Any
-    kind: str
-    """`missing` (in source, not in target), `extra` (in target only), `different`, `rejected`
-    (failed cleansing but present in the target or absent from the rejects)."""
-    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    """column -> (expected from the source, found in the target)."""
-
-
-@dataclass(frozen=True)
-class MemberDiff:
-    key: Any
-    legacy_cents: int | None
-    points: int | None
-    remainder_cents: int | None
-
-    @property
-    def new_cents(self) -> int | None:
-        if self.points is None or self.remainder_cents is None:
-            return None
-        return self.points * 100 + self.remainder_cents
-
-
-@dataclass(frozen=True)
-class ChunkDiff:
-    """A key range (lo, hi] whose checksums differ, with the rows that explain it."""
-
-    lo: Any
-    hi: Any
-    source_rows: int
-    target_rows: int
-    rows: list[RowDiff]
-    members: list[MemberDiff]
-
-
-@dataclass
-class VerifyReport:
-    """The outcome of a verification; `ok` is False on any difference."""
-
-    job: str
-    checks: list[str]
-    source_rows: int = 0
-    """Source rows that pass cleansing (what the target must hold)."""
-    target_rows: int = 0
-    rejected_rows: int = 0
-    """Source rows that fail cleansing."""
-    rejects_recorded: int = 0
-    chunks: int = 0
-    members: int = 0
-    legacy_cents: int = 0
-    new_cents: int = 0
-    pending_changes: int = 0
-    """Changelog entries not yet applied when verification ran."""
-    mismatched: list[ChunkDiff] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    method: str = "sql"
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def rows_per_s(self) -> float:
-        return (self.source_rows + self.rejected_rows) / self.seconds if self.seconds > 0 else 0.0
-
-    def summary(self) -> str:
-        status = "ok" if self.ok else f"FAILED ({len(self.problems)} problems)"
-        line = (
-            f"verify {self.job}: {status} — {self.source_rows:,} rows, {self.chunks} chunks, "
-            f"{self.rejected_rows:,} rejected"
-        )
-        if self.ok and "conservation" in self.checks and self.members:
-            line += f", {self.members:,} members conserved to the cent ({self.legacy_cents:,} centipoints)"
-        return line
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["ok"] = self.ok
-        data["rows_per_s"] = self.rows_per_s
-        return data
 
 
 def verify(
@@ -341,7 +258,7 @@ class Comparer:
             texts.append(text)
             for j in src_at:
                 value = row[j]
-                cents += value if value.__class__ is int else (_cents_of(value) or 0)
+                cents += value if value.__class__ is int else (cents_of(value) or 0)
         return Chunk(
             lo,
             rows[-1][key_at] if rows else None,
@@ -478,70 +395,6 @@ class Comparer:
                 f"rejects: {len(stale)} keys are recorded as rejected but pass cleansing now or are "
                 f"gone (first: {stale[0]}): changes not applied yet?"
             )
-
-
-def compare_rows(
-    m: Migration,
-    source_rows: Sequence[tuple[Any, ...]],
-    target_rows: Sequence[tuple[Any, ...]],
-    rejected: set[Any] | None = None,
-) -> tuple[list[RowDiff], list[MemberDiff]]:
-    """Row-by-row differences between source rows (transformed here) and target rows."""
-    mp = m.mapping
-    key_at = mp.source_columns.index(mp.source.key)
-    tkey_at = mp.target_columns.index(mp.target.key)
-    want: dict[Any, tuple[Any, ...]] = {}
-    legacy: dict[Any, list[int | None]] = {}
-    reject_keys = set(rejected or ())
-    for row in source_rows:
-        out = m.compiled.row(row)
-        tkey = mp.target_key(row[key_at])
-        if isinstance(out, Reject):
-            reject_keys.add(tkey)
-            continue
-        want[tkey] = out
-        legacy[tkey] = [_cents_of(row[mp.source_columns.index(p.source)]) for p in mp.points_pairs]
-    have = {row[tkey_at]: row for row in target_rows}
-    diffs: list[RowDiff] = []
-    members: list[MemberDiff] = []
-    for key in sorted(set(want) | set(have) | (reject_keys & set(have)), key=_sort_key):
-        expected, found = want.get(key), have.get(key)
-        if key in reject_keys and found is not None:
-            diffs.append(RowDiff(key, "rejected"))
-            continue
-        if found is None:
-            if expected is not None:
-                diffs.append(RowDiff(key, "missing"))
-            continue
-        if expected is None:
-            diffs.append(RowDiff(key, "extra"))
-            continue
-        if tuple(expected) != tuple(found):
-            fields = {
-                name: (e, f)
-                for name, e, f in zip(mp.target_columns, expected, found, strict=True)
-                if e != f
-            }
-            diffs.append(RowDiff(key, "different", fields))
-        for pair, cents in zip(mp.points_pairs, legacy.get(key, []), strict=False):
-            whole = found[mp.target_columns.index(pair.whole)]
-            rest = found[mp.target_columns.index(pair.remainder)]
-            new = None if whole is None or rest is None else whole * 100 + rest
-            if new != cents:
-                members.append(MemberDiff(key, cents, whole, rest))
-    return diffs, members
-
-
-def _cents_of(value: Any) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    from cutover.migrate.transform import parse_cents
-
-    return parse_cents(str(value))
-
-
-def _sort_key(key: Any) -> tuple[int, Any]:
-    return (0, key) if isinstance(key, int) else (1, str(key))
 
 
 def _show(key: Any, open_end: str = "start") -> str:
