@@ -220,16 +220,15 @@ def run_phase(
             _hold_for_budget(ctx, watcher, phase.id, phase_index)
     failures: dict[str, str] = {}
     for system_id, future in futures.items():
-        state = future.state
-        if state.is_completed():
-            continue
-        if state.is_failed() or state.is_crashed():
-            try:
-                future.result()
-            except Exception as exc:
+        future.wait()
+        try:
+            future.result()  # the final state, however late the server records it
+        except Exception as exc:
+            state = future.state
+            if state.is_failed() or state.is_crashed():
                 failures[system_id] = str(exc)
-        else:
-            failures[system_id] = "not started: a system it depends on failed"
+            else:
+                failures[system_id] = "not started: a system it depends on failed"
     return failures
 
 

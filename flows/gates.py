@@ -76,12 +76,22 @@ def budget_gate(
     return decision
 
 
+def _choice_not_const(schema: dict[str, Any]) -> None:
+    """One department left: pydantic writes `const`, which the Prefect UI shows as an empty,
+    read-only box; offer it as a one-item choice instead (still without a default)."""
+    if "const" in schema:
+        schema["enum"] = [schema.pop("const")]
+
+
 def sign_off_model(remaining: list[str]) -> type[RunInput]:
     """A sign-off form offering only the departments that have not approved yet."""
     department_type: Any = Literal.__getitem__(tuple(remaining))
     decision_type: Any = Literal["approve", "hold"]
     fields: dict[str, Any] = {
-        "department": (department_type, Field(description="the department you sign for")),
+        "department": (
+            department_type,
+            Field(description="the department you sign for", json_schema_extra=_choice_not_const),
+        ),
         "decision": (
             decision_type,
             Field(description="approve: go; hold: the phase waits until you approve"),

@@ -37,9 +37,9 @@ def test_show_json_is_the_documented_contract() -> None:
     redeem = next(f for f in data["features"] if f["id"] == "redeem-rewards")
     assert redeem["windows"] == [
         {
-            "start": "2026-12-01T21:00:00-06:00",
-            "end": "2026-12-01T22:05:00-06:00",
-            "duration_s": 3900.0,
+            "start": "2026-12-01T21:55:00-06:00",
+            "end": "2026-12-01T22:00:00-06:00",
+            "duration_s": 300.0,
             "systems": ["loyalty-core"],
         }
     ]

@@ -37,8 +37,13 @@ def legacy_txns(workdir: Path) -> set[str]:
 def drill(tmp_path: Path, rollback_at: str) -> dict[str, Any]:
     return run_demo(
         DemoOptions(
-            plan=DEMO, time_scale=300, rate=40, customers=300, home=tmp_path,
-            rollback_at=rollback_at, drill=True,
+            plan=DEMO,
+            time_scale=300,
+            rate=40,
+            customers=300,
+            home=tmp_path,
+            rollback_at=rollback_at,
+            drill=True,
         )
     )
 
@@ -62,7 +67,9 @@ def test_rollback_drill_ends_on_legacy_with_nothing_lost(
     assert not missing, sorted(missing)[:10]
     report = Path(result["report"]).read_text()
     assert "## Rollback" in report and "RTO" in report
-    undo = [r for r in Journal(workdir / "journal.db").history(result["run_key"]) if r.action == "undo"]
+    undo = [
+        r for r in Journal(workdir / "journal.db").history(result["run_key"]) if r.action == "undo"
+    ]
     assert undo and all(r.status in ("started", "done") for r in undo)
     if point == "loyalty-core:migrate":  # nothing was switched: nothing to carry back
         assert "carry-back" not in {r.step for r in undo}
@@ -108,22 +115,46 @@ def test_orchestrator_killed_mid_rollback_resumes_to_the_same_result(
         loaded = load_plan(DEMO)
         seed_stores(loaded.plan, "staging", plan_dir=loaded.directory, root=tmp_path)
         summary = execute_run(
-            plan=DEMO, env="staging", run_key="rb-kill", journal=str(journal), scale=300.0,
-            base_url=estate.base_url, auto_approve=True, on_failure=None,
-            workdir=tmp_path / "run", data_root=tmp_path, skip_idle=True,
+            plan=DEMO,
+            env="staging",
+            run_key="rb-kill",
+            journal=str(journal),
+            scale=300.0,
+            base_url=estate.base_url,
+            auto_approve=True,
+            on_failure=None,
+            workdir=tmp_path / "run",
+            data_root=tmp_path,
+            skip_idle=True,
         )
         assert summary["outcome"] == "completed"
         exe = ROOT / ".venv" / "bin" / "cutover"
         command = [
-            str(exe), "rollback", str(DEMO), "--env", "staging", "--run-key", "rb-kill",
-            "--journal", str(journal), "--base-url", estate.base_url, "--data-root", str(tmp_path),
+            str(exe),
+            "rollback",
+            str(DEMO),
+            "--env",
+            "staging",
+            "--run-key",
+            "rb-kill",
+            "--journal",
+            str(journal),
+            "--base-url",
+            estate.base_url,
+            "--data-root",
+            str(tmp_path),
             "--json",
         ]
         env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-        first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        first = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and first.poll() is None:
-            if any(r.action == "undo" and r.status == "done" for r in Journal(journal).history("rb-kill")):
+            if any(
+                r.action == "undo" and r.status == "done"
+                for r in Journal(journal).history("rb-kill")
+            ):
                 os.kill(first.pid, signal.SIGKILL)
                 break
             time.sleep(0.02)
@@ -136,7 +167,8 @@ def test_orchestrator_killed_mid_rollback_resumes_to_the_same_result(
             with ControlClient(estate.system_url(system), system=system, token=token) as client:
                 assert client.state().program == "stars-classic"
     undo_done = [
-        (r.system, r.step) for r in Journal(journal).history("rb-kill")
+        (r.system, r.step)
+        for r in Journal(journal).history("rb-kill")
         if r.action == "undo" and r.status == "done"
     ]
     assert len(undo_done) == len(set(undo_done))  # nothing undone twice

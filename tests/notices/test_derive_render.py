@@ -76,17 +76,19 @@ def test_extended_retimes_the_window_and_the_restore() -> None:
     moved = retimed_restore(restored, late, ext.revision)
     assert moved.at == late and moved.key != restored.key
     (text,) = [r.text for r in render_all(plan, [ext], "email")]
-    assert "10:45 PM CST" in text  # 22:05 planned + 40 min
+    assert "10:40 PM CST" in text  # 22:00 planned + 40 min
 
 
 def test_in_effect_shows_the_latest_notice_per_feature() -> None:
     plan = load_plan(PLANS / "demo.yaml").plan
     events = derive(plan, build_timeline(plan))
-    now = plan.starts_at + timedelta(minutes=10)
+    now = plan.starts_at + timedelta(minutes=57)  # during the core's switch
     assert {(e.feature, e.kind) for e in in_effect(events, now)} == {
         ("redeem-rewards", "started"),
         ("rewards-in-app", "advance"),
     }
+    later = plan.starts_at + timedelta(minutes=62)
+    assert ("redeem-rewards", "restored") in {(e.feature, e.kind) for e in in_effect(events, later)}
 
 
 def test_notices_command_json_has_the_documented_fields() -> None:

@@ -83,7 +83,7 @@ def test_a_slow_step_publishes_extended_with_the_new_end_then_restored() -> None
 def test_rollback_closes_open_windows_with_rolled_back() -> None:
     plan, live = setup()
     t0 = plan.starts_at
-    live.due([rec("loyalty-core", "freeze", "started", t0)], t0 + timedelta(minutes=1))
+    live.due([rec("loyalty-core", "switch", "started", t0)], t0 + timedelta(minutes=1))
     (back,) = live.rolled_back(t0 + timedelta(minutes=20))
     assert (back.feature, back.kind) == ("redeem-rewards", "rolled_back")
     assert live.rolled_back(t0 + timedelta(minutes=21)) == []

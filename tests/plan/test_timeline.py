@@ -27,11 +27,11 @@ def test_systems_of_a_phase_start_together_unless_they_depend_on_each_other() ->
 def test_steps_run_back_to_back_for_their_expected_duration() -> None:
     plan, timeline = demo()
     steps = timeline.system("loyalty-core").steps
-    assert [s.step for s in steps] == ["freeze", "migrate", "verify", "switch", "unfreeze"]
+    assert [s.step for s in steps] == ["migrate", "freeze", "verify", "switch", "unfreeze"]
     assert steps[0].start == plan.starts_at
     for before, after in pairwise(steps):
         assert before.end == after.start
-    assert steps[1].duration == timedelta(minutes=40)
+    assert steps[0].duration == timedelta(minutes=40)
     assert timeline.system("loyalty-core").end == plan.starts_at + timedelta(minutes=65)
 
 
@@ -45,8 +45,8 @@ def test_critical_path_runs_through_every_phase_chain() -> None:
     """The path is each phase's deciding chain in order; it ends at the cutover's end."""
     _, timeline = demo()
     assert timeline.critical_path == (
-        ("loyalty-core", "freeze"),
         ("loyalty-core", "migrate"),
+        ("loyalty-core", "freeze"),
         ("loyalty-core", "verify"),
         ("loyalty-core", "switch"),
         ("loyalty-core", "unfreeze"),
@@ -87,11 +87,15 @@ def test_within_phase_dependency_delays_the_dependent() -> None:
 
 
 def test_read_only_freeze_degrades_until_unfreeze_ends_and_buffering_degrades_nothing() -> None:
+    """mobile-app's read-only freeze degrades its feature up to the end of its unfreeze;
+    the loyalty core buffers writes, so only its switch step (which names it) degrades."""
     _, timeline = demo()
-    core = timeline.system("loyalty-core")
-    (window,) = timeline.feature("redeem-rewards").windows
-    assert (window.start, window.end) == (core.start, core.end)
-    # pos-stores freezes with buffer-writes: no feature of its own is degraded
+    app = timeline.system("mobile-app")
+    (window,) = timeline.feature("rewards-in-app").windows
+    assert (window.start, window.end) == (app.start, app.end)
+    (redeem,) = timeline.feature("redeem-rewards").windows
+    switch = timeline.step("loyalty-core", "switch")
+    assert (redeem.start, redeem.end) == (switch.start, switch.end)
     assert all("pos-stores" not in w.systems for f in timeline.features for w in f.windows)
 
 

@@ -96,11 +96,6 @@ def md5_lines(lines: Iterable[str]) -> str | None:
     return hashlib.md5("\n".join(items).encode(), usedforsecurity=False).hexdigest()
 
 
-def projection(values: Sequence[Any]) -> str:
-    """A row's text as the SQL side builds it: values joined by |, NULL as \\N."""
-    return "|".join(NULL if v is None else str(v) for v in values)
-
-
 @dataclass
 class Chunk:
     """One source chunk's figures (and, once compared, the target's)."""
