@@ -288,13 +288,21 @@ def _check_target(db: Database, table: TableRef, mapping: Mapping) -> None:
         )
 
 
+PARALLEL_FROM_ROWS = 500_000
+"""Below this many source rows a second worker process costs more (its start-up) than it saves."""
+
+
 def default_workers(migration: Migration) -> int:
-    """Python path into PostgreSQL: two processes (the transform needs the CPU); else one:
-    the SQL path is bound by the server's writes (measured: a second stream adds nothing)."""
+    """Python path into PostgreSQL, on a big enough source: two processes (the transform needs
+    the CPU); otherwise one: the SQL path is bound by the server's writes (a second stream
+    measured no faster), SQLite has one writer, and small copies finish before a process starts."""
     if (
-        migration.path == "python"
-        and migration.target.dialect == "postgresql"
-        and not migration.is_feed
+        migration.path != "python"
+        or migration.target.dialect != "postgresql"
+        or migration.is_feed
+        or migration.source_table is None
     ):
-        return max(1, min(2, os.cpu_count() or 1))
-    return 1
+        return 1
+    if migration.db_source.estimate(migration.source_table) < PARALLEL_FROM_ROWS:
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
