@@ -259,6 +259,12 @@ class Applier:
         skey = ident(m.mapping.source.key)
         changed = f"(SELECT DISTINCT key FROM {logt.sql} WHERE pos > {ph} AND pos <= {ph})"
         window = [applied, end]
+
+        def among(select: str) -> str:
+            # PostgreSQL: `= ANY(ARRAY(...))` computes the keys once and probes the key index
+            # (an `IN (subquery)` may be planned as a scan of the whole source per batch)
+            return f"= ANY (ARRAY{select})" if db.dialect == "postgresql" else f"IN {select}"
+
         tkey = ident(m.mapping.target.key)
         key_expr = sql.exprs[m.mapping.target_columns.index(m.mapping.target.key)]
         cols = ", ".join(ident(c) for c in sql.columns)
@@ -270,15 +276,15 @@ class Applier:
                 return applied, 0
             db.execute(
                 f"INSERT INTO {m.target_table.sql} ({cols}) SELECT {', '.join(sql.exprs)} "
-                f"FROM {src.sql} s WHERE s.{skey} IN {changed} AND ({sql.reason}) IS NULL "
+                f"FROM {src.sql} s WHERE s.{skey} {among(changed)} AND ({sql.reason}) IS NULL "
                 f"ON CONFLICT ({tkey}) DO UPDATE SET {sets}",
                 window,
             )
             db.execute(
-                f"DELETE FROM {m.target_table.sql} WHERE {tkey} IN "
-                f"(SELECT {key_expr} FROM (SELECT key AS {skey} FROM {changed} k) s) "
+                f"DELETE FROM {m.target_table.sql} WHERE {tkey} "
+                f"{among(f'(SELECT {key_expr} FROM (SELECT key AS {skey} FROM {changed} k) s)')} "
                 f"AND {tkey} NOT IN (SELECT {key_expr} FROM {src.sql} s "
-                f"WHERE s.{skey} IN {changed} AND ({sql.reason}) IS NULL)",
+                f"WHERE s.{skey} {among(changed)} AND ({sql.reason}) IS NULL)",
                 [*window, *window],
             )
             rejects_t = m.checkpoints.rejects_t.sql
@@ -290,15 +296,15 @@ class Applier:
             db.execute(
                 f"INSERT INTO {rejects_t} (job, key, reason, row, at) "
                 f"SELECT {ph}, CAST(s.{skey} AS TEXT), {sql.reason}, {row}, {now} FROM {src.sql} s "
-                f"WHERE s.{skey} IN {changed} AND ({sql.reason}) IS NOT NULL "
+                f"WHERE s.{skey} {among(changed)} AND ({sql.reason}) IS NOT NULL "
                 "ON CONFLICT (job, key) DO UPDATE SET reason = excluded.reason, row = excluded.row, "
                 "at = excluded.at",
                 [m.job, *window],
             )
             db.execute(
-                f"DELETE FROM {rejects_t} WHERE job = {ph} AND key IN "
-                f"(SELECT CAST(key AS TEXT) FROM {changed} k) AND key NOT IN "
-                f"(SELECT CAST(s.{skey} AS TEXT) FROM {src.sql} s WHERE s.{skey} IN {changed} "
+                f"DELETE FROM {rejects_t} WHERE job = {ph} AND key "
+                f"{among(f'(SELECT CAST(key AS TEXT) FROM {changed} k)')} AND key NOT IN "
+                f"(SELECT CAST(s.{skey} AS TEXT) FROM {src.sql} s WHERE s.{skey} {among(changed)} "
                 f"AND ({sql.reason}) IS NOT NULL)",
                 [m.job, *window, *window],
             )
