@@ -53,15 +53,21 @@ def rollback(
     scale: float = 1.0,
     base_url: str | None = None,
     data_root: str | None = None,
+    past_point_of_no_return: bool = False,
 ) -> dict[str, Any]:
-    """Roll back run `run_key`; refuses past a point of no return."""
+    """Roll back run `run_key`; refuses past a point of no return unless a drill says so."""
     params_obj = RunParams(
         plan_path, env, run_key, journal, workdir, scale, base_url, True, None, data_root, False
     )
     params = params_obj.as_dict()
     ctx = RunContext.load(params_obj)
     bind_context(run=run_key)
-    check_rollback_allowed(ctx)
+    if past_point_of_no_return:
+        if env == "production":
+            raise RollbackError("past the point of no return is for drills, never production")
+        log.warning("rollback_past_point_of_no_return", run=run_key)
+    else:
+        check_rollback_allowed(ctx)
     began = time.monotonic()
     ui.emit("rollback.requested", run_key=run_key)
     todo = touched(ctx)

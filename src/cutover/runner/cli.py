@@ -211,6 +211,7 @@ def execute_rollback(
     base_url: str | None,
     workdir: Path | None = None,
     data_root: Path | None = None,
+    past_point_of_no_return: bool = False,
 ) -> dict[str, Any]:
     """Run the rollback flow for `run_key` in this process."""
     keep = prefect_settings(scale)
@@ -231,6 +232,7 @@ def execute_rollback(
             scale=scale,
             base_url=base_url,
             data_root=str(data_root.resolve()) if data_root else None,
+            past_point_of_no_return=past_point_of_no_return,
         )
     del keep
     return result
@@ -596,6 +598,13 @@ def drill(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON object as the last line.")
     ] = False,
+    past_point_of_no_return: Annotated[
+        bool,
+        typer.Option(
+            "--past-point-of-no-return",
+            help="Rehearse a rollback even past the plan's point of no return (drills only).",
+        ),
+    ] = False,
 ) -> None:
     """Rehearse the cutover on the simulated estate with traffic, faults and a rollback; then reconcile."""
     from cutover.plan import load_plan
@@ -623,6 +632,7 @@ def drill(
             rollback_at=rollback_at,
             faults=faults,
             drill=True,
+            past_point_of_no_return=past_point_of_no_return,
         )
     )
     print_demo_summary(result)

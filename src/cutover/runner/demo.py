@@ -106,6 +106,8 @@ class DemoOptions:
     faults: Path | None = None
     """Drills: a faults file (see `cutover.runner.drill`)."""
     drill: bool = False
+    past_point_of_no_return: bool = False
+    """Drills: rehearse the rollback even past the plan's point of no return."""
 
 
 def auto_scale(plan: Any) -> float:
@@ -208,6 +210,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
                     base_url=estate.base_url,
                     workdir=workdir / "run",
                     data_root=workdir,
+                    past_point_of_no_return=options.past_point_of_no_return,
                 )
             time.sleep(1.0)  # a last second of sales on whatever program now serves
             traffic_result = traffic.stop()
