@@ -59,21 +59,27 @@ def budget_gate(
     auto: bool,
 ) -> BudgetDecision:
     """Hold the run (its running steps go on) until someone accepts the overrun or rolls back."""
-    if auto:
-        decision = BudgetDecision(
-            action="continue", reason="drill: overrun accepted automatically", name=AUTO
-        )
-    else:
-        decision = pause_flow_run(
-            wait_for_input=BudgetDecision.with_initial_data(description=description),
-            timeout=max(60, int(timeout.total_seconds())),
-            poll_interval=POLL_SECONDS,
-            key=gate,
-        )
-    journal.decide(
-        run_key, gate, "release-management", decision.action, decision.name, decision.reason
+    decision: BudgetDecision = (
+        BudgetDecision(action="continue", reason="drill: overrun accepted automatically", name=AUTO)
+        if auto
+        else _ask(BudgetDecision, description, timeout, gate)
     )
+    _record(journal, run_key, gate, decision.action, decision.name, decision.reason)
     return decision
+
+
+def _ask(model: Any, description: str, timeout: timedelta, gate: str) -> Any:
+    """Pause the flow run for the release manager's typed answer."""
+    return pause_flow_run(
+        wait_for_input=model.with_initial_data(description=description),
+        timeout=max(60, int(timeout.total_seconds())),
+        poll_interval=POLL_SECONDS,
+        key=gate,
+    )
+
+
+def _record(journal: Journal, run_key: str, gate: str, action: str, who: str, why: str) -> None:
+    journal.decide(run_key, gate, "release-management", action, who, why)
 
 
 def _choice_not_const(schema: dict[str, Any]) -> None:
@@ -173,16 +179,10 @@ def decide_failure(
     auto_action: Literal["retry", "skip", "rollback"] | None,
 ) -> Decision:
     """Hold at a decision gate after a failure; `auto_action` answers it in drills."""
-    if auto_action is not None:
-        decision = Decision(action=auto_action, reason="drill: decided automatically", name=AUTO)
-    else:
-        decision = pause_flow_run(
-            wait_for_input=Decision.with_initial_data(description=description),
-            timeout=max(60, int(timeout.total_seconds())),
-            poll_interval=POLL_SECONDS,
-            key=gate,
-        )
-    journal.decide(
-        run_key, gate, "release-management", decision.action, decision.name, decision.reason
+    decision: Decision = (
+        Decision(action=auto_action, reason="drill: decided automatically", name=AUTO)
+        if auto_action is not None
+        else _ask(Decision, description, timeout, gate)
     )
+    _record(journal, run_key, gate, decision.action, decision.name, decision.reason)
     return decision

@@ -25,6 +25,22 @@ server_app = typer.Typer(help="A real Prefect server for cutovers.", no_args_is_
 
 DEFAULT_HOME = Path("var/cutover")
 
+JournalOption = Annotated[
+    str | None,
+    typer.Option(
+        "--journal", help="Journal: a SQLite path or postgresql:// URL (env CUTOVER_JOURNAL)."
+    ),
+]
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option("--base-url", help="Override the environment's base_url ({system} is replaced)."),
+]
+DataRootOption = Annotated[
+    Path | None,
+    typer.Option("--data-root", help="Folder that relative store paths are under (default: cwd)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary as the last line.")]
+
 
 def default_journal() -> str:
     return os.environ.get("CUTOVER_JOURNAL") or str(DEFAULT_HOME / "journal.db")
@@ -92,18 +108,8 @@ def run(
         str | None,
         typer.Option("--run-key", help="Resume (or name) a run: the same key skips what is done."),
     ] = None,
-    journal: Annotated[
-        str | None,
-        typer.Option(
-            "--journal", help="Journal: a SQLite path or postgresql:// URL (env CUTOVER_JOURNAL)."
-        ),
-    ] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--base-url", help="Override the environment's base_url ({system} is replaced)."
-        ),
-    ] = None,
+    journal: JournalOption = None,
+    base_url: BaseUrlOption = None,
     on_failure: Annotated[
         str | None,
         typer.Option(
@@ -111,19 +117,12 @@ def run(
             help="Answer decision gates automatically: retry, skip or rollback (drills).",
         ),
     ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print a JSON summary as the last line.")
-    ] = False,
+    json_out: JsonOption = False,
     skip_idle: Annotated[
         bool,
         typer.Option("--skip-idle", help="Drills: jump the clock over idle time between phases."),
     ] = False,
-    data_root: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-root", help="Folder that relative store paths are under (default: cwd)."
-        ),
-    ] = None,
+    data_root: DataRootOption = None,
 ) -> None:
     """Run a cutover plan as a Prefect flow; the same --run-key resumes a crashed run."""
     from cutover.plan import load_plan
@@ -246,18 +245,10 @@ def rollback_cmd(
     run_key: Annotated[
         str, typer.Option("--run-key", help="The run to roll back.", show_default=False)
     ],
-    journal: Annotated[
-        str | None, typer.Option("--journal", help="SQLite path or postgresql:// URL.")
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Override the environment's base_url.")
-    ] = None,
-    data_root: Annotated[
-        Path | None, typer.Option("--data-root", help="Folder relative store paths are under.")
-    ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print a JSON summary as the last line.")
-    ] = False,
+    journal: JournalOption = None,
+    base_url: BaseUrlOption = None,
+    data_root: DataRootOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Roll a run back: every touched system to the legacy program, writes carried back. Resumable."""
     from cutover.plan import load_plan
@@ -291,9 +282,7 @@ class JournalFormat(StrEnum):
 
 def journal_cmd(
     run_key: Annotated[str, typer.Argument(help="The run key.", show_default=False)],
-    journal: Annotated[
-        str | None, typer.Option("--journal", help="SQLite path or postgresql:// URL.")
-    ] = None,
+    journal: JournalOption = None,
     format: Annotated[JournalFormat, typer.Option("--format", "-f")] = JournalFormat.text,
 ) -> None:
     """The audit log of a run: every step's start and outcome, every gate decision."""
@@ -538,9 +527,7 @@ def demo(
             help="Start `prefect server start` in the background and print the URL to watch.",
         ),
     ] = False,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object as the last line.")
-    ] = False,
+    json_out: JsonOption = False,
     home: Annotated[
         Path, typer.Option("--home", help="Where demo runs are kept (one folder per run).")
     ] = Path("var/demo"),
@@ -595,9 +582,7 @@ def drill(
     home: Annotated[Path, typer.Option("--home", help="Where drill runs are kept.")] = Path(
         "var/drills"
     ),
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object as the last line.")
-    ] = False,
+    json_out: JsonOption = False,
     past_point_of_no_return: Annotated[
         bool,
         typer.Option(
