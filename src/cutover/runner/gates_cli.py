@@ -86,7 +86,9 @@ def resume(run: str, answer: dict[str, Any]) -> str:
             + ", ".join(str(a) for a in allowed)
         )
     try:
-        resume_flow_run(flow_run.id, run_input=answer)
+        # explicitly sync: Prefect picks its async variant whenever an event loop is
+        # running in this thread, and a coroutine never awaited resumes nothing
+        resume_flow_run(flow_run.id, run_input=answer, _sync=True)  # type: ignore[call-arg]
     except Exception as exc:
         raise UsageError(f"the gate refused the answer: {exc}") from None
     return str(flow_run.name)
