@@ -3,10 +3,10 @@
 A copy at full speed roughly halves the single-row write rate of the systems still
 selling (bench/migrate.py measures it). Like gh-ost, the copy works in chunks and
 sleeps between them; unlike a fixed duty cycle, the sleep adapts to what the writers
-actually get. The changelog counts every write to the captured table, so after each
-chunk the governor compares the write rate *while the copy worked* with the rate
-*while it slept*, and lengthens or shortens its sleeps (the nice ratio: sleep =
-ratio x chunk time) to keep the writers at `keep_writes` of their undisturbed rate.
+actually get. The changelog counts every write to the captured table, so the governor
+knows the writers' undisturbed rate (measured in a short quiet window) and their rate
+over each cycle of chunk + sleep, and lengthens or shortens its sleeps (the nice ratio:
+sleep = ratio x chunk time) to keep the writers at `keep_writes` of their own pace.
 With no writes at all, the sleeps shrink to nothing: an idle source is copied at
 full speed. `keep_writes=None` turns adaptation off (a fixed `nice_ratio`), and a
 `flag_file` that exists pauses the copy outright (an operator's brake).
@@ -30,7 +30,11 @@ MIN_NICE_RATIO = 0.1
 MIN_WRITES_PER_S = 5.0
 """Below this many writes per second the source counts as idle: copy at full speed."""
 SMOOTHING = 0.3
-"""Weight of the newest measurement in the running write rates."""
+"""Weight of the newest cycle in the running write rate."""
+CALIBRATE_S = 0.25
+"""The quiet window that measures the writers' undisturbed rate, before the first chunk..."""
+RECALIBRATE_S = 20.0
+"""...and again every this many seconds, so the reference follows the traffic."""
 
 
 @dataclass(frozen=True)
@@ -61,65 +65,82 @@ class Throttle:
 
 
 class Governor:
-    """The throttle at work: measures, sleeps, adapts. One per copy loop (not shared)."""
+    """The throttle at work: measures, sleeps, adapts. One per copy loop (not shared).
+
+    Before the first chunk it measures the writers' undisturbed rate (a short quiet
+    window, repeated every `RECALIBRATE_S` so the reference follows the day's traffic).
+    After each chunk and its sleep it compares the writers' rate over that cycle with
+    `keep_writes` x the reference, and lengthens or shortens the sleeps. Measuring whole
+    cycles, not just the moments the copy works, counts the disturbance that lingers
+    after a chunk (the server still flushing what it wrote).
+    """
 
     def __init__(self, throttle: Throttle, probe: Callable[[], int] | None) -> None:
         self.throttle = throttle
         self.probe = probe
         self.ratio = throttle.nice_ratio
-        self.work_rate: float | None = None
-        self.idle_rate: float | None = None
-        self.mark = probe() if probe else 0
+        self.reference: float | None = None
+        self.cycle_rate: float | None = None
         self.slept = 0.0
+        self.calibrated_at = 0.0
+        self.mark = 0
+        self.mark_at = 0.0
+        if probe is not None:
+            self._calibrate()
+
+    def _calibrate(self) -> None:
+        assert self.probe is not None
+        before = self.probe()
+        time.sleep(CALIBRATE_S)
+        self.slept += CALIBRATE_S
+        after = self.probe()
+        self.reference = (after - before) / CALIBRATE_S
+        self.calibrated_at = time.monotonic()
+        self.mark, self.mark_at = after, time.monotonic()
 
     def pause(self, chunk_seconds: float) -> float:
         """Sleep after a chunk that took `chunk_seconds`; returns the seconds slept."""
         slept = 0.0
-        if self.probe is not None and chunk_seconds > 0:
-            after_work = self.probe()
-            self.work_rate = _blend(self.work_rate, (after_work - self.mark) / chunk_seconds)
-            self.mark = after_work
         delay = self.ratio * chunk_seconds
         if delay > 0:
             time.sleep(delay)
             slept += delay
         if self.probe is not None:
-            after_sleep = self.probe()
-            if delay > 0:
-                self.idle_rate = _blend(self.idle_rate, (after_sleep - self.mark) / delay)
-            self.mark = after_sleep
             self._adapt()
+            if time.monotonic() - self.calibrated_at > RECALIBRATE_S:
+                before = self.slept
+                self._calibrate()
+                slept += self.slept - before
+                self.slept = before
         if self.throttle.flag_file:
             flag = Path(self.throttle.flag_file)
             while flag.exists():
                 time.sleep(0.2)
                 slept += 0.2
             if self.probe is not None:
-                self.mark = self.probe()
+                self.mark, self.mark_at = self.probe(), time.monotonic()
         self.slept += slept
         return slept
 
     def _adapt(self) -> None:
-        keep = self.throttle.keep_writes
-        assert keep is not None
-        work, idle = self.work_rate, self.idle_rate
-        if idle is None or work is None:
-            self.ratio = max(self.ratio, 0.5)  # measure an idle period first
+        assert self.probe is not None and self.throttle.keep_writes is not None
+        now, count = time.monotonic(), self.probe()
+        elapsed = now - self.mark_at
+        if elapsed <= 0:
             return
-        if max(idle, work) < MIN_WRITES_PER_S:
+        rate = (count - self.mark) / elapsed
+        self.mark, self.mark_at = count, now
+        self.cycle_rate = (
+            rate
+            if self.cycle_rate is None
+            else ((1 - SMOOTHING) * self.cycle_rate + SMOOTHING * rate)
+        )
+        reference = self.reference or 0.0
+        if reference < MIN_WRITES_PER_S:
             self.ratio = max(MIN_NICE_RATIO, self.ratio * 0.7)  # nobody is writing: go faster
             return
-        # writers get `work` while the copy works and `idle` while it sleeps; over a cycle
-        # of 1 + ratio they get (work + ratio * idle) / ((1 + ratio) * idle) of their rate
-        share = min(1.0, work / idle) if idle > 0 else 1.0
-        achieved = (share + self.ratio) / (1 + self.ratio)
-        if achieved < keep:
-            # the ratio that would give exactly `keep`, approached by halves
-            wanted = (keep - share) / max(1e-6, 1 - keep)
-            self.ratio = min(MAX_NICE_RATIO, max(self.ratio * 1.25, (self.ratio + wanted) / 2))
-        elif achieved > keep + 0.05:
-            self.ratio = max(MIN_NICE_RATIO, self.ratio * 0.9)
-
-
-def _blend(old: float | None, new: float) -> float:
-    return new if old is None else (1 - SMOOTHING) * old + SMOOTHING * new
+        achieved = self.cycle_rate / reference
+        if achieved < self.throttle.keep_writes:
+            self.ratio = min(MAX_NICE_RATIO, self.ratio * 1.3 + 0.1)
+        elif achieved > self.throttle.keep_writes + 0.05:
+            self.ratio = max(MIN_NICE_RATIO, self.ratio * 0.85)
