@@ -6,8 +6,9 @@ buffered, reads every key the reverse changelog saw, computes the legacy row fro
 the new one with a *carry-back file*, and upserts it into the legacy store (or
 deletes it, if the key is gone). It is idempotent: run it twice and the legacy
 store ends the same. `discard` then moves the new store's tables aside (kept for
-forensics, renamed `_rolledback_<stamp>_<table>`), resets the migration job and
-removes both captures, so the next attempt starts from a clean target.
+forensics, renamed `_rolledback_<stamp>_<table>`) and puts empty tables of the same
+shape in their place (a system still reading there finds nothing, not an error),
+resets the migration job and removes both captures, so the next attempt starts clean.
 
 A carry-back file (`plans/carry-back/*.yaml`):
 
@@ -195,8 +196,19 @@ def discard(
                 continue
             Changelog(new, ref, key).remove()
             aside = f"_rolledback_{stamp}_{ref.name}"[:63]
-            with new.transaction():
-                new.execute(f"ALTER TABLE {ref.sql} RENAME TO {_ident(aside)}")
+            with new.transaction():  # one transaction: readers see the old table or the new one
+                if new.dialect == "sqlite":
+                    ddl = new.scalar(
+                        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        [ref.name],
+                    )
+                    new.execute(f"ALTER TABLE {ref.sql} RENAME TO {_ident(aside)}")
+                    new.execute(str(ddl))  # an empty table of the same shape takes its place
+                else:
+                    new.execute(f"ALTER TABLE {ref.sql} RENAME TO {_ident(aside)}")
+                    new.execute(
+                        f"CREATE TABLE {ref.sql} (LIKE {ref.sibling(aside).sql} INCLUDING ALL)"
+                    )
             moved.append(aside)
     return {"moved_aside": moved}
 
