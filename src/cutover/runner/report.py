@@ -72,6 +72,29 @@ def measure_steps(
     return out
 
 
+def _undo_steps(history: list[StepRecord]) -> list[dict[str, Any]]:
+    """Every rollback step, with its real duration (first start to outcome)."""
+    began: dict[tuple[str, str], datetime] = {}
+    out = []
+    for record in history:
+        if record.action != "undo":
+            continue
+        ref = (record.system, record.step)
+        if record.status == "started":
+            began.setdefault(ref, record.at)
+        else:
+            start = began.get(ref, record.at)
+            out.append(
+                {
+                    "system": record.system,
+                    "step": record.step,
+                    "status": record.status,
+                    "real_s": round((record.at - start).total_seconds(), 3),
+                }
+            )
+    return out
+
+
 def build_report(
     *,
     plan: Plan,
@@ -86,9 +109,7 @@ def build_report(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     steps = measure_steps(plan, timeline, history, clock)
-    undo = [
-        m for m in measure_steps(plan, timeline, history, clock, "undo") if m.status != "pending"
-    ]
+    undo = _undo_steps(history)
     pauses: list[dict[str, Any]] = [
         {"system": m.system, "step": m.step, "write_pause_s": float(m.detail["write_pause_s"])}
         for m in steps
@@ -110,7 +131,7 @@ def build_report(
         "env": env,
         "scale": clock.scale,
         "steps": [m.__dict__ for m in steps],
-        "undo_steps": [m.__dict__ for m in undo],
+        "undo_steps": undo,
         "write_pauses": pauses,
         "max_write_pause_s": max((float(p["write_pause_s"]) for p in pauses), default=0.0),
         "lag": lags,
@@ -153,6 +174,13 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             f"Rolled back at `{rb.get('at', '?')}`; time to roll back (RTO): "
             f"**{rb.get('rto_seconds', 0):.1f} s** real; {len(report.get('undo_steps', []))} undo steps.",
+            "",
+            "| system | undo step | status | real |",
+            "| --- | --- | --- | --- |",
+            *[
+                f"| {u['system']} | {u['step']} | {u['status']} | {u['real_s']:.2f} s |"
+                for u in report.get("undo_steps", [])
+            ],
             "",
         ]
     lines += ["## Steps: planned and actual (plan time)", ""]
