@@ -28,6 +28,7 @@ members closes the table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -556,6 +557,8 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="cutover-bench-") as work:
             results["sqlite"] = bench_sqlite(args.rows, args.seconds, args.repeat, Path(work))
     _pg(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+    with contextlib.suppress(psycopg.Error):  # still in use: the next run empties it
+        _pg(f"DROP DATABASE IF EXISTS {OTHER_DB}")
     print(report(results))
     if args.json:
         print(json.dumps(flatten(results)))

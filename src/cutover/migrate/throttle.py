@@ -26,6 +26,8 @@ DEFAULT_NICE_RATIO = 1.0
 """Starting sleep per unit of chunk time (adapted from there), or the fixed one."""
 MAX_NICE_RATIO = 20.0
 MIN_NICE_RATIO = 0.1
+START_NICE_RATIO = 3.0
+"""With live writes measured at the start, the copy begins at this ratio and speeds up."""
 """Adaptive sleeps never vanish entirely: a short one keeps measuring the idle write rate."""
 MIN_WRITES_PER_S = 5.0
 """Below this many writes per second the source counts as idle: copy at full speed."""
@@ -87,6 +89,9 @@ class Governor:
         self.mark_at = 0.0
         if probe is not None:
             self._calibrate()
+            if (self.reference or 0.0) >= MIN_WRITES_PER_S:
+                # live traffic: start polite and speed up, rather than learn by hurting it
+                self.ratio = max(self.ratio, START_NICE_RATIO)
 
     def _calibrate(self) -> None:
         assert self.probe is not None
@@ -141,6 +146,6 @@ class Governor:
             return
         achieved = self.cycle_rate / reference
         if achieved < self.throttle.keep_writes:
-            self.ratio = min(MAX_NICE_RATIO, self.ratio * 1.3 + 0.1)
+            self.ratio = min(MAX_NICE_RATIO, self.ratio * 1.5 + 0.2)
         elif achieved > self.throttle.keep_writes + 0.05:
             self.ratio = max(MIN_NICE_RATIO, self.ratio * 0.85)
