@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -524,7 +525,8 @@ def demo(
         bool,
         typer.Option(
             "--ui",
-            help="Start `prefect server start` in the background and print the URL to watch.",
+            help="Watch it in the Prefect UI: starts `prefect server start` (or uses "
+            "PREFECT_API_URL's), prints where to look, keeps it up until Ctrl-C.",
         ),
     ] = False,
     json_out: JsonOption = False,
@@ -537,16 +539,56 @@ def demo(
 
     if not plan.exists():
         raise UsageError(f"{plan}: no such plan (run from the repository root, or give --plan)")
-    result = run_demo(
-        DemoOptions(
-            plan=plan, time_scale=time_scale, rate=rate, customers=customers, seed=seed, ui=ui
+    server: Any = None
+    ui_url = ""
+    if ui:  # before Prefect is imported: it reads PREFECT_API_URL once
+        from cutover.runner.server import start_ui_server, use_running_server
+
+        if os.environ.get("PREFECT_API_URL"):
+            ui_url = use_running_server()
+        else:
+            server = start_ui_server(home / "prefect")
+            ui_url = server.ui_url
+    try:
+        result = run_demo(
+            DemoOptions(
+                plan=plan,
+                time_scale=time_scale,
+                rate=rate,
+                customers=customers,
+                seed=seed,
+                ui=ui,
+                home=home,
+            )
         )
-    )
-    print_demo_summary(result)
-    if json_out:
-        typer.echo(json.dumps(result))
+        print_demo_summary(result)
+        if ui:
+            print_where_to_look(ui_url, plan, result["run_key"])
+        if json_out:
+            typer.echo(json.dumps(result))
+        if server is not None and sys.stdin.isatty():
+            typer.echo(f"The Prefect UI stays up at {ui_url}: press Ctrl-C to stop it.", err=True)
+            server.wait_until_stopped()
+    finally:
+        if server is not None:
+            server.stop()
     if result["outcome"] != "completed" or not result["reconciled"] or result["refused"]:
         raise typer.Exit(1)
+
+
+def print_where_to_look(ui_url: str, plan: Path, run_key: str) -> None:
+    """Where a department lead finds their systems, the board and the notices of this run."""
+    from cutover.plan import load_plan
+
+    departments = [d.id for d in load_plan(plan).plan.departments]
+    example = departments[0] if departments else "<department>"
+    typer.echo(f"In the Prefect UI ({ui_url}), run {run_key}:")
+    typer.echo(f"  one department's systems  {ui_url}/v2/runs?tags=dept:{example}")
+    typer.echo(f"    (departments: {', '.join(departments)})")
+    typer.echo(f"  the status board          {ui_url}/v2/artifacts/key/board-{run_key}")
+    typer.echo(f"  one department's board    {ui_url}/v2/artifacts/key/board-{example}-{run_key}")
+    typer.echo(f"  customer notices          {ui_url}/v2/artifacts/key/notices-{run_key}")
+    typer.echo("  (docs/ui-for-leads.md walks through each page)")
 
 
 def drill(

@@ -1,7 +1,7 @@
 """`cutover demo`: the whole story on one machine, with nothing installed but the project.
 
-1. Prefect: the server at `PREFECT_API_URL`, or `--ui`'s `prefect server start`, or
-   Prefect's temporary local server;
+1. Prefect: the server at `PREFECT_API_URL` (`--ui` starts one first, with
+   `cutover.runner.server.start_ui_server`), or Prefect's temporary local server;
 2. the simulated estate for the plan's `staging` environment, on a free loopback port;
 3. simulated customers buying, redeeming, voiding... at `--rate` per second, with a ledger;
 4. the cutover flow, compressed (`--time-scale`, idle time skipped), gates auto-approved;
@@ -145,13 +145,11 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     token = os.environ.get(TOKEN_ENV) or pysecrets.token_urlsafe(24)
     os.environ[TOKEN_ENV] = token  # the flow's clients resolve the plan's token_secret by name
 
-    server = None
+    server = None  # `cutover demo --ui` starts its server first and keeps it up afterwards
     if options.ui and not os.environ.get("PREFECT_API_URL"):
-        from cutover.runner.server import start_server
+        from cutover.runner.server import start_ui_server
 
-        server = start_server(home=options.home / "prefect", auth_secret=None)
-        os.environ["PREFECT_API_URL"] = server.url
-        print(f"Prefect UI: {server.url.removesuffix('/api')}  (open it now to watch)", flush=True)
+        server = start_ui_server(options.home / "prefect")
 
     from cutover.runner.cli import execute_run
     from cutover.runner.report import build_report, write_report
@@ -218,7 +216,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
             state_dir = estate.state_dir
         report = reconcile(plan, options.env, ledger=ledger, workdir=workdir, state_dir=state_dir)
     finally:
-        if server is not None and not options.ui:
+        if server is not None:
             server.stop()
 
     from cutover.journal import Journal

@@ -53,7 +53,13 @@ class ServerProcess:
         return env
 
     def stop(self, timeout: float = 20) -> None:
+        """Stop the server, once this process's Prefect client has sent what it buffers.
+
+        Logs and events still queued when the server goes away would be retried
+        for minutes at exit.
+        """
         if self.process.poll() is None:
+            drain_prefect_client(timeout)
             self.process.terminate()
             try:
                 self.process.wait(timeout)
@@ -68,18 +74,31 @@ class ServerProcess:
         it half-way), so it has to be stopped from here, whatever ends us.
         """
 
-        def on_term(signum: int, frame: FrameType | None) -> None:
+        def on_signal(signum: int, frame: FrameType | None) -> None:
             raise KeyboardInterrupt
 
-        previous = signal.signal(signal.SIGTERM, on_term)
+        # SIGINT too: a process started in the background may have inherited it ignored
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             while self.process.poll() is None:
                 time.sleep(1)
         except KeyboardInterrupt:
             pass
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             self.stop()
+
+
+def drain_prefect_client(timeout: float) -> None:
+    """Send the logs and events Prefect holds in this process (nothing if Prefect is unused)."""
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout, at_exit=False)
 
 
 def free_port() -> int:
@@ -199,3 +218,34 @@ def start_server(
         time.sleep(0.5)
     process.terminate()
     raise UsageError(f"prefect server did not answer within {startup_timeout:.0f}s; see {log_path}")
+
+
+def start_ui_server(home: Path, auth_secret: str = AUTH_SECRET) -> ServerProcess:
+    """A server to watch a demo or drill in, with this process's Prefect client pointed at it.
+
+    Basic auth when the secret `auth_secret` is set; otherwise no login, which is
+    safe only because the server listens on 127.0.0.1. Call it before Prefect is
+    imported: Prefect reads PREFECT_API_URL once, at import.
+    """
+    server = start_server(home=home, auth_secret=auth_secret)
+    os.environ.update(server.client_env())
+    login = (
+        f"log in with the value of {auth_secret} (user:password)"
+        if server.auth
+        else f"no login: 127.0.0.1 only; export {auth_secret}=user:password to require one"
+    )
+    print(f"Prefect UI: {server.ui_url}  ({login})", flush=True)
+    return server
+
+
+def use_running_server(auth_secret: str = AUTH_SECRET) -> str:
+    """The UI address of the server PREFECT_API_URL names (from `cutover server start`).
+
+    Its login is taken from PREFECT_API_AUTH_STRING, else from the secret `auth_secret`.
+    """
+    api = os.environ["PREFECT_API_URL"].rstrip("/")
+    if not os.environ.get("PREFECT_API_AUTH_STRING") and os.environ.get(auth_secret):
+        os.environ["PREFECT_API_AUTH_STRING"] = os.environ[auth_secret]
+    ui_url = api.removesuffix("/api")
+    print(f"Prefect UI: {ui_url}  (the server PREFECT_API_URL names)", flush=True)
+    return ui_url
