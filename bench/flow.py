@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 
-def run_demo(plan: Path, home: Path) -> dict[str, Any]:
+def run_demo(plan: Path, home: Path, prefect_db: str | None = None) -> dict[str, Any]:
     exe = ROOT / ".venv" / "bin" / "cutover"
     command = [
         str(exe) if exe.exists() else "cutover",
@@ -44,7 +44,10 @@ def run_demo(plan: Path, home: Path) -> dict[str, Any]:
         str(home),
     ]
     began = time.monotonic()
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
+    env = dict(os.environ)
+    if prefect_db:  # the temporary server on this database instead of SQLite
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_db
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900, env=env)
     if proc.returncode != 0:
         sys.exit(f"demo failed ({proc.returncode}): {proc.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -111,9 +114,14 @@ def main() -> None:
     parser.add_argument("--plan", type=Path, default=ROOT / "plans" / "rewards-tiers.yaml")
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench-flow")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--prefect-db",
+        help="database of the temporary Prefect server, e.g. "
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/prefect (default: SQLite)",
+    )
     args = parser.parse_args()
 
-    demo = run_demo(args.plan, args.home)
+    demo = run_demo(args.plan, args.home, args.prefect_db)
     figures = journal_figures(Path(demo["workdir"]), demo["run_key"])
     bare = bare_task_seconds()
     ratio = figures["overhead_per_step_s"] / bare if bare > 0 else float("inf")
@@ -127,6 +135,7 @@ def main() -> None:
         "max_concurrent_systems": figures["max_concurrent_systems"],
         "lost": demo["lost"],
         "refused": demo["refused"],
+        "prefect_db": "postgresql" if args.prefect_db else "sqlite",
     }
     print(
         f"demo ({args.plan.name}): {demo['seconds']:.1f} s for {demo['steps']} steps "
