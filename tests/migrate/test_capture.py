@@ -107,3 +107,22 @@ def test_reverse_capture_goes_on_the_target_table(tmp_path: Path) -> None:
     assert migrate.status(source, target, MEMBERS_MAPPING).reverse_capture.installed  # type: ignore[union-attr]
     migrate.remove_capture(target, MEMBERS_MAPPING, reverse=True)
     assert not migrate.capture_status(target, MEMBERS_MAPPING, reverse=True).installed
+
+
+def test_the_newest_open_writer_also_holds_the_safe_position(pg_schema: tuple[str, str]) -> None:
+    """An open transaction newer than every finished one (past a snapshot's xmax) still counts."""
+    dsn, schema = pg_schema
+    source = pg_members(dsn, schema, member_rows(5))
+    migrate.install_capture(source, MEMBERS_MAPPING)
+    with open_store(source) as db:
+        log = Changelog(db, db.resolve(source.table or ""), "member_id")
+        stuck = psycopg.connect(dsn)
+        try:
+            stuck.execute(f'UPDATE "{schema}".members SET points_cents = 1 WHERE member_id = 3')
+            assert log.safe_position(wait=0.05) == 0
+            with pytest.raises(Exception, match="did not settle"):
+                log.settled_position(timeout=0.2)
+            stuck.commit()
+        finally:
+            stuck.close()
+        assert log.settled_position(timeout=1.0) == 1

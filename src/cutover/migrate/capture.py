@@ -9,9 +9,9 @@ order, converges to the same target: the log is small and the apply idempotent.
 The subtle part is "which positions are final". SQLite has one writer at a time, so
 what a reader sees is a prefix. PostgreSQL hands out positions before commit: pos 11
 may be visible while pos 10's transaction is still open. `safe_position` therefore
-returns a position only once every transaction that was running when it was read
-has left the snapshot's list of running transactions, so nothing below it can still
-appear.
+returns a position only once every transaction that was writing when it was read has
+released the lock on its own id (which happens after new snapshots can see it), so
+nothing below it can still appear.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ from cutover.migrate.transform import ident
 from cutover.plan.models import Store
 
 LOG_PREFIX = "_cutover_log_"
+_RUNNING_WRITERS = (
+    "SELECT coalesce(array_agg(transactionid::text), '{}') FROM pg_locks "
+    "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted"
+)
 HORIZON_WAIT_S = 0.25
 """How long `safe_position` waits for open writers before settling for the last safe one."""
 
@@ -200,10 +204,7 @@ class Changelog:
         seq = self.db.scalar("SELECT pg_get_serial_sequence(%s, 'pos')", [self.log.sql])
         last, called = self.db.query(f"SELECT last_value, is_called FROM {seq}")[0]
         top = int(last) if called else 0
-        xips = self.db.scalar(
-            "SELECT coalesce(array_agg(x::text), '{}') FROM pg_snapshot_xip(pg_current_snapshot()) x"
-        )
-        self._pending.append((top, list(xips)))
+        self._pending.append((top, self._writers()))
         deadline = time.monotonic() + wait
         while True:
             still: list[tuple[int, list[str]]] = []
@@ -229,21 +230,26 @@ class Changelog:
                 return position
             if time.monotonic() >= deadline:
                 raise self.db.fail(
-                    f"writes did not settle within {timeout:.0f}s after the freeze: a transaction "
+                    f"writes did not settle within {timeout:.1f}s after the freeze: a transaction "
                     "that writes the source is still open"
                 )
 
-    def _running(self, xids: list[str]) -> bool:
-        """Whether any of `xids` is still running *as snapshots see it*.
+    def _writers(self) -> list[str]:
+        """Every transaction running now that has written something (it holds its own id lock)."""
+        return list(self.db.scalar(_RUNNING_WRITERS))
 
-        Not `pg_xact_status`: a transaction is marked committed in the commit log a moment
-        before it leaves the list of running transactions, and in that moment a new
-        snapshot still cannot see its rows. Asking the snapshot itself closes that gap.
+    def _running(self, xids: list[str]) -> bool:
+        """Whether any of `xids` is still running.
+
+        Asked of the lock table, not the commit log or a snapshot: a transaction holds the lock
+        on its own id until after new snapshots can see it (the commit log says "committed" a
+        moment earlier), and a snapshot's list of running transactions leaves out the newest
+        ones (those at or past its `xmax`).
         """
         return bool(
             self.db.scalar(
-                "SELECT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) x "
-                "WHERE x = ANY (%s::xid8[]))",
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' "
+                "AND mode = 'ExclusiveLock' AND granted AND transactionid::text = ANY (%s))",
                 [xids],
             )
         )

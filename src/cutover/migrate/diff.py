@@ -76,6 +76,8 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
     method: str = "sql"
+    note: str | None = None
+    """How to read the figures (the final drain's come from its pre-pass)."""
 
     @property
     def ok(self) -> bool:
@@ -93,6 +95,8 @@ class VerifyReport:
         )
         if self.ok and "conservation" in self.checks and self.members:
             line += f", {self.members:,} members conserved to the cent ({self.legacy_cents:,} centipoints)"
+        if self.note:
+            line += f" ({self.note})"
         return line
 
     def to_dict(self) -> dict[str, Any]:

@@ -394,35 +394,3 @@ class Comparer:
 
 def _show(key: Any, open_end: str = "start") -> str:
     return open_end if key is None else repr(key)
-
-
-def totals(m: Migration) -> tuple[int, int, int, int]:
-    """(source rows, source centipoints, target rows, target centipoints), both sides at once."""
-    pairs = m.mapping.points_pairs
-    assert m.source_table is not None
-    src_sum = " + ".join(f"coalesce(sum({ident(p.source)}), 0)" for p in pairs) or "0"
-    dst_sum = (
-        " + ".join(
-            f"coalesce(sum({ident(p.whole)} * 100 + {ident(p.remainder)}), 0)" for p in pairs
-        )
-        or "0"
-    )
-    out: dict[str, tuple[int, int]] = {}
-    failure: list[BaseException] = []
-
-    def side(name: str, db: Database, table: str, expr: str) -> None:
-        try:
-            n, total = db.query(f"SELECT count(*), {expr} FROM {table}")[0]
-            out[name] = (int(n), int(total or 0))
-        except BaseException as exc:
-            failure.append(exc)
-
-    worker = threading.Thread(
-        target=side, args=("target", m.target, m.target_table.sql, dst_sum), daemon=True
-    )
-    worker.start()
-    side("source", m.db_source, m.source_table.sql, src_sum)
-    worker.join()
-    if failure:
-        raise failure[0]
-    return (*out["source"], *out["target"])
