@@ -1,0 +1,74 @@
+"""`cutover.runner.server`: the settings a real Prefect server is started with, and refusals.
+
+The server itself is started for real by tests/browser; these checks are the fast
+ones: what the UI is told, which login is used, what is refused before starting.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from cutover.errors import UsageError
+from cutover.runner.server import (
+    database_description,
+    resolve_auth,
+    server_env,
+    start_server,
+)
+
+
+def test_the_ui_is_told_the_port_the_api_really_listens_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Otherwise the UI calls port 4200 and shows nothing (found with `cutover demo --ui`)."""
+    monkeypatch.setenv("PREFECT_API_URL", "http://elsewhere:4200/api")  # from an earlier export
+    monkeypatch.delenv("PREFECT_UI_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_SERVER_UI_API_URL", raising=False)
+    env = server_env(tmp_path, "lead:pw", "127.0.0.1", 51234)
+    assert env["PREFECT_SERVER_UI_API_URL"] == "http://127.0.0.1:51234/api"
+    assert env["PREFECT_SERVER_API_PORT"] == "51234"
+    assert env["PREFECT_SERVER_API_AUTH_STRING"] == "lead:pw"
+    assert env["PREFECT_HOME"] == str(tmp_path)
+
+
+def test_an_operator_set_ui_address_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Behind a TLS proxy the UI must call the public address, not the local port."""
+    monkeypatch.setenv("PREFECT_UI_API_URL", "https://cutover.example.com/api")
+    env = server_env(tmp_path, None, "0.0.0.0", 4200)
+    assert env["PREFECT_SERVER_UI_API_URL"] == "https://cutover.example.com/api"
+    assert "PREFECT_SERVER_API_AUTH_STRING" not in env
+
+
+def test_no_login_is_refused_when_one_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CUTOVER_SERVER_AUTH", raising=False)
+    with pytest.raises(UsageError, match="export CUTOVER_SERVER_AUTH=user:password"):
+        resolve_auth("CUTOVER_SERVER_AUTH", required=True)
+    assert resolve_auth("CUTOVER_SERVER_AUTH", required=False) is None
+    monkeypatch.setenv("CUTOVER_SERVER_AUTH", "no-colon")
+    with pytest.raises(UsageError, match="user:password"):
+        resolve_auth("CUTOVER_SERVER_AUTH", required=False)
+
+
+def test_the_database_is_named_without_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PREFECT_API_DATABASE_CONNECTION_URL", raising=False)
+    assert database_description(tmp_path) == f"SQLite at {tmp_path / 'prefect.db'}"
+    monkeypatch.setenv(
+        "PREFECT_API_DATABASE_CONNECTION_URL", "postgresql+asyncpg://prefect:s3cret@db:5432/prefect"
+    )
+    shown = database_description(tmp_path)
+    assert "s3cret" not in shown and shown.endswith("@db:5432/prefect")
+
+
+def test_a_port_in_use_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(UsageError, match=f"port {port} is in use"):
+            start_server(home=tmp_path, port=port, auth_secret=None)
+    assert not (tmp_path / "server.log").exists()
