@@ -100,3 +100,14 @@ def test_catch_up_refuses_when_capture_was_removed(
     migrate.remove_capture(source, MEMBERS_MAPPING)
     with pytest.raises(Exception, match="not installed"):
         migrate.catch_up(source, target, MEMBERS_MAPPING)
+
+
+def test_capture_removed_and_reinstalled_is_refused(pg_pair: tuple[Store, Store]) -> None:
+    """Writes made while capture was off are unknown: a re-installed capture does not fool catch-up."""
+    source, target = pg_pair
+    migrate.run_copy(source, target, MEMBERS_MAPPING)
+    migrate.remove_capture(source, MEMBERS_MAPPING)
+    execute(source, "UPDATE {t} SET points_cents = 1 WHERE member_id = 1")  # never captured
+    migrate.install_capture(source, MEMBERS_MAPPING)
+    with pytest.raises(Exception, match="removed and installed again"):
+        migrate.catch_up(source, target, MEMBERS_MAPPING)

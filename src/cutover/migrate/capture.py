@@ -17,6 +17,7 @@ nothing below it can still appear.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from cutover.migrate.transform import ident
 from cutover.plan.models import Store
 
 LOG_PREFIX = "_cutover_log_"
+META = "_cutover_capture"
+"""One row per captured table: the id of this installation of its capture."""
 _RUNNING_WRITERS = (
     "SELECT coalesce(array_agg(transactionid::text), '{}') FROM pg_locks "
     "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted"
@@ -87,6 +90,28 @@ class Changelog:
                 self._install_postgres(key_type)
             else:
                 self._install_sqlite(key_type)
+            meta = self.table.sibling(META).sql
+            ph = self.db.ph
+            self.db.execute(
+                f"CREATE TABLE IF NOT EXISTS {meta} (tbl TEXT PRIMARY KEY, install_id TEXT NOT NULL, "
+                "installed_at REAL NOT NULL)"
+            )
+            self.db.execute(
+                f"INSERT INTO {meta} (tbl, install_id, installed_at) VALUES ({ph}, {ph}, {ph}) "
+                "ON CONFLICT (tbl) DO NOTHING",
+                [self.table.name, uuid.uuid4().hex, time.time()],
+            )
+
+    def install_id(self) -> str | None:
+        """Which installation of capture this is: a job started under another one cannot trust
+        the changelog (changes between the removal and the re-install were never recorded)."""
+        meta = self.table.sibling(META)
+        if self.db.columns(meta) is None:
+            return None
+        value = self.db.scalar(
+            f"SELECT install_id FROM {meta.sql} WHERE tbl = {self.db.ph}", [self.table.name]
+        )
+        return None if value is None else str(value)
 
     def _install_postgres(self, key_type: str) -> None:
         log, key, names = self.log.sql, ident(self.key), self._names
@@ -153,6 +178,11 @@ class Changelog:
                 for kind in ("ins", "upd", "del"):
                     self.db.execute(f"DROP TRIGGER IF EXISTS {self.table.sibling(names[kind]).sql}")
             self.db.execute(f"DROP TABLE IF EXISTS {self.log.sql}")
+            meta = self.table.sibling(META)
+            if self.db.columns(meta) is not None:
+                self.db.execute(
+                    f"DELETE FROM {meta.sql} WHERE tbl = {self.db.ph}", [self.table.name]
+                )
 
     def installed(self) -> bool:
         if self.db.columns(self.log) is None:

@@ -88,10 +88,12 @@ def require_copied(m: Migration) -> None:
     state = m.checkpoints.load()
     if state is None or not state.copy_done:
         raise UsageError(f"the snapshot copy of job {m.job!r} has not finished; run copy first")
-    if not m.log.installed():
+    if not m.log.installed() or (state.capture_id and state.capture_id != m.log.install_id()):
+        what = "is not installed" if not m.log.installed() else "was removed and installed again"
         raise m.db_source.fail(
-            f"change capture is not installed on {m.source_table}; changes since the copy are "
-            "unknown: start over with a fresh copy"
+            f"change capture on {m.source_table} {what} since job {m.job!r} started: changes in "
+            "between were never recorded; start over with a fresh copy (drop the target table "
+            "and the job's rows in _cutover_jobs / _cutover_slices)"
         )
     m.source_started()
 

@@ -57,6 +57,8 @@ class Job:
     applied_entries: int
     path: str
     copy_done: bool
+    capture_id: str | None = None
+    """The installation of change capture the job started under (file feeds: none)."""
 
 
 class Checkpoints:
@@ -78,6 +80,7 @@ class Checkpoints:
         self.db.execute(
             f"CREATE TABLE IF NOT EXISTS {self.jobs.sql} (job TEXT PRIMARY KEY, "
             f"start_pos {big} NOT NULL, applied_pos {big} NOT NULL, applied_entries {big} NOT NULL, "
+            "capture_id TEXT, "
             "path TEXT NOT NULL, copy_done INTEGER NOT NULL, updated_at REAL NOT NULL)"
         )
         self.db.execute(
@@ -108,23 +111,23 @@ class Checkpoints:
             return None
         ph = self.ph
         rows = self.db.query(
-            f"SELECT job, start_pos, applied_pos, applied_entries, path, copy_done "
+            f"SELECT job, start_pos, applied_pos, applied_entries, path, copy_done, capture_id "
             f"FROM {self.jobs.sql} WHERE job = {ph}",
             [self.job],
         )
         if not rows:
             return None
-        job, start, applied, entries, path, done = rows[0]
-        return Job(job, int(start), int(applied), int(entries), path, bool(done))
+        job, start, applied, entries, path, done, capture_id = rows[0]
+        return Job(job, int(start), int(applied), int(entries), path, bool(done), capture_id)
 
-    def create(self, start_pos: int, path: str) -> Job:
+    def create(self, start_pos: int, path: str, capture_id: str | None = None) -> Job:
         """Record a new job (no-op if another process already did); returns the stored one."""
         ph = self.ph
         self.db.execute(
             f"INSERT INTO {self.jobs.sql} (job, start_pos, applied_pos, applied_entries, path, "
-            f"copy_done, updated_at) VALUES ({ph}, {ph}, {ph}, 0, {ph}, 0, {ph}) "
+            f"copy_done, capture_id, updated_at) VALUES ({ph}, {ph}, {ph}, 0, {ph}, 0, {ph}, {ph}) "
             "ON CONFLICT (job) DO NOTHING",
-            [self.job, start_pos, start_pos, path, time.time()],
+            [self.job, start_pos, start_pos, path, capture_id, time.time()],
         )
         job = self.load()
         assert job is not None

@@ -95,7 +95,9 @@ def run_copy(
                     store=m.target.label,
                 )
         m.prepare(capture=capture)
-        state = existing or m.checkpoints.create(m.log.safe_position(wait=30.0), m.path)
+        state = existing or m.checkpoints.create(
+            m.log.safe_position(wait=30.0), m.path, m.log.install_id()
+        )
         resumed = existing is not None
         count = workers or default_workers(m)
         if not state.copy_done:
