@@ -163,7 +163,13 @@ def test_a_frozen_system_of_record_holds_or_refuses_what_fronts_forward(
     refused = _txn(
         business, "pos-stores", txn_id="p2", kind="purchase", member_id=3, amount_cents=800
     )
-    assert refused.status_code == 503 and refused.json()["degraded"] == ["redeem-rewards"]
+    # the demo plan's core buffers in its own steps and declares no features of its own:
+    # a read-only freeze forced by hand still refuses, naming exactly what the plan declares
+    from cutover.plan import load_plan
+    from support import PLANS
+
+    declared = list(load_plan(PLANS / "demo.yaml").plan.system("loyalty-core").degrades)
+    assert refused.status_code == 503 and refused.json()["degraded"] == declared
 
 
 def test_idempotent_repeats_answer_the_first_answer_and_act_once(
