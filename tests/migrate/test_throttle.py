@@ -24,12 +24,15 @@ class Traffic:
         self.count += (now - self.since) * self.rate * (self.share if self.working else 1.0)
         self.since = now
 
-    def work(self, seconds: float) -> None:
+    def work(self, seconds: float) -> float:
+        """Copy a chunk: writers slow down meanwhile; returns how long it really took."""
         self._advance()
+        began = time.monotonic()
         self.working = True
         time.sleep(seconds)
         self._advance()
         self.working = False
+        return time.monotonic() - began
 
     def __call__(self) -> int:
         self._advance()
@@ -41,8 +44,7 @@ def run(traffic: Traffic, chunks: int, keep: float = 0.9) -> tuple[Governor, flo
     governor = Throttle(keep_writes=keep).start(traffic)
     start_count, start = traffic(), time.monotonic()
     for _ in range(chunks):
-        traffic.work(CHUNK_S)
-        governor.pause(CHUNK_S)
+        governor.pause(traffic.work(CHUNK_S))  # as the copy does: the chunk's measured time
     rate = (traffic() - start_count) / (time.monotonic() - start)
     return governor, rate / traffic.rate if traffic.rate else 1.0
 
