@@ -262,6 +262,7 @@ def bench_postgres(rows: int, seconds: float, repeat: int) -> dict[str, Any]:
     out: dict[str, Any] = {"rows": rows}
     build_postgres(rows)
     source = Store(engine="postgresql", dsn=DSN, table=f"{SCHEMA}.members")
+    out.update(_writer_rates("postgresql", DSN, rows, seconds, source))
     out["baseline_rows_per_s"] = max(pg_baseline(rows) for _ in range(repeat))
 
     def drop(store: Store) -> None:
@@ -314,7 +315,6 @@ def bench_postgres(rows: int, seconds: float, repeat: int) -> dict[str, Any]:
             source,
             lambda name: Store(engine="postgresql", dsn=DSN, table=f"{SCHEMA}.{name}"),
             drop=lambda name: _pg(f"DROP TABLE IF EXISTS {SCHEMA}.{name}"),
-            uncapture=lambda: migrate.remove_capture(source, MAPPING),
         )
     )
     out.update(_catch_up(source, target, python_target, rows, "postgresql", DSN))
@@ -367,11 +367,12 @@ def bench_sqlite(rows: int, seconds: float, repeat: int, work: Path) -> dict[str
     out: dict[str, Any] = {"rows": rows}
     legacy = work / "legacy.db"
     data = build_sqlite(legacy, rows)
+    source = Store(engine="sqlite", path=str(legacy), table="members")
+    out.update(_writer_rates("sqlite", str(legacy), rows, seconds, source))
     out["baseline_rows_per_s"] = max(
         sqlite_baseline(work / f"baseline{i}.db", data) for i in range(repeat)
     )
     del data
-    source = Store(engine="sqlite", path=str(legacy), table="members")
 
     def drop(store: Store) -> None:
         Path(store.path or "").unlink(missing_ok=True)
@@ -403,7 +404,6 @@ def bench_sqlite(rows: int, seconds: float, repeat: int, work: Path) -> dict[str
             source,
             lambda name: Store(engine="sqlite", path=str(work / f"{name}.db"), table="members"),
             drop=drop,
-            uncapture=lambda: migrate.remove_capture(source, MAPPING),
         )
     )
     out.update(_catch_up(source, target, python_target, rows, "sqlite", str(legacy)))
@@ -411,6 +411,19 @@ def bench_sqlite(rows: int, seconds: float, repeat: int, work: Path) -> dict[str
 
 
 # ------------------------------------------------------- shared measurements
+
+
+def _writer_rates(
+    engine: str, where: str, rows: int, seconds: float, source: Store
+) -> dict[str, Any]:
+    """The writers' rate without capture, then with it (the triggers' cost); capture stays on.
+
+    Measured before any copy exists: a job must never see capture removed under it."""
+    with Writers(engine, where, rows) as writers:
+        bare = writers.rate(seconds)
+        migrate.install_capture(source, MAPPING)
+        captured = writers.rate(seconds)
+    return {"writes_per_s": captured, "capture_cost": 1 - captured / bare}
 
 
 def _live(
@@ -422,17 +435,11 @@ def _live(
     store: Callable[[str], Store],
     *,
     drop: Callable[[str], None],
-    uncapture: Callable[[], None],
 ) -> dict[str, Any]:
-    """Writer rates: without capture, with capture, during a throttled and a full-speed copy."""
+    """Writer rates during a throttled and a full-speed copy, against their rate just before."""
     out: dict[str, Any] = {}
-    uncapture()
     with Writers(engine, where, rows) as writers:
-        bare = writers.rate(seconds)
-        migrate.install_capture(source, MAPPING)
         captured = writers.rate(seconds)
-        out["writes_per_s"] = captured
-        out["capture_cost"] = 1 - captured / bare
         throttled, copy_s = writers.rate_during(
             lambda: migrate.run_copy(source, store("members_live"), MAPPING, capture=False)
         )
