@@ -160,7 +160,7 @@ def copy_command(
             max=1.0,
             help="Adaptive throttle: keep live writes at this share of their rate.",
         ),
-    ] = 0.9,
+    ] = 0.95,
     throttle_flag: Annotated[
         Path | None,
         typer.Option("--throttle-flag", help="While this file exists, the copy pauses."),

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_KEEP_WRITES = 0.9
+DEFAULT_KEEP_WRITES = 0.95
 """Keep live writes at this share of their rate without the copy: aiming above the promised
 0.8 leaves room for what a chunk-by-chunk estimate misses (start-up, the key build at the end)."""
 DEFAULT_NICE_RATIO = 1.0
