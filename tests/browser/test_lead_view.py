@@ -128,7 +128,9 @@ def test_a_lead_signs_the_gate_and_follows_the_run_in_the_prefect_ui(
         assert _states(board)["pos-stores"] == {"⏳ pending"}, board
         assert _states(board)["crm-email"] == {"⏳ pending"}, board
 
-        mine = _open_latest_artifact(page, ui, f"board-loyalty-platform-{RUN_KEY}")
+        mine_key = f"board-loyalty-platform-{RUN_KEY}"
+        _wait(lambda: _states(artifact(mine_key)).get("loyalty-core") == {"✅ done"})
+        mine = _open_latest_artifact(page, ui, mine_key)
         assert {(row["department"], row["state"]) for row in mine} == {
             ("loyalty-platform", "✅ done")
         }
