@@ -221,7 +221,9 @@ class Feature(Strict):
 class Gate(Strict):
     approvers: list[Id] = Field(min_length=1, description="department ids; each signs separately")
     timeout: Duration | None = Field(
-        default=None, description="how long to wait for sign-off; defaults to the phase's slack"
+        default=None,
+        description="how long to wait for sign-off; default: until the next phase is due, "
+        "at least 12 h of plan time",
     )
     note: str | None = Field(default=None, description="shown to the leads on the sign-off form")
 

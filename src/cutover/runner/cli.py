@@ -428,7 +428,13 @@ def gate_hold(
 def gate_decide(
     run: Annotated[str, typer.Argument(help="Run key or flow-run id.", show_default=False)],
     action: Annotated[
-        str, typer.Option("--action", "-a", help="retry, skip or rollback.", show_default=False)
+        str,
+        typer.Option(
+            "--action",
+            "-a",
+            help="retry, skip, rollback; continue at a budget gate.",
+            show_default=False,
+        ),
     ],
     reason: Annotated[str, typer.Option("--reason", "-r", show_default=False)],
     name: Annotated[str, typer.Option("--name", "-n", show_default=False)],
@@ -436,8 +442,11 @@ def gate_decide(
     """Answer a decision gate after a failure."""
     from cutover.runner.gates_cli import resume
 
-    if action not in ("retry", "skip", "rollback"):
-        raise UsageError("--action: use retry, skip or rollback")
+    if action not in ("retry", "skip", "rollback", "continue"):
+        raise UsageError(
+            "--action: retry, skip or rollback (a decision gate); continue or rollback "
+            "(a budget gate)"
+        )
     flow_run = resume(run, {"action": action, "reason": reason, "name": name})
     typer.echo(f"{flow_run}: {action} ({reason})")
 
