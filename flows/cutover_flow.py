@@ -122,7 +122,7 @@ class RunWatcher:
                 ui.publish_board(
                     self.ctx.plan,
                     self.ctx.timeline,
-                    self.ctx.journal,
+                    history,  # the tick's own read of the journal: read once, used twice
                     self.ctx.run_key,
                     self.clock,
                     None if self._seen < 0 else changed,

@@ -15,7 +15,7 @@ from prefect.events import emit_event
 
 from cutover import board
 from cutover.clock import RunClock
-from cutover.journal import Journal
+from cutover.journal import StepRecord
 from cutover.logs import get_logger
 from cutover.notices.render import Rendered, when
 from cutover.plan.models import Plan
@@ -42,14 +42,13 @@ def publish_timeline(plan: Plan, timeline: Timeline, run_key: str) -> None:
 def publish_board(
     plan: Plan,
     timeline: Timeline,
-    journal: Journal,
+    history: list[StepRecord],
     run_key: str,
     clock: RunClock,
     departments: set[str] | None = None,
 ) -> None:
     """The whole-cutover board, and the board of each department (or of `departments`)."""
     with _board_lock:
-        history = journal.history(run_key)
         everything = board.rows(plan, timeline, history, to_plan_time=clock.to_plan)
         create_table_artifact(
             key=artifact_key("board", run_key),

@@ -398,11 +398,7 @@ def gate_approve(
     comment: Annotated[str, typer.Option("--comment", "-m")] = "",
 ) -> None:
     """Approve a gate for one department."""
-    from cutover.runner.gates_cli import resume
-
-    flow_run = resume(
-        run, {"department": department, "decision": "approve", "name": name, "comment": comment}
-    )
+    flow_run = _sign(run, department, "approve", name, comment)
     typer.echo(f"{flow_run}: {department} approved by {name}")
 
 
@@ -416,12 +412,16 @@ def gate_hold(
     ],
 ) -> None:
     """Hold a gate for one department (the phase keeps waiting; recorded with your reason)."""
+    flow_run = _sign(run, department, "hold", name, comment)
+    typer.echo(f"{flow_run}: {department} holds ({comment})")
+
+
+def _sign(run: str, department: str, decision: str, name: str, comment: str) -> str:
+    """Answer a sign-off gate for one department, as the UI's form does."""
     from cutover.runner.gates_cli import resume
 
-    flow_run = resume(
-        run, {"department": department, "decision": "hold", "name": name, "comment": comment}
-    )
-    typer.echo(f"{flow_run}: {department} holds ({comment})")
+    answer = {"department": department, "decision": decision, "name": name, "comment": comment}
+    return resume(run, answer)
 
 
 @gate_app.command("decide")
