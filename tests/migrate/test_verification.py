@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from migrate_support import MEMBERS_MAPPING, execute, rows_of
+from migrate_support import MEMBERS_MAPPING, execute, member_rows, rows_of, sqlite_members
 
 from cutover import migrate
 from cutover.errors import VerificationError
@@ -65,9 +65,11 @@ def test_a_lost_cent_is_a_conservation_failure_naming_the_member(
     assert report.legacy_cents - report.new_cents == 1
 
 
-def test_missing_extra_and_wrongly_kept_rows(pg_pair: tuple[Store, Store]) -> None:
-    """A lost row, an invented row and a row that should have been rejected are each reported."""
-    source, target = pg_pair
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_missing_extra_and_wrongly_kept_rows(request: pytest.FixtureRequest, engine: str) -> None:
+    """A lost row, an invented row and a row that should have been rejected are each reported
+    (SQLite compares by a join, PostgreSQL by checksums: the same findings)."""
+    source, target = request.getfixturevalue("sqlite_pair" if engine == "sqlite" else "pg_pair")
     execute(
         source, "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?)", (9_999, "x@y.z", "weird", 1, 1, "t")
     )
@@ -146,3 +148,30 @@ def test_text_keys_are_chunked_the_same_on_every_engine(
     assert report.ok and report.source_rows == len(skus) and report.chunks >= len(skus) // 9
     costs = {r[0]: r[3] for r in rows_of(target).values()}
     assert costs["a"] == 2_500 and costs["sku0299"] == 40_000  # 25 and 400 points in centipoints
+
+
+@pytest.fixture
+def mixed_pair(tmp_path: Path, pg_schema: tuple[str, str]) -> tuple[Store, Store]:
+    """Legacy members in a SQLite file, the new table in PostgreSQL (the Python copy path)."""
+    dsn, schema = pg_schema
+    source = sqlite_members(tmp_path / "legacy.db", member_rows(3_000))
+    return source, Store(engine="postgresql", dsn=dsn, table=f"{schema}.members_new")
+
+
+def test_sqlite_and_postgresql_checksum_the_same_text(mixed_pair: tuple[Store, Store]) -> None:
+    """Each side builds the row text in its own SQL (SQLite's printf, PostgreSQL's ||):
+    equal data gives equal chunk checksums, and one changed tier is found and named."""
+    source, target = mixed_pair
+    execute(source, "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?)", (9_999, "", "active", 1, 1, "t"))
+    migrate.run_copy(source, target, MEMBERS_MAPPING)
+    report = migrate.verify(source, target, MEMBERS_MAPPING, chunk_rows=250)
+    assert report.ok and report.method == "sql" and report.chunks == 13
+    assert report.source_rows == 3_000 and report.rejected_rows == 1
+    execute(
+        target,
+        "UPDATE {t} SET tier = CASE tier WHEN 'gold' THEN 'green' ELSE 'gold' END "
+        "WHERE member_id = 2500",
+    )
+    [chunk] = _fails(source, target).mismatched
+    [row] = chunk.rows
+    assert row.key == 2500 and set(row.fields) == {"tier"}

@@ -16,7 +16,7 @@ import hashlib
 import queue
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ MAX_ROW_DIFFS = 20
 """Rows listed per differing chunk in the report."""
 ALL_CHECKS = ("counts", "checksums", "conservation")
 NULL = "\\N"
+PRINTF_MAX_ARGS = 100
+"""SQLite's printf takes at most 127 arguments: wider rows are joined with ||."""
 
 
 def verify(
@@ -88,6 +90,13 @@ def run_verify(
     return report
 
 
+def md5_text(joined: str | None) -> str | None:
+    """MD5 of an already joined chunk text (None for a chunk without rows)."""
+    if joined is None:
+        return None
+    return hashlib.md5(joined.encode(), usedforsecurity=False).hexdigest()
+
+
 def md5_lines(lines: Iterable[str]) -> str | None:
     """MD5 of lines joined by newlines, as PostgreSQL's md5(string_agg(...)); None if none."""
     items = list(lines)
@@ -136,37 +145,7 @@ class Comparer:
         state = m.checkpoints.load()
         if m.changelog is not None and state is not None and m.changelog.installed():
             report.pending_changes = m.changelog.lag(state.applied_pos)[0]
-        chunks: queue.Queue[Chunk | None] = queue.Queue(maxsize=64)
-        results: list[tuple[Chunk, tuple[int, str | None, int]]] = []
-        failure: list[BaseException] = []
-
-        def target_side() -> None:
-            try:
-                while (chunk := chunks.get()) is not None:
-                    results.append((chunk, self.target_chunk(chunk.lo, chunk.hi)))
-            except BaseException as exc:  # surfaced in the main thread
-                failure.append(exc)
-                while chunks.get() is not None:
-                    pass
-
-        worker = threading.Thread(target=target_side, name="verify-target", daemon=True)
-        worker.start()
-        try:
-            lo: Any = None
-            while True:
-                chunk = self.source_chunk(lo)
-                last = chunk.rows < self.chunk_rows
-                if last:
-                    chunk.hi = None  # the final chunk is open-ended: extra target rows land in it
-                chunks.put(chunk)
-                if last:
-                    break
-                lo = chunk.hi
-        finally:
-            chunks.put(None)
-            worker.join()
-        if failure:
-            raise failure[0]
+        results = self._compare_chunks()
         rejected: set[Any] = set()
         for chunk, (t_rows, t_digest, t_cents) in results:
             report.chunks += 1
@@ -193,6 +172,146 @@ class Comparer:
             )
         return report
 
+    def _compare_chunks(self) -> list[tuple[Chunk, tuple[int, str | None, int]]]:
+        """Every source chunk with the target's figures for the same key range.
+
+        Both sides SQLite: the target's connection attaches the source and compares the
+        two in one join per chunk (`_joined_chunks`), or, for a mapping SQL cannot run,
+        in Python one side after the other. Otherwise the source's chunks are read here
+        and the target's at the same time in a thread, on its own connection.
+        """
+        m = self.m
+        if m.db_source.dialect == "sqlite" and m.target.dialect == "sqlite":
+            # not in two threads: SQLite's allocator takes one lock per process, and two
+            # threads running queries queue on it (measured: 4x one thread's time)
+            return list(self._joined_chunks()) if self.source_sql else self._sequential()
+        chunks: queue.Queue[Chunk | None] = queue.Queue(maxsize=64)
+        results: list[tuple[Chunk, tuple[int, str | None, int]]] = []
+        failure: list[BaseException] = []
+
+        def target_side() -> None:
+            try:
+                while (chunk := chunks.get()) is not None:
+                    results.append((chunk, self.target_chunk(chunk.lo, chunk.hi)))
+            except BaseException as exc:  # surfaced in the main thread
+                failure.append(exc)
+                while chunks.get() is not None:
+                    pass
+
+        worker = threading.Thread(target=target_side, name="verify-target", daemon=True)
+        worker.start()
+        try:
+            for chunk in self._source_chunks():
+                chunks.put(chunk)
+        finally:
+            chunks.put(None)
+            worker.join()
+        if failure:
+            raise failure[0]
+        return results
+
+    def _joined_chunks(self) -> Iterator[tuple[Chunk, tuple[int, str | None, int]]]:
+        """Both sides SQLite: each chunk's transformed source rows joined to the target's
+        rows by key and compared field by field, in one statement on the target's
+        connection. No row is turned into text, so this runs at about twice the speed
+        of the checksums (measured on 1M members: 1.1 s against 2.2 s + 1.9 s).
+
+        Field values compare as SQLite compares them (`IS NOT`, bytewise for text), and
+        each member's legacy centipoints against `whole * 100 + remainder`. A chunk with
+        any difference, or a target row the source does not have, is explained row by
+        row like a checksum mismatch.
+        """
+        m, db = self.m, self.m.target
+        src = m.reached_source()
+        key, tkey = m.mapping.source.key, m.mapping.target.key
+        order = db.key_order(key, m.key_is_text)
+        t_order = db.key_order(tkey, m.key_is_text)
+        sql = m.sql(db)
+        cols = m.mapping.target_columns
+        key_expr = sql.exprs[cols.index(tkey)]
+        differs = [
+            f"({e}) IS NOT t.{ident(c)} COLLATE BINARY"
+            for e, c in zip(sql.exprs, cols, strict=True)
+            if c != tkey
+        ]
+        differs += [
+            f"s.{ident(p.source)} IS NOT (t.{ident(p.whole)} * 100 + t.{ident(p.remainder)})"
+            for p in self.pairs
+        ]
+        differ = " OR ".join(differs) or "FALSE"
+        cents = " + ".join(f"coalesce(s.{ident(p.source)}, 0)" for p in self.pairs) or "0"
+        news = " + ".join(
+            f"coalesce(t.{ident(p.whole)} * 100 + t.{ident(p.remainder)}, 0)" for p in self.pairs
+        )
+        reason = f"({sql.reason})"
+        lo: Any = None
+        while True:
+            where, params = self._range(db, f"s.{order}", lo, None)
+            hi, n = db.query(
+                f"SELECT max(k), count(*) FROM (SELECT s.{order} AS k FROM {src.sql} s "
+                f"WHERE {where} ORDER BY s.{order} LIMIT {int(self.chunk_rows)}) c",
+                params,
+            )[0]
+            last = n < self.chunk_rows
+            upto = None if last else hi  # the final chunk is open-ended
+            where, params = self._range(db, f"s.{order}", lo, upto)
+            join = (
+                f"FROM {src.sql} s LEFT JOIN {m.target_table.sql} t "
+                f"ON t.{ident(tkey)} = {key_expr} WHERE {where}"
+            )
+            # the cleansing rules once per row (SQLite would evaluate them once per use):
+            # the exact figures below only for the rare chunk with rejected rows
+            rows, rejects, bad, cents_sum = db.query(
+                f"SELECT count(*), count({reason}), coalesce(sum(t.{ident(tkey)} IS NULL OR {differ}), 0), "
+                f"coalesce(sum({cents}), 0) {join}",
+                params,
+            )[0]
+            if rejects:
+                bad, cents_sum = db.query(
+                    f"SELECT coalesce(sum(CASE WHEN {reason} IS NULL THEN t.{ident(tkey)} IS NULL "
+                    f"OR {differ} ELSE t.{ident(tkey)} IS NOT NULL END), 0), "
+                    f"coalesce(sum(CASE WHEN {reason} IS NULL THEN {cents} END), 0) {join}",
+                    params,
+                )[0]
+            accepted = rows - rejects
+            t_where, t_params = self._range(db, f"t.{t_order}", lo, upto)
+            t_rows, t_cents = db.query(
+                f"SELECT count(*), coalesce(sum({news or '0'}), 0) FROM {m.target_table.sql} t "
+                f"WHERE {t_where}",
+                t_params,
+            )[0]
+            rejected: list[Any] = []
+            if rows != accepted:
+                rejected = [
+                    r[0]
+                    for r in db.query(
+                        f"SELECT s.{ident(key)} FROM {src.sql} s WHERE {where} AND {reason} IS NOT NULL",
+                        params,
+                    )
+                ]
+            # equal "digests" stand for "no row differs": any difference is explained row by row
+            same = "=" if accepted else None
+            chunk = Chunk(lo, upto, int(rows), int(accepted), same, int(cents_sum), rejected)
+            yield chunk, (int(t_rows), "≠" if bad else same, int(t_cents))
+            if last:
+                return
+            lo = hi
+
+    def _sequential(self) -> list[tuple[Chunk, tuple[int, str | None, int]]]:
+        return [(c, self.target_chunk(c.lo, c.hi)) for c in self._source_chunks()]
+
+    def _source_chunks(self) -> Iterator[Chunk]:
+        lo: Any = None
+        while True:
+            chunk = self.source_chunk(lo)
+            last = chunk.rows < self.chunk_rows
+            if last:
+                chunk.hi = None  # the final chunk is open-ended: extra target rows land in it
+            yield chunk
+            if last:
+                return
+            lo = chunk.hi
+
     # ------------------------------------------------------------ source side
     def source_chunk(self, lo: Any) -> Chunk:
         m = self.m
@@ -210,7 +329,7 @@ class Comparer:
             )
             return self._python_chunk(lo, rows)
         sql = m.sql(db)
-        text = self._row_text(sql.exprs, [f"s.{ident(p.source)}" for p in self.pairs])
+        text = self._row_text(sql.exprs, [f"s.{ident(p.source)}" for p in self.pairs], db.dialect)
         cents = " + ".join(f"coalesce(s.{ident(p.source)}, 0)" for p in self.pairs) or "0"
         inner = (
             f"SELECT s.{ident(key)} AS k, {text} AS txt, {cents} AS cents, {sql.reason} AS reason "
@@ -226,17 +345,22 @@ class Comparer:
                 params,
             )[0]
             return Chunk(lo, hi, int(n), int(accepted), digest, int(total), list(rejected or []))
-        rows = db.query(inner, params)
-        good = [r for r in rows if r[3] is None]
-        return Chunk(
-            lo,
-            rows[-1][0] if rows else None,
-            len(rows),
-            len(good),
-            md5_lines(r[1] for r in good),
-            sum(int(r[2]) for r in good),
-            [r[0] for r in rows if r[3] is not None],
-        )
+        # SQLite: the engine concatenates the chunk in key order (an aggregate over an
+        # ordered subquery keeps its order), Python hashes one string; both sides run in
+        # SQLite's C code with the GIL released, so source and target verify in parallel
+        hi, n, accepted, joined, total = db.query(
+            "SELECT max(k), count(*), count(*) - count(reason), "
+            "group_concat(CASE WHEN reason IS NULL THEN txt END, char(10)), "
+            f"coalesce(sum(CASE WHEN reason IS NULL THEN cents END), 0) FROM ({inner}) c",
+            params,
+        )[0]
+        rejected = []
+        if n != accepted:
+            rejected = [
+                r[0]
+                for r in db.query(f"SELECT k FROM ({inner}) c WHERE reason IS NOT NULL", params)
+            ]
+        return Chunk(lo, hi, int(n), int(accepted), md5_text(joined), int(total), rejected)
 
     def _python_chunk(self, lo: Any, rows: Sequence[tuple[Any, ...]]) -> Chunk:
         m = self.m
@@ -265,25 +389,37 @@ class Comparer:
         )
 
     # ------------------------------------------------------------ target side
-    def target_chunk(self, lo: Any, hi: Any) -> tuple[int, str | None, int]:
+    def _target_sql(self, lo: Any, hi: Any) -> tuple[str, list[Any]]:
+        """The target's chunk query, in SQL: (rows, checksum or joined text, centipoints)."""
         m, db = self.m, self.m.target
         key = m.mapping.target.key
         order = db.key_order(key, m.key_is_text)
         where, params = self._range(db, f"t.{order}", lo, hi)
         cols = [f"t.{ident(c)}" for c in m.mapping.target_columns]
         news = [f"(t.{ident(p.whole)} * 100 + t.{ident(p.remainder)})" for p in self.pairs]
-        text = self._row_text(cols, news)
+        text = self._row_text(cols, news, db.dialect)
         cents = " + ".join(f"coalesce({n}, 0)" for n in news) or "0"
         inner = (
             f"SELECT {text} AS txt, {cents} AS cents FROM {m.target_table.sql} t "
             f"WHERE {where} ORDER BY t.{order}"
         )
         if db.dialect == "postgresql":
-            n, digest, total = db.query(
-                f"SELECT count(*), md5(string_agg(txt, E'\\n')), coalesce(sum(cents), 0) FROM ({inner}) c",
-                params,
-            )[0]
+            agg = "md5(string_agg(txt, E'\\n'))"
+        else:  # SQLite has no MD5: it joins the text in key order, Python hashes it
+            agg = "group_concat(txt, char(10))"
+        return f"SELECT count(*), {agg}, coalesce(sum(cents), 0) FROM ({inner}) c", params
+
+    def target_chunk(self, lo: Any, hi: Any) -> tuple[int, str | None, int]:
+        m, db = self.m, self.m.target
+        if db.dialect == "postgresql" or self.source_sql:
+            # the source's text came from SQL: so does the target's
+            sql, params = self._target_sql(lo, hi)
+            n, text, total = db.query(sql, params)[0]
+            digest = text if db.dialect == "postgresql" else md5_text(text)
             return int(n), digest, int(total)
+        key = m.mapping.target.key
+        order = db.key_order(key, m.key_is_text)
+        where, params = self._range(db, f"t.{order}", lo, hi)
         tcols = ", ".join(f"t.{ident(c)}" for c in m.mapping.target_columns)
         rows = db.query(
             f"SELECT {tcols} FROM {m.target_table.sql} t WHERE {where} ORDER BY t.{order}", params
@@ -309,8 +445,16 @@ class Comparer:
         return " AND ".join(where) or "TRUE", params
 
     @staticmethod
-    def _row_text(exprs: Sequence[str], cents: Sequence[str]) -> str:
+    def _row_text(exprs: Sequence[str], cents: Sequence[str], dialect: str = "postgresql") -> str:
         """A row as text, in SQL: projection joined by |, then # and the centipoints joined by :."""
+        if dialect == "sqlite" and len(exprs) + len(cents) <= PRINTF_MAX_ARGS:
+            # one printf builds the same text ~2.5x faster than a chain of || and CASTs
+            # (printf's %s renders a value as CAST(... AS TEXT) does)
+            fmt = "|".join(["%s"] * len(exprs)) + (
+                "#" + ":".join(["%s"] * len(cents)) if cents else ""
+            )
+            args = ", ".join(f"coalesce({e}, '{NULL}')" for e in [*exprs, *cents])
+            return f"printf('{fmt}', {args})"
         parts = " || '|' || ".join(f"coalesce(CAST({e} AS TEXT), '{NULL}')" for e in exprs)
         if cents:
             parts += " || '#' || " + " || ':' || ".join(
