@@ -5,9 +5,13 @@ where they can, in parallel on their own connections) the row count, the sum of
 centipoints, and one MD5 over every row's text in key order: the transformed
 projection, then each member's centipoints: the legacy balance on the source,
 `points * 100 + remainder` on the target. Equal hashes prove every row and every
-member's balance equal to the cent; a differing chunk names its key range and is then compared row by row, so the
-report lists the members and fields that differ. Rows that fail cleansing must be in
-the rejects and absent from the target. Any difference is a `VerificationError`.
+member's balance equal to the cent; a differing chunk names its key range and is then
+compared row by row, so the report lists the members and fields that differ. Rows that
+fail cleansing must be in the rejects and absent from the target. Any difference is a
+`VerificationError`.
+
+Between two SQLite files each chunk is compared by a join instead (`_joined_chunks`):
+no row text, the same findings.
 """
 
 from __future__ import annotations
