@@ -60,6 +60,7 @@ PAIRS = [
     ("sqlite", "sqlite", "auto", "sql"),
     ("sqlite", "sqlite", "python", "python"),
     ("postgresql", "postgresql", "auto", "sql"),
+    ("postgresql", "postgresql", "sql", "sql"),
     ("postgresql", "postgresql", "python", "python"),
     ("sqlite", "postgresql", "auto", "python"),
     ("postgresql", "sqlite", "auto", "python"),
@@ -83,7 +84,8 @@ def test_every_row_lands_as_the_program_says(
     source = request.getfixturevalue("sqlite_pair" if src_engine == "sqlite" else "pg_pair")[0]
     target = request.getfixturevalue("sqlite_pair" if dst_engine == "sqlite" else "pg_pair")[1]
     _add_bad_rows(source)
-    workers = 2 if (asked == "python" and dst_engine == "postgresql") else None
+    # two streams into PostgreSQL: processes on the python path, threads on the sql path
+    workers = 2 if dst_engine == "postgresql" and asked != "auto" else None
     seen: list[Progress] = []
     report = migrate.run_copy(
         source,

@@ -138,7 +138,8 @@ def copy_command(
         typer.Option(
             "--workers",
             min=1,
-            help="Copy processes (default: 2 for python into PostgreSQL, else 1).",
+            help="Copy streams (default on 500k+ rows into PostgreSQL: 2 for the python path, "
+            "2 for the sql path at --nice-ratio 0; else 1).",
         ),
     ] = None,
     chunk_rows: Annotated[

@@ -99,7 +99,7 @@ def run_copy(
             m.log.safe_position(wait=30.0), m.path, m.log.install_id()
         )
         resumed = existing is not None
-        count = workers or default_workers(m)
+        count = workers or default_workers(m, full_speed=throttle.full_speed)
         if not state.copy_done:
             slices = m.checkpoints.slices() or m.checkpoints.plan_slices(_bounds(m, count))
             pending = [s.index for s in slices if not s.done]

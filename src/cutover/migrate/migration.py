@@ -292,15 +292,22 @@ PARALLEL_FROM_ROWS = 500_000
 """Below this many source rows a second worker process costs more (its start-up) than it saves."""
 
 
-def default_workers(migration: Migration) -> int:
-    """Python path into PostgreSQL, on a big enough source: two processes (the transform needs
-    the CPU); otherwise one: the SQL path is bound by the server's writes (a second stream
-    measured no faster), SQLite has one writer, and small copies finish before a process starts."""
+def default_workers(migration: Migration, *, full_speed: bool = False) -> int:
+    """How many copy streams run by default: one, or two on a big enough source when
+
+    - the transform runs in Python into PostgreSQL (two processes: the transform needs the CPU);
+    - the SQL path copies at full speed (`full_speed`: the throttle is off) into PostgreSQL
+      (two threads, two server backends: measured 1.07-1.20x the baseline against
+      0.92-0.96x with one stream, 1M members). A throttled copy keeps one stream: it
+      yields to live traffic anyway, and one stream is easier on it.
+
+    SQLite has one writer, and small copies finish before a second stream starts.
+    """
     if (
-        migration.path != "python"
-        or migration.target.dialect != "postgresql"
+        migration.target.dialect != "postgresql"
         or migration.is_feed
         or migration.source_table is None
+        or (migration.path == "sql" and not full_speed)
     ):
         return 1
     if migration.db_source.estimate(migration.source_table) < PARALLEL_FROM_ROWS:

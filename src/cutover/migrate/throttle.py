@@ -53,6 +53,11 @@ class Throttle:
         """Full speed: for a source nobody writes to, or a benchmark's baseline."""
         return cls(keep_writes=None, nice_ratio=0.0)
 
+    @property
+    def full_speed(self) -> bool:
+        """Whether the copy never sleeps (no adaptation, no fixed pause, no brake)."""
+        return self.keep_writes is None and self.nice_ratio <= 0 and self.flag_file is None
+
     @classmethod
     def fixed(cls, nice_ratio: float) -> Throttle:
         return cls(keep_writes=None, nice_ratio=nice_ratio)
