@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,10 +152,17 @@ def python_slice(
             finally:
                 writes.task_done()
 
+    # Both stores SQLite: no pipeline threads. SQLite's allocator takes one lock per
+    # process, and a reader and a writer thread both in SQLite queue on it (measured
+    # 1M members: 115,000 rows/s with the threads, 186,000-194,000 in line).
+    inline = src.dialect == "sqlite" and target.dialect == "sqlite"
     thread = threading.Thread(target=writer, name="copy-writer", daemon=True)
-    thread.start()
+    if not inline:
+        thread.start()
     slept = 0.0
-    reader = ThreadPoolExecutor(1, thread_name_prefix="copy-reader")
+    reader: Executor = (
+        _Inline() if inline else ThreadPoolExecutor(1, thread_name_prefix="copy-reader")
+    )
     try:
         start = s.last
         pending = reader.submit(read, s.start)
@@ -164,7 +171,7 @@ def python_slice(
             rows = pending.result()
             done = len(rows) < chunk_rows
             end = rows[-1][key_at] if rows else start
-            if not done:
+            if not done and not inline:
                 pending = reader.submit(read, end)
             out: list[Any] = []
             rejects: list[tuple[Any, str, dict[str, Any]]] = []
@@ -175,17 +182,23 @@ def python_slice(
                     rejects.append((row[key_at], str(result), source_row))
                 else:
                     out.append(result)
-            writes.put(_Chunk(start, end, out, rejects, done))
-            if governor.ratio > 0 or governor.probe is not None:
-                _drained(writes, stop)  # the pause must be a pause for the source, not just for us
+            if inline:
+                write(_Chunk(start, end, out, rejects, done))
+            else:
+                writes.put(_Chunk(start, end, out, rejects, done))
+                if governor.ratio > 0 or governor.probe is not None:
+                    _drained(writes, stop)  # the pause must pause the source, not just us
             slept += governor.pause(time.monotonic() - began)
             tick(len(rows))
             if done:
                 break
             start = end
+            if inline:
+                pending = reader.submit(read, end)
     finally:
         writes.put(None)
-        thread.join()
+        if not inline:
+            thread.join()
         reader.shutdown(wait=True)
     if failure:
         raise failure[0]
@@ -196,6 +209,18 @@ def _drained(writes: queue.Queue[_Chunk | None], stop: threading.Event) -> None:
     """Wait until the writer has taken every queued chunk and finished writing it."""
     while not stop.is_set() and writes.unfinished_tasks:
         time.sleep(0.001)
+
+
+class _Inline(Executor):
+    """An executor that runs each call at once, in the caller's thread."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
 
 
 @dataclass
