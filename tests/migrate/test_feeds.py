@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from migrate_support import rows_of
+from migrate_support import execute, rows_of
 
 from cutover import migrate
 from cutover.errors import StoreError, VerificationError
@@ -171,3 +171,55 @@ def test_a_feed_cannot_be_caught_up(tmp_path: Path) -> None:
     migrate.run_copy(feed, target, FEED_MAPPING)
     with pytest.raises(Exception, match="delta file as its own feed"):
         migrate.catch_up(feed, target, FEED_MAPPING)
+
+
+def test_a_delta_file_deletes_the_keys_it_marks(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A delta's change column: D deletes the key (only the key is needed), I/U/empty upsert,
+    the last line per key wins across chunks, an unknown change or a delete without a key
+    is rejected with its line; verification proves the deleted keys gone."""
+    dsn, schema = request.getfixturevalue("pg_schema")
+    target = Store(engine="postgresql", dsn=dsn, table=f"{schema}.members")
+    full = write_feed(tmp_path / "full.csv", [feed_row(i) for i in range(1, 201)])
+    migrate.run_copy(full, target, FEED_MAPPING)
+    blank = ["", "", "", "", "", ""]
+    delta_rows = [
+        [*feed_row(5, bump=1), "U"],
+        ["10", *blank, "D"],
+        ["11", *blank, "D"],
+        [*feed_row(12, bump=2), ""],
+        ["12", *blank, "D"],  # deleted after its update: gone
+        ["13", *blank, "D"],
+        *[
+            [*feed_row(i, bump=3), "U"] for i in range(100, 110)
+        ],  # pushes 13's re-insert to a later chunk
+        [*feed_row(13, bump=4), "I"],  # re-inserted after its delete: back
+        [*feed_row(300), "I"],
+        ["14", *blank, "X"],  # line 20: unknown change
+        ["", *blank, "D"],  # line 21: a delete without a key
+    ]
+    delta = write_feed(tmp_path / "delta.csv", delta_rows, header=[*HEADER, "change"])
+    report = migrate.run_copy(
+        delta, target, FEED_MAPPING, chunk_rows=8, rejects=tmp_path / "r.jsonl"
+    )
+    assert report.rejected == 2
+    rejects = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        (20, "change: 'X' is neither an upsert (I, U) nor a delete (D)"),
+        (21, "member_number: missing (a delete needs the key)"),
+    ]
+    rows = rows_of(target)
+    assert not {10, 11, 12} & set(rows) and 14 in rows
+    assert rows[13] == want(feed_row(13, bump=4)) and rows[300] == want(feed_row(300))
+    assert rows[5] == want(feed_row(5, bump=1)) and len(rows) == 200 - 3 + 1
+    assert migrate.verify(delta, target, FEED_MAPPING).ok
+    execute(
+        target,
+        "INSERT INTO {t} SELECT 11, email, first_name, status, tier, points, remainder_cents, "
+        "lifetime_cents, joined_on FROM {t} WHERE member_id = 14",
+    )
+    with pytest.raises(
+        VerificationError, match="1 of the 3 keys the feed deletes are still in the target"
+    ):
+        migrate.verify(delta, target, FEED_MAPPING)

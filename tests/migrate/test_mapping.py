@@ -101,6 +101,16 @@ def _problems(tmp_path: Path, text: str) -> list[str]:
             8,
             "needs an integer",
         ),
+        (
+            ("target: {", "  operation: {column: email}\ntarget: {"),
+            5,
+            "'email' is a source column",
+        ),
+        (
+            ("target: {", "  operation: {column: op, delete: [D, U]}\ntarget: {"),
+            5,
+            "'U' cannot both delete and upsert",
+        ),
     ],
 )
 def test_bad_mappings_name_the_line(

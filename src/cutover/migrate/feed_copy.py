@@ -3,7 +3,8 @@
 A sample file, a full feed and a delta file are each their own job (the job id
 carries the file's name and fingerprint). Rows are upserted by key, so the full feed
 may land on top of the sample and the delta on top of the full feed; within a chunk
-the last row for a key wins, as it would row by row. A row that fails cleansing is
+the last row for a key wins, as it would row by row, and a delete (a delta file's
+change column, `feeds.deleted_key`) removes the key. A row that fails cleansing is
 recorded with its line number and reason and changes nothing in the target.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cutover.logs import get_logger
-from cutover.migrate.feeds import Feed, reorder
+from cutover.migrate.feeds import Feed, deleted_key, reorder
 from cutover.migrate.progress import Progress, ProgressFn, Rate, eta
 from cutover.migrate.transform import Reject
 
@@ -84,7 +85,7 @@ def _load(
 
     def flush(final: bool) -> None:
         nonlocal consumed
-        good: dict[Any, tuple[Any, ...]] = {}
+        good: dict[Any, tuple[Any, ...] | None] = {}  # None: the key is deleted
         rejected: list[tuple[Any, str, dict[str, Any]]] = []
         for line_no, fields in batch:
             raw = dict(zip(header, fields, strict=False))
@@ -93,18 +94,27 @@ def _load(
                     (line_no, f"the line has {len(fields)} fields, the header {width}", raw)
                 )
                 continue
+            is_delete, key = deleted_key(feed, m.mapping, fields)
+            if is_delete:
+                if isinstance(key, Reject):
+                    rejected.append((line_no, str(key), raw))
+                else:
+                    good[key] = None
+                continue
             values = [fields[i] for i in order] if order else fields
             result = transform(values)
             if isinstance(result, Reject):
                 rejected.append((line_no, str(result), raw))
             else:
                 good[result[key_at]] = result
+        # a chunk's upserts and deletes touch distinct keys (the last line per key won)
+        upserts = [row for row in good.values() if row is not None]
+        deletes = [key for key, row in good.items() if row is None]
         with m.target.transaction():
             if not m.checkpoints.claim(0, consumed or None):
                 raise m.target.fail("another process is loading this feed; let it finish")
-            m.target.upsert_rows(
-                m.target_table, m.mapping.target_columns, types, key_name, list(good.values())
-            )
+            m.target.upsert_rows(m.target_table, m.mapping.target_columns, types, key_name, upserts)
+            m.target.delete_keys(m.target_table, key_name, deletes)
             m.checkpoints.add_rejects(rejected)
             m.checkpoints.advance(0, consumed + len(batch), len(good), len(rejected), final)
         consumed += len(batch)

@@ -6,6 +6,11 @@ the mapping's `source.columns` (the layout agreed on the sample file): a renamed
 missing or extra column is schema drift, refused before anything is written. An
 empty field is NULL. A file changed between runs is refused too (its fingerprint is
 part of the job's identity).
+
+A delta file may say what each row is (the mapping's `source.operation`): a column,
+allowed in the header besides `source.columns`, whose value makes the row an upsert
+(`I`, `U` or empty by default) or a delete of its key (`D`); a delete needs only the
+key. Any other value rejects the line. Without that column every row is an upsert.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class Feed:
     label: str
     header: list[str]
     fingerprint: str
+    op_at: int | None = None
+    """Where the change column is in the header (None: every row is an upsert)."""
 
     def rows(self, start: int = 0) -> Iterator[tuple[int, list[str]]]:
         """(line number, fields) of data rows, skipping the first `start` of them."""
@@ -68,8 +75,9 @@ def open_feed(config: Store, mapping: Mapping, label: str | None = None) -> Feed
         raise StoreError("the feed is empty: no header line", store=name)
     header = [h.strip() for h in header]
     expected = list(mapping.source.columns)
+    op = mapping.source.operation
     missing = [c for c in expected if c not in header]
-    extra = [c for c in header if c not in expected]
+    extra = [c for c in header if c not in expected and (op is None or c != op.column)]
     if missing or extra or len(set(header)) != len(header):
         parts = []
         if missing:
@@ -83,7 +91,36 @@ def open_feed(config: Store, mapping: Mapping, label: str | None = None) -> Feed
             f"(the agreed layout of {mapping.path}): {'; '.join(parts)}",
             store=name,
         )
-    return Feed(path, name, header, _fingerprint(path))
+    op_at = header.index(op.column) if op is not None and op.column in header else None
+    return Feed(path, name, header, _fingerprint(path), op_at)
+
+
+def deleted_key(feed: Feed, mapping: Mapping, fields: list[str]) -> tuple[bool, object]:
+    """Whether a line deletes its key, and the target key it deletes (or the reason it is
+    rejected, as a `Reject`). A line that is not a delete gives (False, None)."""
+    from cutover.migrate.transform import Reject, parse_int
+
+    op = mapping.source.operation
+    if op is None or feed.op_at is None:
+        return False, None
+    value = fields[feed.op_at].strip()
+    if value in op.upsert or value == "":
+        return False, None
+    if value not in op.delete:
+        return True, Reject(
+            f"{op.column}: {value!r} is neither an upsert ({', '.join(op.upsert)}) "
+            f"nor a delete ({', '.join(op.delete)})"
+        )
+    key = mapping.source.key
+    text = fields[feed.header.index(key)].strip()
+    if text == "":
+        return True, Reject(f"{key}: missing (a delete needs the key)")
+    if mapping.source.columns[key] == "integer":
+        number = parse_int(text)
+        if number is None:
+            return True, Reject(f"{key}: {text!r} is not an integer")
+        return True, mapping.target_key(number)
+    return True, mapping.target_key(text)
 
 
 def _fingerprint(path: Path) -> str:
@@ -98,6 +135,8 @@ def _fingerprint(path: Path) -> str:
 
 
 def reorder(feed: Feed, mapping: Mapping) -> list[int] | None:
-    """Positions of the mapping's source columns in the feed, or None if already in order."""
+    """Positions of the mapping's source columns in the feed, or None if the feed has
+    exactly those columns in that order (no change column either)."""
     order = [feed.header.index(c) for c in mapping.source.columns]
-    return None if order == list(range(len(order))) else order
+    same = order == list(range(len(order))) and len(feed.header) == len(order)
+    return None if same else order

@@ -73,11 +73,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class OperationSpec(_Strict):
+    """A delta file's change column: which rows are upserts and which delete their key."""
+
+    column: Name = Field(
+        description="the feed column naming each row's change (not a source column)"
+    )
+    delete: Annotated[list[str], BeforeValidator(_as_list)] = Field(
+        default=["D"], min_length=1, description="values that delete the row's key"
+    )
+    upsert: Annotated[list[str], BeforeValidator(_as_list)] = Field(
+        default=["I", "U"], description="values that insert or update the row (empty counts too)"
+    )
+
+
 class SourceSpec(_Strict):
     table: TableName = Field(description="default table; a store's `table` setting overrides it")
     key: Name = Field(description="unique key column: chunks are key-ordered, changes keyed by it")
     columns: dict[Name, SourceType] = Field(
         min_length=1, description="every column the source has, with its type: drift is an error"
+    )
+    operation: OperationSpec | None = Field(
+        default=None,
+        description="file feeds: a delta file's change column (optional in each file's header)",
     )
 
 
@@ -249,6 +267,19 @@ def _problems(mapping: Mapping, doc: Document) -> list[Problem]:
 
     if spec.source.key not in columns:
         at(("source", "key"), f"source.key {spec.source.key!r} is not in source.columns")
+    op = spec.source.operation
+    if op is not None:
+        if op.column in columns:
+            at(
+                ("source", "operation", "column"),
+                f"source.operation.column {op.column!r} is a source column; name the change column",
+            )
+        both = sorted(set(op.delete) & {*op.upsert, ""})
+        if both:
+            at(
+                ("source", "operation", "delete"),
+                f"source.operation: {both[0]!r} cannot both delete and upsert",
+            )
     if spec.fields is None:
         if spec.target.key != spec.source.key:
             at(("target", "key"), "without `fields`, target.key must be the source key")
