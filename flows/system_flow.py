@@ -17,10 +17,12 @@ from typing import Any
 from prefect import flow, task
 
 from cutover.errors import StepError
-from cutover.logs import bind_context
+from cutover.logs import bind_context, to_prefect
 from cutover.runner.context import RunContext, RunParams
 from cutover.runner.steps import execute
 from flows import ui
+
+to_prefect()  # a worker that imports this module sends cutover's log lines to the run's logs
 
 
 @task(task_run_name="{system} · {step}", persist_result=False)

@@ -30,6 +30,23 @@ def flow_runs(*tags: str) -> list[Any]:
         )
 
 
+def run_log_lines(flow_run_id: Any, contains: str, timeout: float = 10.0) -> list[str]:
+    """The messages of a flow run's logs (its tasks' too) that contain `contains`; waits a
+    little, since Prefect ships logs in the background."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with prefect_client() as client:
+            logs = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+            )
+        found = [log.message for log in logs if contains in log.message]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.25)
+
+
 def artifact(key: str) -> Any:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 

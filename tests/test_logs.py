@@ -36,3 +36,27 @@ def test_unset_secret_error_names_only_the_name() -> None:
     with pytest.raises(UsageError, match="CUTOVER_NOT_SET") as info:
         secrets.resolve("CUTOVER_NOT_SET", use_prefect=False)
     assert "export CUTOVER_NOT_SET=" in str(info.value)
+
+
+def test_prefect_gets_each_line_once_readable_and_redacted() -> None:
+    """`to_prefect` puts one API handler on the cutover logger (replacing Prefect's raw one):
+    a run's log line reads `event key=value`, with secrets scrubbed like everywhere else."""
+    import logging
+
+    from prefect.logging.handlers import APILogHandler
+
+    root = logging.getLogger("cutover")
+    saved = list(root.handlers)
+    sent: list[str] = []
+    try:
+        logs.configure(fmt="json", stream=io.StringIO())
+        root.addHandler(APILogHandler())  # what PREFECT_LOGGING_EXTRA_LOGGERS=cutover adds
+        logs.to_prefect()
+        logs.to_prefect()
+        logs.configure(fmt="json", stream=io.StringIO())  # reconfiguring keeps Prefect's handler
+        [handler] = [h for h in root.handlers if isinstance(h, APILogHandler)]
+        handler.emit = lambda record: sent.append(handler.format(record))  # type: ignore[method-assign]
+        logs.get_logger("cutover.steps").info("step_done", system="pos", password="hunter2")
+    finally:
+        root.handlers[:] = saved
+    assert sent == ["step_done system=pos password=***"]

@@ -3,9 +3,11 @@
 Library code logs `snake_case` events with key-value fields
 (`log.info("chunk_copied", rows=5000)`); run, system and step are bound through
 contextvars (`bind_context`) and merged into every line. Output is pretty on a
-terminal and JSON lines with `--log-format json`. Because records go through
-stdlib logging (logger name `cutover...`), Prefect's run logs pick them up when
-`PREFECT_LOGGING_EXTRA_LOGGERS=cutover` is set.
+terminal and JSON lines with `--log-format json`. Records go through stdlib
+logging (logger name `cutover...`); `to_prefect()` adds Prefect's API handler to
+that logger, so a line logged inside a flow or task run is in that run's logs in
+the UI, as `event key=value ...` (what `PREFECT_LOGGING_EXTRA_LOGGERS=cutover` would
+do, but readable, and whatever the order in which Prefect and this module were set up).
 """
 
 from __future__ import annotations
@@ -80,10 +82,53 @@ def configure(*, level: str = "info", fmt: LogFormat | None = None, stream: Any 
             processor=renderer, foreign_pre_chain=list(SHARED_PROCESSORS)
         )
     )
+    handler._cutover = True  # type: ignore[attr-defined]
     root = logging.getLogger("cutover")
-    root.handlers[:] = [handler]
+    # replace our own handler only: Prefect's API handler, if set up already, stays
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "_cutover", False)]
+    root.addHandler(handler)
     root.setLevel(level.upper())
     root.propagate = False
+
+
+def to_prefect() -> None:
+    """Also send cutover's log lines to the Prefect flow or task run they are logged in.
+
+    Prefect sets its handlers up when it is imported; call this after that (the runner
+    does, before starting a flow). Lines logged outside any run are dropped by Prefect's
+    handler (`PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW=ignore`). Idempotent.
+    """
+    from prefect.logging.handlers import APILogHandler
+
+    root = logging.getLogger("cutover")
+    if any(getattr(h, "_cutover_api", False) for h in root.handlers):
+        return
+    if not any(getattr(h, "_cutover", False) for h in root.handlers):
+        configure(level="info")  # a worker process that imported the flows: no CLI set it up
+    # Prefect's own (PREFECT_LOGGING_EXTRA_LOGGERS=cutover) would send each line again, raw
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, APILogHandler)]
+    handler = APILogHandler()
+    handler._cutover_api = True  # type: ignore[attr-defined]
+    # the UI shows the time, level and logger itself: the message is the event and its fields
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                _drop_meta,
+                structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0, sort_keys=False),
+            ],
+            foreign_pre_chain=list(SHARED_PROCESSORS),
+        )
+    )
+    root.addHandler(handler)
+
+
+def _drop_meta(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in ("timestamp", "level", "logger"):
+        event_dict.pop(key, None)
+    return event_dict
 
 
 def get_logger(name: str = "cutover") -> Any:

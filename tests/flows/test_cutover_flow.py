@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
+from cutover import logs
 from cutover.control.client import ControlClient
 from cutover.journal import Journal
 from cutover.sim.server import running_estate
 from support import PLANS
-from support_flows import _plan, artifact, flow_runs, run_demo, wait_for_paused
+from support_flows import _plan, artifact, flow_runs, run_demo, run_log_lines, wait_for_paused
 
 DEMO = PLANS / "demo.yaml"
 
@@ -27,6 +28,7 @@ def test_demo_cutover_completes_and_leads_see_their_systems(
     prefect_server: None, workdir: Path
 ) -> None:
     """Every system ends on the new program; dept tags, run names, boards are in Prefect."""
+    logs.configure(level="info")  # as the CLI does
     with running_estate(DEMO, "staging", workdir=workdir) as estate:
         summary = run_demo(workdir, "flow-ok", estate.base_url)
         programs = {}
@@ -41,6 +43,10 @@ def test_demo_cutover_completes_and_leads_see_their_systems(
     for run in digital:
         assert "env:staging" in run.tags and any(t.startswith("phase:") for t in run.tags)
         assert run.state.is_completed()
+    # cutover's own log lines are in the run's logs in the UI, one per step done
+    mobile = next(r for r in digital if r.name.startswith("mobile-app"))
+    lines = run_log_lines(mobile.id, "step_done")
+    assert lines and all("system=mobile-app" in line for line in lines), lines
 
     board = artifact("board-flow-ok")
     assert len(board) == sum(len(s.steps) for s in _plan().systems)

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cutover import logs
 from cutover.errors import UsageError
 
 gate_app = typer.Typer(
@@ -72,12 +73,13 @@ def guard_environment(plan_env: list[str], env: str, scale: float, auto_approve:
 def prefect_settings(scale: float) -> Any:
     """Settings for this process's Prefect client; heartbeats off only for compressed drills."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "cutover")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     # a SQLite-backed server answers 503 while its database is locked: retry longer
     os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "12")
     os.environ.setdefault("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "30d")
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    logs.to_prefect()  # cutover's log lines in the runs' logs in the UI
 
     if scale == 1.0:
         return None
