@@ -76,6 +76,8 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
     method: str = "sql"
+    """How the rows were compared: `join` (one statement reads both tables), `sql`
+    (chunk checksums computed by each store), `python` (checksums computed here)."""
     note: str | None = None
     """How to read the figures (the final drain's come from its pre-pass)."""
 

@@ -10,8 +10,9 @@ compared row by row, so the report lists the members and fields that differ. Row
 fail cleansing must be in the rejects and absent from the target. Any difference is a
 `VerificationError`.
 
-Between two SQLite files each chunk is compared by a join instead (`_joined_chunks`):
-no row text, the same findings.
+When one statement can read both tables (one PostgreSQL database, or SQLite files the
+target attaches) each chunk is compared by a join instead (`_joined_chunks`): no row
+text, the same findings, about twice as fast.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from cutover.logs import get_logger
 from cutover.migrate.diff import ChunkDiff, VerifyReport, cents_of, compare_rows
 from cutover.migrate.mapping import Mapping
 from cutover.migrate.migration import Endpoint, Migration
-from cutover.migrate.stores import Database
+from cutover.migrate.stores import Database, open_store
 from cutover.migrate.transform import Reject, ident
 from cutover.plan.models import Store
 
@@ -42,6 +43,8 @@ MAX_ROW_DIFFS = 20
 """Rows listed per differing chunk in the report."""
 ALL_CHECKS = ("counts", "checksums", "conservation")
 NULL = "\\N"
+SPLIT_FROM_ROWS = 200_000
+"""PostgreSQL join comparison: from this many source rows on, two key ranges at once."""
 PRINTF_MAX_ARGS = 100
 """SQLite's printf takes at most 127 arguments: wider rows are joined with ||."""
 
@@ -179,16 +182,19 @@ class Comparer:
     def _compare_chunks(self) -> list[tuple[Chunk, tuple[int, str | None, int]]]:
         """Every source chunk with the target's figures for the same key range.
 
-        Both sides SQLite: the target's connection attaches the source and compares the
-        two in one join per chunk (`_joined_chunks`), or, for a mapping SQL cannot run,
-        in Python one side after the other. Otherwise the source's chunks are read here
-        and the target's at the same time in a thread, on its own connection.
+        Both sides on one server (one PostgreSQL database, or SQLite files the target
+        attaches) and a mapping SQL can run: compared by a join per chunk (`_joined`).
+        Otherwise the source's chunks are read here and the target's at the same time in
+        a thread, on its own connection; for two SQLite files, one after the other.
         """
         m = self.m
+        if self.source_sql and m.target.same_server(m.db_source):
+            self.report.method = "join"
+            return self._joined()
         if m.db_source.dialect == "sqlite" and m.target.dialect == "sqlite":
             # not in two threads: SQLite's allocator takes one lock per process, and two
             # threads running queries queue on it (measured: 4x one thread's time)
-            return list(self._joined_chunks()) if self.source_sql else self._sequential()
+            return self._sequential()
         chunks: queue.Queue[Chunk | None] = queue.Queue(maxsize=64)
         results: list[tuple[Chunk, tuple[int, str | None, int]]] = []
         failure: list[BaseException] = []
@@ -214,18 +220,59 @@ class Comparer:
             raise failure[0]
         return results
 
-    def _joined_chunks(self) -> Iterator[tuple[Chunk, tuple[int, str | None, int]]]:
-        """Both sides SQLite: each chunk's transformed source rows joined to the target's
-        rows by key and compared field by field, in one statement on the target's
-        connection. No row is turned into text, so this runs at about twice the speed
-        of the checksums (measured on 1M members: 1.1 s against 2.2 s + 1.9 s).
-
-        Field values compare as SQLite compares them (`IS NOT`, bytewise for text), and
-        each member's legacy centipoints against `whole * 100 + remainder`. A chunk with
-        any difference, or a target row the source does not have, is explained row by
-        row like a checksum mismatch.
-        """
+    def _joined(self) -> list[tuple[Chunk, tuple[int, str | None, int]]]:
+        """The join comparison; on PostgreSQL in two key ranges on two connections at once
+        (two server processes: measured 1M members in 1.1-1.3 s, against 2.4-2.7 s on one
+        and 1.9-2.1 s for the checksums). SQLite stays on one: its threads would queue."""
         m, db = self.m, self.m.target
+        assert m.source_table is not None
+        split = None
+        if db.dialect == "postgresql" and m.db_source.estimate(m.source_table) >= SPLIT_FROM_ROWS:
+            src = m.reached_source()
+            order = db.key_order(m.mapping.source.key, m.key_is_text)
+            total = db.count(src)
+            split = db.scalar(
+                f"SELECT s.{order} FROM {src.sql} s ORDER BY s.{order} LIMIT 1 OFFSET {total // 2}"
+            )
+        if split is None:
+            return list(self._joined_chunks(db, None, None))
+        other = open_store(m.endpoints[1].config, m.endpoints[1].label)
+        second: list[tuple[Chunk, tuple[int, str | None, int]]] = []
+        failure: list[BaseException] = []
+
+        def upper() -> None:
+            try:
+                other.execute("SET max_parallel_workers_per_gather = 0")
+                second.extend(self._joined_chunks(other, split, None))
+            except BaseException as exc:  # surfaced in the calling thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=upper, name="verify-upper", daemon=True)
+        worker.start()
+        try:
+            first = list(self._joined_chunks(db, None, split))
+        finally:
+            worker.join()
+            other.close()
+        if failure:
+            raise failure[0]
+        return first + second
+
+    def _joined_chunks(
+        self, db: Database, start: Any, stop: Any
+    ) -> Iterator[tuple[Chunk, tuple[int, str | None, int]]]:
+        """Keys in (start, stop] (None: open), on the target's connection `db`: each
+        chunk's transformed source rows joined to the target's rows by key and compared
+        field by field, in one statement. No row is turned into text, which is where the
+        checksums spend their time (SQLite, 1M members: 1.5 s against 4 s).
+
+        Field values compare as the engine compares them (`IS DISTINCT FROM`; text
+        bytewise; a target column of another type than the mapping's output compares as
+        text), and each member's legacy centipoints against `whole * 100 + remainder`. A
+        chunk with any difference, or a target row the source does not have, is then
+        explained row by row like a checksum mismatch.
+        """
+        m = self.m
         src = m.reached_source()
         key, tkey = m.mapping.source.key, m.mapping.target.key
         order = db.key_order(key, m.key_is_text)
@@ -233,13 +280,19 @@ class Comparer:
         sql = m.sql(db)
         cols = m.mapping.target_columns
         key_expr = sql.exprs[cols.index(tkey)]
-        differs = [
-            f"({e}) IS NOT t.{ident(c)} COLLATE BINARY"
-            for e, c in zip(sql.exprs, cols, strict=True)
-            if c != tkey
-        ]
+        found = db.columns(m.target_table) or {}
+        distinct = "IS NOT" if db.dialect == "sqlite" else "IS DISTINCT FROM"
+        binary = " COLLATE BINARY" if db.dialect == "sqlite" else ""
+        differs = []
+        for e, c, kind in zip(sql.exprs, cols, m.mapping.output_types.values(), strict=True):
+            if c == tkey:
+                continue
+            if found.get(c, kind) == kind:
+                differs.append(f"({e}) {distinct} t.{ident(c)}{binary}")
+            else:
+                differs.append(f"CAST({e} AS TEXT) {distinct} CAST(t.{ident(c)} AS TEXT){binary}")
         differs += [
-            f"s.{ident(p.source)} IS NOT (t.{ident(p.whole)} * 100 + t.{ident(p.remainder)})"
+            f"s.{ident(p.source)} {distinct} (t.{ident(p.whole)} * 100 + t.{ident(p.remainder)})"
             for p in self.pairs
         ]
         differ = " OR ".join(differs) or "FALSE"
@@ -248,44 +301,47 @@ class Comparer:
             f"coalesce(t.{ident(p.whole)} * 100 + t.{ident(p.remainder)}, 0)" for p in self.pairs
         )
         reason = f"({sql.reason})"
-        lo: Any = None
+        missing = f"t.{ident(tkey)} IS NULL"
+        lo: Any = start
         while True:
-            where, params = self._range(db, f"s.{order}", lo, None)
+            where, params = self._range(db, f"s.{order}", lo, stop)
             hi, n = db.query(
                 f"SELECT max(k), count(*) FROM (SELECT s.{order} AS k FROM {src.sql} s "
                 f"WHERE {where} ORDER BY s.{order} LIMIT {int(self.chunk_rows)}) c",
                 params,
             )[0]
             last = n < self.chunk_rows
-            upto = None if last else hi  # the final chunk is open-ended
+            upto = stop if last else hi  # the final chunk of the table is open-ended
             where, params = self._range(db, f"s.{order}", lo, upto)
+            t_where, t_params = self._range(db, f"t.{t_order}", lo, upto)
+            # the target's range in the join too: PostgreSQL then reads it by its key
             join = (
                 f"FROM {src.sql} s LEFT JOIN {m.target_table.sql} t "
-                f"ON t.{ident(tkey)} = {key_expr} WHERE {where}"
+                f"ON t.{ident(tkey)} = {key_expr} AND {t_where} WHERE {where}"
             )
+            both = [*t_params, *params]
             # the cleansing rules once per row (SQLite would evaluate them once per use):
             # the exact figures below only for the rare chunk with rejected rows
             rows, rejects, bad, cents_sum = db.query(
-                f"SELECT count(*), count({reason}), coalesce(sum(t.{ident(tkey)} IS NULL OR {differ}), 0), "
+                f"SELECT count(*), count({reason}), "
+                f"coalesce(sum(CASE WHEN {missing} OR {differ} THEN 1 ELSE 0 END), 0), "
                 f"coalesce(sum({cents}), 0) {join}",
-                params,
+                both,
             )[0]
             if rejects:
                 bad, cents_sum = db.query(
-                    f"SELECT coalesce(sum(CASE WHEN {reason} IS NULL THEN t.{ident(tkey)} IS NULL "
-                    f"OR {differ} ELSE t.{ident(tkey)} IS NOT NULL END), 0), "
+                    f"SELECT coalesce(sum(CASE WHEN {reason} IS NULL AND ({missing} OR {differ}) "
+                    f"THEN 1 WHEN {reason} IS NOT NULL AND NOT {missing} THEN 1 ELSE 0 END), 0), "
                     f"coalesce(sum(CASE WHEN {reason} IS NULL THEN {cents} END), 0) {join}",
-                    params,
+                    both,
                 )[0]
-            accepted = rows - rejects
-            t_where, t_params = self._range(db, f"t.{t_order}", lo, upto)
             t_rows, t_cents = db.query(
                 f"SELECT count(*), coalesce(sum({news or '0'}), 0) FROM {m.target_table.sql} t "
                 f"WHERE {t_where}",
                 t_params,
             )[0]
             rejected: list[Any] = []
-            if rows != accepted:
+            if rejects:
                 rejected = [
                     r[0]
                     for r in db.query(
@@ -293,9 +349,10 @@ class Comparer:
                         params,
                     )
                 ]
+            accepted = int(rows) - int(rejects)
             # equal "digests" stand for "no row differs": any difference is explained row by row
             same = "=" if accepted else None
-            chunk = Chunk(lo, upto, int(rows), int(accepted), same, int(cents_sum), rejected)
+            chunk = Chunk(lo, upto, int(rows), accepted, same, int(cents_sum), rejected)
             yield chunk, (int(t_rows), "≠" if bad else same, int(t_cents))
             if last:
                 return
