@@ -15,7 +15,8 @@ On PostgreSQL (CUTOVER_BENCH_PG, default the local test database) and then on SQ
 3. `verify_rows_per_s`: `verify` of the copied rows (counts, checksums, conservation).
 4. `live_write_ratio`: writer processes doing durable single-row updates (member row +
    transaction row) as fast as the source takes them with capture on; their rate while
-   `run_copy` runs with the default throttle, over their rate without the copy. Also
+   `run_copy` runs with the default throttle, over their rate without the copy (the
+   mean of the windows just before and just after it). Also
    `full_speed_write_ratio` (throttle off) and `capture_cost` (rate lost to the triggers).
 5. `apply_changes_per_s`: catch-up of a bulk of changes; `catchup_lag_s`: the lag when
    catch-up converges with the writers running; `write_pause_s`: the final drain's pause
@@ -439,10 +440,14 @@ def _live(
     """Writer rates during a throttled and a full-speed copy, against their rate just before."""
     out: dict[str, Any] = {}
     with Writers(engine, where, rows) as writers:
-        captured = writers.rate(seconds)
+        # the writers' own rate drifts by +-15% from one window to the next on this
+        # machine: their rate without the copy is taken just before and just after it
+        before = writers.rate(seconds)
         throttled, copy_s = writers.rate_during(
             lambda: migrate.run_copy(source, store("members_live"), MAPPING, capture=False)
         )
+        after = writers.rate(seconds)
+        captured = (before + after) / 2
         out["live_write_ratio"] = throttled / captured
         out["live_copy_s"] = copy_s
         drop("members_live")

@@ -33,8 +33,9 @@ MIN_WRITES_PER_S = 5.0
 """Below this many writes per second the source counts as idle: copy at full speed."""
 SMOOTHING = 0.3
 """Weight of the newest cycle in the running write rate."""
-CALIBRATE_S = 0.25
-"""The quiet window that measures the writers' undisturbed rate, before the first chunk..."""
+CALIBRATE_S = 0.5
+"""The quiet window that measures the writers' undisturbed rate, before the first chunk...
+(0.25 s gave references off by up to 40% on this machine, and a throttle that trusted them)"""
 RECALIBRATE_S = 20.0
 """...and again every this many seconds, so the reference follows the traffic."""
 
