@@ -25,7 +25,7 @@ from cutover.migrate.migration import Migration
 from cutover.migrate.postgres import PostgresDatabase
 from cutover.migrate.stores import Database
 from cutover.migrate.throttle import Governor
-from cutover.migrate.transform import Reject, ident
+from cutover.migrate.transform import ident
 
 
 def range_sql(m: Migration, key_expr: str, lo: Any, hi: Any, ph: str) -> tuple[str, list[Any]]:
@@ -109,7 +109,7 @@ def python_slice(
     key_at = m.mapping.source_columns.index(key)
     cols = ", ".join(ident(c) for c in m.mapping.source_columns)
     pg_target = isinstance(target, PostgresDatabase)
-    transform = m.compiled.row_copy if pg_target else m.compiled.row
+    transform = m.compiled.rows_copy if pg_target else m.compiled.rows
 
     def read(after: Any) -> list[tuple[Any, ...]]:
         where, params = range_sql(m, key_expr, after, s.hi, src.ph)
@@ -173,15 +173,11 @@ def python_slice(
             end = rows[-1][key_at] if rows else start
             if not done and not inline:
                 pending = reader.submit(read, end)
-            out: list[Any] = []
-            rejects: list[tuple[Any, str, dict[str, Any]]] = []
-            for row in rows:
-                result = transform(row)
-                if result.__class__ is Reject:
-                    source_row = dict(zip(m.mapping.source_columns, row, strict=True))
-                    rejects.append((row[key_at], str(result), source_row))
-                else:
-                    out.append(result)
+            out, bad = transform(rows)
+            rejects = [
+                (row[key_at], str(why), dict(zip(m.mapping.source_columns, row, strict=True)))
+                for row, why in bad
+            ]
             if inline:
                 write(_Chunk(start, end, out, rejects, done))
             else:
