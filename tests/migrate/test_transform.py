@@ -110,6 +110,19 @@ def test_python_and_sqlite_agree_on_every_row(tmp_path: Path, rounding: str) -> 
 
 
 @pytest.mark.parametrize("rounding", ["floor", "ceil", "half-up", "truncate"])
+def test_the_batch_functions_equal_the_row_functions(tmp_path: Path, rounding: str) -> None:
+    """`rows`/`rows_copy` (a chunk per call) give what `row`/`row_copy` give row by row:
+    the same results in order, and each reject with its source row and reason."""
+    compiled = compile_python(load_mapping(_mapping_file(tmp_path, rounding)))
+    for one, batch in ((compiled.row, compiled.rows), (compiled.row_copy, compiled.rows_copy)):
+        singles = [(row, one(row)) for row in TRICKY]
+        out, bad = batch(TRICKY)
+        assert out == [r for _, r in singles if not isinstance(r, Reject)]
+        assert bad == [(row, r) for row, r in singles if isinstance(r, Reject)]
+        assert bad and out  # the tricky rows have both
+
+
+@pytest.mark.parametrize("rounding", ["floor", "ceil", "half-up", "truncate"])
 def test_python_and_postgresql_agree_on_every_row(
     tmp_path: Path, rounding: str, pg_schema: tuple[str, str]
 ) -> None:
