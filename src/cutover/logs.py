@@ -101,12 +101,16 @@ def to_prefect() -> None:
     from prefect.logging.handlers import APILogHandler
 
     root = logging.getLogger("cutover")
+    # Prefect's own (PREFECT_LOGGING_EXTRA_LOGGERS=cutover) would send each line again, raw
+    root.handlers[:] = [
+        h
+        for h in root.handlers
+        if not isinstance(h, APILogHandler) or getattr(h, "_cutover_api", False)
+    ]
     if any(getattr(h, "_cutover_api", False) for h in root.handlers):
         return
     if not any(getattr(h, "_cutover", False) for h in root.handlers):
         configure(level="info")  # a worker process that imported the flows: no CLI set it up
-    # Prefect's own (PREFECT_LOGGING_EXTRA_LOGGERS=cutover) would send each line again, raw
-    root.handlers[:] = [h for h in root.handlers if not isinstance(h, APILogHandler)]
     handler = APILogHandler()
     handler._cutover_api = True  # type: ignore[attr-defined]
     # the UI shows the time, level and logger itself: the message is the event and its fields
