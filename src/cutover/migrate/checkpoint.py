@@ -273,6 +273,14 @@ class Checkpoints:
         )
         return {self.decode(r[0]) for r in rows}
 
+    def any_rejects(self) -> bool:
+        """Whether any reject of this job is on record (one index probe)."""
+        return bool(
+            self.db.query(
+                f"SELECT 1 FROM {self.rejects_t.sql} WHERE job = {self.ph} LIMIT 1", [self.job]
+            )
+        )
+
     def reject_count(self) -> int:
         if not self.exists():
             return 0
