@@ -94,9 +94,9 @@ def configure(*, level: str = "info", fmt: LogFormat | None = None, stream: Any 
 def to_prefect() -> None:
     """Also send cutover's log lines to the Prefect flow or task run they are logged in.
 
-    Prefect sets its handlers up when it is imported; call this after that (the runner
-    does, before starting a flow). Lines logged outside any run are dropped by Prefect's
-    handler (`PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW=ignore`). Idempotent.
+    Call it after Prefect is imported (the runner does, before starting a flow; the
+    flows module does when a worker imports it). Lines logged outside any run go to the
+    terminal only. Idempotent.
     """
     from prefect.logging.handlers import APILogHandler
 
@@ -113,6 +113,7 @@ def to_prefect() -> None:
         configure(level="info")  # a worker process that imported the flows: no CLI set it up
     handler = APILogHandler()
     handler._cutover_api = True  # type: ignore[attr-defined]
+    handler.addFilter(_in_a_run)  # outside any run a line is the terminal's only, silently
     # the UI shows the time, level and logger itself: the message is the event and its fields
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -125,6 +126,12 @@ def to_prefect() -> None:
         )
     )
     root.addHandler(handler)
+
+
+def _in_a_run(_record: logging.LogRecord) -> bool:
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
 
 
 def _drop_meta(
