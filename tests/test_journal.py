@@ -106,3 +106,25 @@ def test_skipped_idle_time_is_durable_and_maps_both_ways(tmp_path: Path) -> None
     assert abs((moved.to_plan(moved.to_real(later)) - later).total_seconds()) < 1e-3
     reread = Journal(tmp_path / "j.db").open_run("r", "demo", "staging", clock)
     assert reread.skips == moved.skips
+
+
+def _open_at_once(path: str, barrier: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    Journal(path).close()
+
+
+def test_processes_opening_a_new_journal_at_once_all_succeed(tmp_path: Path) -> None:
+    """The runner and a reader (`cutover journal`, a test polling) may create a new journal
+    at the same moment: whoever loses the race to CREATE TABLE just finds the tables."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(3):
+        path = str(tmp_path / f"journal{attempt}.db")
+        barrier = ctx.Barrier(6)
+        procs = [ctx.Process(target=_open_at_once, args=(path, barrier)) for _ in range(6)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(timeout=60)
+        assert [proc.exitcode for proc in procs] == [0] * 6

@@ -141,10 +141,16 @@ class Journal:
                 cursor.execute("PRAGMA synchronous=FULL")
                 cursor.close()
 
-        try:
-            metadata.create_all(self.engine)
-        except sa.exc.OperationalError as exc:
-            raise UsageError(f"journal at {_safe(url)} is unreachable: {exc.orig}") from None
+        for attempt in range(3):
+            try:
+                metadata.create_all(self.engine)
+                break
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
+                # another process created the tables between our check and our CREATE
+                # (the runner and a reader opening a new journal at once): check again
+                if "already exists" in str(exc.orig) and attempt < 2:
+                    continue
+                raise UsageError(f"journal at {_safe(url)} is unreachable: {exc.orig}") from None
 
     def close(self) -> None:
         self.engine.dispose()
