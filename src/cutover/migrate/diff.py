@@ -77,7 +77,8 @@ class VerifyReport:
     seconds: float = 0.0
     method: str = "sql"
     """How the rows were compared: `join` (one statement reads both tables), `sql`
-    (chunk checksums computed by each store), `python` (checksums computed here)."""
+    (chunk checksums computed by each store), `python` (checksums computed here), `keys`
+    (a file feed: its rows looked up by key)."""
     note: str | None = None
     """How to read the figures (the final drain's come from its pre-pass)."""
 
@@ -91,9 +92,15 @@ class VerifyReport:
 
     def summary(self) -> str:
         status = "ok" if self.ok else f"FAILED ({len(self.problems)} problems)"
+        how = {
+            "join": "joined",
+            "sql": "checksums",
+            "python": "checksums in Python",
+            "keys": "by key",
+        }.get(self.method, self.method)
         line = (
-            f"verify {self.job}: {status} — {self.source_rows:,} rows, {self.chunks} chunks, "
-            f"{self.rejected_rows:,} rejected"
+            f"verify {self.job}: {status} — {self.source_rows:,} rows, {self.chunks} chunks "
+            f"({how}), {self.rejected_rows:,} rejected"
         )
         if self.ok and "conservation" in self.checks and self.members:
             line += f", {self.members:,} members conserved to the cent ({self.legacy_cents:,} centipoints)"

@@ -28,7 +28,7 @@ def verify_feed(m: Migration, checks: Sequence[str]) -> VerifyReport:
 
     feed = m.source
     assert isinstance(feed, Feed)
-    report = VerifyReport(m.job, list(checks), method="python")
+    report = VerifyReport(m.job, list(checks), method="keys")
     order = reorder(feed, m.mapping)
     width = len(feed.header)
     latest: dict[Any, tuple[Any, ...] | None] = {}  # None: deleted
