@@ -358,7 +358,8 @@ def verify_command(
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1)] = 10_000,
     as_json: JsonOpt = False,
 ) -> None:
-    """Compare source and target: counts, chunked checksums, conservation per member (exit 1 on any difference)."""
+    """Compare source and target: counts, every row (joined on one server, chunk checksums
+    across servers), conservation per member (exit 1 on any difference)."""
     from cutover.migrate.verification import verify
 
     b = _bind(plan, env, system, step)
