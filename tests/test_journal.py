@@ -108,23 +108,31 @@ def test_skipped_idle_time_is_durable_and_maps_both_ways(tmp_path: Path) -> None
     assert reread.skips == moved.skips
 
 
-def _open_at_once(path: str, barrier: object) -> None:
-    barrier.wait()  # type: ignore[attr-defined]
-    Journal(path).close()
+OPEN_AT = (
+    "import sys, time\n"
+    "from cutover.journal import Journal\n"
+    "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+    "Journal(sys.argv[1]).close()\n"
+)
 
 
 def test_processes_opening_a_new_journal_at_once_all_succeed(tmp_path: Path) -> None:
     """The runner and a reader (`cutover journal`, a test polling) may create a new journal
     at the same moment: whoever loses the race to CREATE TABLE just finds the tables."""
-    import multiprocessing
+    import subprocess
+    import sys
+    import time
 
-    ctx = multiprocessing.get_context("fork")
-    for attempt in range(3):
+    for attempt in range(2):
         path = str(tmp_path / f"journal{attempt}.db")
-        barrier = ctx.Barrier(6)
-        procs = [ctx.Process(target=_open_at_once, args=(path, barrier)) for _ in range(6)]
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.join(timeout=60)
-        assert [proc.exitcode for proc in procs] == [0] * 6
+        start_at = str(time.time() + 2.0)  # after every process has imported
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT, path, start_at],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        errors = [proc.communicate(timeout=60)[1] for proc in procs]
+        assert [proc.returncode for proc in procs] == [0] * 6, errors
