@@ -141,14 +141,17 @@ class Journal:
                 cursor.execute("PRAGMA synchronous=FULL")
                 cursor.close()
 
-        for attempt in range(3):
+        # Another process may create a table between our check and our CREATE (the runner
+        # and a reader opening a new journal at once): check again. Each lost race means
+        # one more table exists, so one attempt per table and one more always suffice.
+        attempts = len(metadata.tables) + 1
+        for attempt in range(attempts):
             try:
                 metadata.create_all(self.engine)
                 break
             except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
-                # another process created the tables between our check and our CREATE
-                # (the runner and a reader opening a new journal at once): check again
-                if "already exists" in str(exc.orig) and attempt < 2:
+                raced = any(t in str(exc.orig) for t in ("already exists", "duplicate key"))
+                if raced and attempt < attempts - 1:
                     continue
                 raise UsageError(f"journal at {_safe(url)} is unreachable: {exc.orig}") from None
 
