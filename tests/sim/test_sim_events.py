@@ -18,6 +18,7 @@ from cutover.sim.traffic import run_traffic, write_stream
 from support import PLANS
 
 REDIS = "redis://127.0.0.1:6379/0"
+NATS = "nats://127.0.0.1:4222"
 
 
 def test_generated_stream_as_json_lines(tmp_path: Path) -> None:
@@ -79,8 +80,56 @@ def test_redis_streams_publisher_delivers_every_event() -> None:
         client.delete(stream)  # type: ignore[attr-defined]
 
 
+def _nats_messages(stream: str, delete: bool = True) -> list[bytes]:
+    """Every message stored in a JetStream stream (then the stream is deleted)."""
+    import asyncio
+
+    import nats
+
+    async def read() -> list[bytes]:
+        nc = await nats.connect(NATS, connect_timeout=2, allow_reconnect=False)
+        try:
+            js = nc.jetstream()
+            info = await js.stream_info(stream)
+            out = []
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                out.append((await js.get_msg(stream, seq)).data or b"")
+            if delete:
+                await js.delete_stream(stream)
+            return out
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def test_nats_jetstream_publisher_delivers_every_event_once() -> None:
+    """`--publish nats://...?subject=S&stream=N`: every event acknowledged and stored once,
+    in order; publishing the same transactions again within the duplicate window adds
+    nothing (the transaction id is the message id)."""
+    name = uuid.uuid4().hex[:8]
+    spec = f"{NATS}?subject=cutover.test.{name}&stream=CUTOVER_TEST_{name}"
+    try:
+        publisher = open_publisher(spec)
+    except UsageError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    assert publisher is not None
+    written = write_stream(Settings(customers=30, seed=4), publisher, count=450)
+    again = open_publisher(spec)
+    assert again is not None
+    write_stream(Settings(customers=30, seed=4), again, count=450)  # the same 450, resent
+    messages = [json.loads(m) for m in _nats_messages(f"CUTOVER_TEST_{name}")]
+    assert len(messages) == written == 450
+    assert messages[0]["type"] == "account_created" and messages[0]["v"] == 1
+    assert len({m["txn_id"] for m in messages}) == 450
+
+
 def test_unusable_publishers_are_refused_with_one_line() -> None:
-    with pytest.raises(UsageError, match="unknown scheme 'nats'"):
-        open_publisher("nats://127.0.0.1:4222")
+    with pytest.raises(UsageError, match="unknown scheme 'kafka'"):
+        open_publisher("kafka://127.0.0.1:9092")
     with pytest.raises(UsageError, match=r"cannot publish to Redis at 127\.0\.0\.1:1"):
         open_publisher("redis://127.0.0.1:1/0")
+    with pytest.raises(UsageError, match=r"cannot publish to NATS at 127\.0\.0\.1:1"):
+        open_publisher("nats://127.0.0.1:1")

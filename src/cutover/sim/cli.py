@@ -187,7 +187,7 @@ def simulate(
         str | None,
         typer.Option(
             "--publish",
-            help="Event stream: a JSON-lines file (default var/traffic/events.jsonl with --target), - or redis://127.0.0.1:6379/0?stream=NAME.",
+            help="Event stream: a JSON-lines file (default var/traffic/events.jsonl with --target), -, redis://127.0.0.1:6379/0?stream=NAME or nats://127.0.0.1:4222?subject=NAME.",
         ),
     ] = None,
     concurrency: Annotated[
