@@ -23,6 +23,15 @@ def _copied(request: pytest.FixtureRequest, engine: str) -> tuple[Store, Store]:
     return source, target
 
 
+def _add_target_row(target: Store, row: tuple[object, ...]) -> None:
+    execute(target, "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+
+def _kinds(report: migrate.VerifyReport) -> dict[object, str]:
+    """Each differing key's kind: missing, extra, different or rejected."""
+    return {row.key: row.kind for chunk in report.mismatched for row in chunk.rows}
+
+
 def _fails(source: Store, target: Store) -> migrate.VerifyReport:
     with pytest.raises(VerificationError) as caught:
         migrate.verify(source, target, MEMBERS_MAPPING, chunk_rows=100)
@@ -75,19 +84,10 @@ def test_missing_extra_and_wrongly_kept_rows(request: pytest.FixtureRequest, eng
     )
     migrate.run_copy(source, target, MEMBERS_MAPPING)
     execute(target, "DELETE FROM {t} WHERE member_id = 10")
-    execute(
-        target,
-        "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (5_555, "a@b.c", "active", "green", 1, 2, 3, "t"),
-    )
-    execute(
-        target,
-        "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (9_999, "x@y.z", "active", "green", 0, 1, 1, "t"),
-    )
+    _add_target_row(target, (5_555, "a@b.c", "active", "green", 1, 2, 3, "t"))
+    _add_target_row(target, (9_999, "x@y.z", "active", "green", 0, 1, 1, "t"))
     report = _fails(source, target)
-    kinds = {row.key: row.kind for chunk in report.mismatched for row in chunk.rows}
-    assert kinds == {10: "missing", 5_555: "extra", 9_999: "rejected"}
+    assert _kinds(report) == {10: "missing", 5_555: "extra", 9_999: "rejected"}
     assert (
         report.problems[0]
         == "counts: the source has 3,000 rows that pass cleansing, the target 3,001"
@@ -194,11 +194,5 @@ def test_two_key_ranges_at_once_find_what_one_finds(
     assert two.chunks in (one.chunks, one.chunks + 1)  # the split may cut one chunk in two
     execute(target, "DELETE FROM {t} WHERE member_id = 10")
     execute(target, "UPDATE {t} SET email = 'x@y.z' WHERE member_id = 2900")
-    execute(
-        target,
-        "INSERT INTO {t} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (9_000, "a@b.c", "active", "green", 1, 2, 3, "t"),
-    )
-    report = _fails(source, target)
-    kinds = {row.key: row.kind for chunk in report.mismatched for row in chunk.rows}
-    assert kinds == {10: "missing", 2900: "different", 9_000: "extra"}
+    _add_target_row(target, (9_000, "a@b.c", "active", "green", 1, 2, 3, "t"))
+    assert _kinds(_fails(source, target)) == {10: "missing", 2900: "different", 9_000: "extra"}
