@@ -28,17 +28,6 @@ from cutover.migrate.throttle import Governor
 from cutover.migrate.transform import ident
 
 
-def range_sql(m: Migration, key_expr: str, lo: Any, hi: Any, ph: str) -> tuple[str, list[Any]]:
-    where, params = [], []
-    if lo is not None:
-        where.append(f"{key_expr} > {ph}")
-        params.append(lo)
-    if hi is not None:
-        where.append(f"{key_expr} <= {ph}")
-        params.append(hi)
-    return (" AND ".join(where) or "TRUE"), params
-
-
 def sql_chunk(m: Migration, s: Slice, chunk_rows: int) -> int:
     """One chunk entirely inside the target's server: INSERT ... SELECT with the transform."""
     db = m.target
@@ -46,7 +35,7 @@ def sql_chunk(m: Migration, s: Slice, chunk_rows: int) -> int:
     key = m.mapping.source.key
     order = db.key_order(key, m.key_is_text)
     key_expr = "s." + order
-    where, params = range_sql(m, key_expr, s.start, s.hi, db.ph)
+    where, params = db.key_range(key_expr, s.start, s.hi)
     end, n = db.query(
         f"SELECT max({ident(key)}), count(*) FROM (SELECT s.{ident(key)} FROM {src.sql} s "
         f"WHERE {where} ORDER BY {key_expr} LIMIT {int(chunk_rows)}) c",
@@ -61,7 +50,7 @@ def sql_chunk(m: Migration, s: Slice, chunk_rows: int) -> int:
         if end is None:
             m.checkpoints.advance(s.index, s.last, 0, 0, True)
             return 0
-        where, params = range_sql(m, key_expr, s.start, end, db.ph)
+        where, params = db.key_range(key_expr, s.start, end)
         copied = db.execute(
             f"INSERT INTO {m.target_table.sql} ({cols}) SELECT {', '.join(sql.exprs)} "
             f"FROM {src.sql} s WHERE {where} AND ({sql.reason}) IS NULL",
@@ -112,7 +101,7 @@ def python_slice(
     transform = m.compiled.rows_copy if pg_target else m.compiled.rows
 
     def read(after: Any) -> list[tuple[Any, ...]]:
-        where, params = range_sql(m, key_expr, after, s.hi, src.ph)
+        where, params = src.key_range(key_expr, after, s.hi)
         select = (
             f"SELECT {cols} FROM {m.source_table.sql} WHERE {where} "  # type: ignore[union-attr]
             f"ORDER BY {key_expr} LIMIT {int(chunk_rows)}"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from cutover.errors import StoreError
 from cutover.migrate.mapping import Mapping
+from cutover.migrate.transform import Reject, parse_int
 from cutover.plan.models import Store
 
 FINGERPRINT_BYTES = 1 << 20
@@ -98,8 +99,6 @@ def open_feed(config: Store, mapping: Mapping, label: str | None = None) -> Feed
 def deleted_key(feed: Feed, mapping: Mapping, fields: list[str]) -> tuple[bool, object]:
     """Whether a line deletes its key, and the target key it deletes (or the reason it is
     rejected, as a `Reject`). A line that is not a delete gives (False, None)."""
-    from cutover.migrate.transform import Reject, parse_int
-
     op = mapping.source.operation
     if op is None or feed.op_at is None:
         return False, None

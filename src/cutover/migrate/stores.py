@@ -186,6 +186,17 @@ class Database(ABC):
             )
         return rows
 
+    def key_range(self, key_expr: str, lo: Any, hi: Any) -> tuple[str, list[Any]]:
+        """WHERE text and parameters for keys in (lo, hi]; None leaves that end open."""
+        where, params = [], []
+        if lo is not None:
+            where.append(f"{key_expr} > {self.ph}")
+            params.append(lo)
+        if hi is not None:
+            where.append(f"{key_expr} <= {self.ph}")
+            params.append(hi)
+        return " AND ".join(where) or "TRUE", params
+
     def key_order(self, key: str, key_is_text: bool) -> str:
         """ORDER BY / comparison expression for a key: bytewise for text on every engine."""
         return ident(key)

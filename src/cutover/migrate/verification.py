@@ -107,9 +107,7 @@ def md5_text(joined: str | None) -> str | None:
 def md5_lines(lines: Iterable[str]) -> str | None:
     """MD5 of lines joined by newlines, as PostgreSQL's md5(string_agg(...)); None if none."""
     items = list(lines)
-    if not items:
-        return None
-    return hashlib.md5("\n".join(items).encode(), usedforsecurity=False).hexdigest()
+    return md5_text("\n".join(items)) if items else None
 
 
 @dataclass
@@ -304,7 +302,7 @@ class Comparer:
         missing = f"t.{ident(tkey)} IS NULL"
         lo: Any = start
         while True:
-            where, params = self._range(db, f"s.{order}", lo, stop)
+            where, params = db.key_range(f"s.{order}", lo, stop)
             hi, n = db.query(
                 f"SELECT max(k), count(*) FROM (SELECT s.{order} AS k FROM {src.sql} s "
                 f"WHERE {where} ORDER BY s.{order} LIMIT {int(self.chunk_rows)}) c",
@@ -312,8 +310,8 @@ class Comparer:
             )[0]
             last = n < self.chunk_rows
             upto = stop if last else hi  # the final chunk of the table is open-ended
-            where, params = self._range(db, f"s.{order}", lo, upto)
-            t_where, t_params = self._range(db, f"t.{t_order}", lo, upto)
+            where, params = db.key_range(f"s.{order}", lo, upto)
+            t_where, t_params = db.key_range(f"t.{t_order}", lo, upto)
             # the target's range in the join too: PostgreSQL then reads it by its key
             join = (
                 f"FROM {src.sql} s LEFT JOIN {m.target_table.sql} t "
@@ -380,7 +378,7 @@ class Comparer:
         assert m.source_table is not None
         key = m.mapping.source.key
         order = db.key_order(key, m.key_is_text)
-        where, params = (f"s.{order} > {db.ph}", [lo]) if lo is not None else ("TRUE", [])
+        where, params = db.key_range(f"s.{order}", lo, None)
         limit = int(self.chunk_rows)
         if not self.source_sql:
             cols = ", ".join(f"s.{ident(c)}" for c in m.mapping.source_columns)
@@ -455,7 +453,7 @@ class Comparer:
         m, db = self.m, self.m.target
         key = m.mapping.target.key
         order = db.key_order(key, m.key_is_text)
-        where, params = self._range(db, f"t.{order}", lo, hi)
+        where, params = db.key_range(f"t.{order}", lo, hi)
         cols = [f"t.{ident(c)}" for c in m.mapping.target_columns]
         news = [f"(t.{ident(p.whole)} * 100 + t.{ident(p.remainder)})" for p in self.pairs]
         text = self._row_text(cols, news, db.dialect)
@@ -480,7 +478,7 @@ class Comparer:
             return int(n), digest, int(total)
         key = m.mapping.target.key
         order = db.key_order(key, m.key_is_text)
-        where, params = self._range(db, f"t.{order}", lo, hi)
+        where, params = db.key_range(f"t.{order}", lo, hi)
         tcols = ", ".join(f"t.{ident(c)}" for c in m.mapping.target_columns)
         rows = db.query(
             f"SELECT {tcols} FROM {m.target_table.sql} t WHERE {where} ORDER BY t.{order}", params
@@ -494,17 +492,6 @@ class Comparer:
         return len(rows), md5_lines(target_text(r) for r in rows), total
 
     # --------------------------------------------------------------- helpers
-    @staticmethod
-    def _range(db: Database, key_expr: str, lo: Any, hi: Any) -> tuple[str, list[Any]]:
-        where, params = [], []
-        if lo is not None:
-            where.append(f"{key_expr} > {db.ph}")
-            params.append(lo)
-        if hi is not None:
-            where.append(f"{key_expr} <= {db.ph}")
-            params.append(hi)
-        return " AND ".join(where) or "TRUE", params
-
     @staticmethod
     def _row_text(exprs: Sequence[str], cents: Sequence[str], dialect: str = "postgresql") -> str:
         """A row as text, in SQL: projection joined by |, then # and the centipoints joined by :."""
@@ -530,11 +517,11 @@ class Comparer:
         src, dst = m.db_source, m.target
         assert m.source_table is not None
         s_order = src.key_order(m.mapping.source.key, m.key_is_text)
-        where, params = self._range(src, s_order, chunk.lo, chunk.hi)
+        where, params = src.key_range(s_order, chunk.lo, chunk.hi)
         cols = ", ".join(ident(c) for c in m.mapping.source_columns)
         source_rows = src.query(f"SELECT {cols} FROM {m.source_table.sql} WHERE {where}", params)
         t_order = dst.key_order(m.mapping.target.key, m.key_is_text)
-        where, params = self._range(dst, t_order, chunk.lo, chunk.hi)
+        where, params = dst.key_range(t_order, chunk.lo, chunk.hi)
         tcols = ", ".join(ident(c) for c in m.mapping.target_columns)
         target = dst.query(f"SELECT {tcols} FROM {m.target_table.sql} WHERE {where}", params)
         rows, members = compare_rows(m, source_rows, target)
