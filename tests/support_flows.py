@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cutover.runner.cli import execute_run
+from cutover.cli.run import execute_run
 from support import PLANS
 
 DEMO = PLANS / "demo.yaml"

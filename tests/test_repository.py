@@ -11,7 +11,9 @@ from cutover.plan import build_timeline, load_plan
 from support import PLANS, ROOT
 
 PLAN_FILES = sorted(PLANS.glob("*.yaml"))
-FLOW_MODULES = sorted(p.stem for p in (ROOT / "flows").glob("*.py") if p.stem != "__init__")
+FLOW_MODULES = sorted(
+    p.stem for p in (ROOT / "src/cutover/flows").glob("*.py") if p.stem != "__init__"
+)
 
 
 @pytest.mark.parametrize("path", PLAN_FILES, ids=[p.name for p in PLAN_FILES])
@@ -27,7 +29,7 @@ def test_the_seed_plans_exist() -> None:
     }
 
 
-@pytest.mark.parametrize("module", ["flows", *[f"flows.{m}" for m in FLOW_MODULES]])
+@pytest.mark.parametrize("module", ["cutover.flows", *[f"cutover.flows.{m}" for m in FLOW_MODULES]])
 def test_every_flow_module_imports(module: str) -> None:
     importlib.import_module(module)
 

@@ -1,6 +1,6 @@
 """A real `prefect server start` with basic auth, and Debian's headless Chromium, for the browser tests.
 
-The server is ours (`cutover.runner.server.start_server`) on a free loopback port
+The server is ours (`cutover.flows.server.start_server`) on a free loopback port
 with SQLite under a temp dir. Prefect settings for this process go through
 `temporary_settings`, never `os.environ`: Prefect reads the environment once, at
 import, and other test modules may have imported it already. Chromium is the
@@ -47,7 +47,7 @@ class PrefectUI:
 @pytest.fixture(scope="module")
 def prefect_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectUI]:
     """`prefect server start` with basic auth on a free port; clients of this process use it."""
-    from cutover.runner.server import start_server
+    from cutover.flows.server import start_server
 
     home = tmp_path_factory.mktemp("prefect-ui")
     auth = f"lead:{secrets.token_urlsafe(12)}"

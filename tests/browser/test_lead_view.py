@@ -34,7 +34,7 @@ def test_a_lead_signs_the_gate_and_follows_the_run_in_the_prefect_ui(
     """Login, gate form, run continues, dept filter, board and notices — all as a lead sees them."""
     from playwright.sync_api import expect
 
-    from cutover.runner.gates_cli import resume
+    from cutover.flows.gate_client import resume
 
     plan = _plan()
     first = plan.phases[0]

@@ -65,7 +65,7 @@ def test_gates_wait_for_each_department_and_record_who_signed(
     prefect_server: None, workdir: Path
 ) -> None:
     """The run pauses at each gate with a typed form; each department signs; the journal says who."""
-    from cutover.runner.gates_cli import resume, waiting_for
+    from cutover.flows.gate_client import resume, waiting_for
 
     result: dict[str, Any] = {}
     with running_estate(DEMO, "staging", workdir=workdir) as estate:
@@ -126,7 +126,7 @@ def test_a_department_not_awaited_is_refused_and_the_run_stays_paused(
     prefect_server: None, workdir: Path
 ) -> None:
     from cutover.errors import UsageError
-    from cutover.runner.gates_cli import paused_runs, resume
+    from cutover.flows.gate_client import paused_runs, resume
 
     with running_estate(DEMO, "staging", workdir=workdir) as estate:
         thread = threading.Thread(

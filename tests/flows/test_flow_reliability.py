@@ -112,7 +112,7 @@ def test_a_failing_verification_stops_the_phase_at_a_decision_gate(
     prefect_server: None, workdir: Path
 ) -> None:
     """loyalty-core's own checks fail: nothing downstream runs; the decision gate asks what to do."""
-    from cutover.runner.gates_cli import resume, waiting_for
+    from cutover.flows.gate_client import resume, waiting_for
 
     result: dict[str, Any] = {}
     with running_estate(DEMO, "staging", workdir=workdir) as estate:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from cutover.drill.demo import DemoOptions, run_demo
 from cutover.journal import Journal
-from cutover.runner.demo import DemoOptions, run_demo
 from support import PLANS, ROOT
 
 DEMO = PLANS / "demo.yaml"
@@ -86,9 +86,9 @@ def test_rollback_drill_ends_on_legacy_with_nothing_lost(
 
 def test_rollback_refuses_past_the_point_of_no_return(tmp_path: Path) -> None:
     """A journal that records a point-of-no-return step as done makes the rollback refuse."""
+    from cutover.engine.context import RunContext, RunParams
+    from cutover.engine.rollback import check_rollback_allowed
     from cutover.errors import RollbackError
-    from cutover.runner.context import RunContext, RunParams
-    from cutover.runner.rollback import check_rollback_allowed
 
     plan = (PLANS / "rewards-tiers.yaml").resolve()
     params = RunParams(str(plan), "staging", "pnr", str(tmp_path / "j.db"), str(tmp_path), 100.0)
@@ -110,8 +110,8 @@ def test_orchestrator_killed_mid_rollback_resumes_to_the_same_result(
     """`cutover rollback` is killed after its first undo step; run again, it completes."""
     from prefect.settings import PREFECT_API_URL
 
-    from cutover.runner.cli import execute_run
-    from cutover.runner.seed import seed_stores
+    from cutover.cli.run import execute_run
+    from cutover.drill.seed import seed_stores
     from cutover.sim.server import running_estate
 
     token = os.environ["CUTOVER_ESTATE_TOKEN"]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from flows.gates import sign_off_model
+from cutover.flows.gates import sign_off_model
 
 
 def _department(remaining: list[str]) -> dict[str, Any]:

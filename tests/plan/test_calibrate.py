@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cutover.clock import RunClock
+from cutover.engine.report import build_report, write_report
 from cutover.journal import StepRecord
 from cutover.plan import build_timeline, load_plan
-from cutover.runner.report import build_report, write_report
 from support import PLANS, run_cli
 
 

@@ -2,7 +2,7 @@
 
 Commands that only read plans (`validate`, `show`, `schema`) never import
 Prefect (it costs 1-2 s). Command groups that live beside their library code
-(`cutover migrate ...` in `cutover.migrate.cli`, and so on) register themselves
+(`cutover migrate ...` in `cutover.cli.migrate`, and so on) register themselves
 through `register(app)`; each imports its heavy dependencies inside the command.
 """
 
@@ -34,10 +34,10 @@ app = typer.Typer(
 )
 
 COMMAND_MODULES = (
-    "cutover.migrate.cli",  # cutover migrate copy|catchup|verify|status
-    "cutover.sim.cli",  # cutover estate serve, simulate, reconcile
-    "cutover.notices.cli",  # cutover notices
-    "cutover.runner.cli",  # cutover run, demo, gate, journal, drill, server
+    "cutover.cli.migrate",  # cutover migrate copy|catchup|verify|status
+    "cutover.cli.estate",  # cutover estate serve, simulate, reconcile
+    "cutover.cli.notices",  # cutover notices
+    "cutover.cli.run",  # cutover run, demo, gate, journal, drill, server
 )
 """Modules that add commands with `register(app)`, when they are installed."""
 

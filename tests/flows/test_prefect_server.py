@@ -1,4 +1,4 @@
-"""`cutover.runner.server`: the settings a real Prefect server is started with, and refusals.
+"""`cutover.flows.server`: the settings a real Prefect server is started with, and refusals.
 
 The server itself is started for real by tests/browser; these checks are the fast
 ones: what the UI is told, which login is used, what is refused before starting.
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cutover.errors import UsageError
-from cutover.runner.server import (
+from cutover.flows.server import (
     database_description,
     resolve_auth,
     server_env,

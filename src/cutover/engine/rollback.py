@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cutover import secrets
+from cutover.engine import data
+from cutover.engine.context import RunContext
+from cutover.engine.steps import client_for
 from cutover.errors import CutoverError, RollbackError
 from cutover.journal import StepRecord, idempotency_key
 from cutover.logs import get_logger
 from cutover.plan.models import FreezeStep, HttpStep, MigrateStep, SwitchStep, System, UnfreezeStep
-from cutover.runner import data
-from cutover.runner.context import RunContext
-from cutover.runner.steps import client_for
 
 log = get_logger("cutover.rollback")
 

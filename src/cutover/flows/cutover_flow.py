@@ -20,13 +20,13 @@ from prefect import flow, tags, task
 from prefect.futures import PrefectFuture, wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from cutover.engine.context import RunContext, RunParams
 from cutover.errors import StepError
+from cutover.flows import gates, ui
+from cutover.flows.system_flow import system_cutover
 from cutover.logs import bind_context, get_logger
 from cutover.notices import OutboxSink, Publisher, render_all
 from cutover.notices.live import LiveNotices
-from cutover.runner.context import RunContext, RunParams
-from flows import gates, ui
-from flows.system_flow import system_cutover
 
 log = get_logger("cutover.flow")
 

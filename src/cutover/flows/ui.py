@@ -13,8 +13,8 @@ from typing import Any
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
-from cutover import board
 from cutover.clock import RunClock
+from cutover.engine import board
 from cutover.journal import StepRecord
 from cutover.logs import get_logger
 from cutover.notices.render import Rendered, when

@@ -178,7 +178,7 @@ def execute_run(
     keep = prefect_settings(scale)
     from prefect import tags
 
-    from flows.cutover_flow import cutover
+    from cutover.flows.cutover_flow import cutover
 
     if workdir is None:
         base = Path(journal).parent if "://" not in journal else DEFAULT_HOME
@@ -219,7 +219,7 @@ def execute_rollback(
     keep = prefect_settings(scale)
     from prefect import tags
 
-    from flows.rollback_flow import rollback
+    from cutover.flows.rollback_flow import rollback
 
     if workdir is None:
         base = Path(journal).parent if "://" not in journal else DEFAULT_HOME
@@ -375,7 +375,7 @@ def gate_list(
     ] = None,
 ) -> None:
     """List paused cutover runs and what each gate waits for."""
-    from cutover.runner.gates_cli import awaited_departments, paused_runs, waiting_for
+    from cutover.flows.gate_client import awaited_departments, paused_runs, waiting_for
 
     runs = paused_runs(run)
     if not runs:
@@ -420,7 +420,7 @@ def gate_hold(
 
 def _sign(run: str, department: str, decision: str, name: str, comment: str) -> str:
     """Answer a sign-off gate for one department, as the UI's form does."""
-    from cutover.runner.gates_cli import resume
+    from cutover.flows.gate_client import resume
 
     answer = {"department": department, "decision": decision, "name": name, "comment": comment}
     return resume(run, answer)
@@ -442,7 +442,7 @@ def gate_decide(
     name: Annotated[str, typer.Option("--name", "-n", show_default=False)],
 ) -> None:
     """Answer a decision gate after a failure."""
-    from cutover.runner.gates_cli import resume
+    from cutover.flows.gate_client import resume
 
     if action not in ("retry", "skip", "rollback", "continue"):
         raise UsageError(
@@ -480,7 +480,7 @@ def server_start(
     ] = False,
 ) -> None:
     """Start `prefect server start` for cutovers (SQLite, or PostgreSQL via PREFECT_API_DATABASE_CONNECTION_URL), with basic auth and crash detection."""
-    from cutover.runner.server import database_description, start_server
+    from cutover.flows.server import database_description, start_server
 
     server = start_server(
         home=home,
@@ -491,7 +491,7 @@ def server_start(
     )
     try:
         os.environ.update(server.client_env())
-        from flows.automations import ensure_zombie_automation
+        from cutover.flows.automations import ensure_zombie_automation
 
         ensure_zombie_automation()
     except BaseException:
@@ -546,14 +546,14 @@ def demo(
     ] = Path("var/demo"),
 ) -> None:
     """The main job on one machine: estate, traffic and the whole cutover, compressed, then reconciled."""
-    from cutover.runner.demo import DemoOptions, run_demo
+    from cutover.drill.demo import DemoOptions, run_demo
 
     if not plan.exists():
         raise UsageError(f"{plan}: no such plan (run from the repository root, or give --plan)")
     server: Any = None
     ui_url = ""
     if ui:  # before Prefect is imported: it reads PREFECT_API_URL once
-        from cutover.runner.server import start_ui_server, use_running_server
+        from cutover.flows.server import start_ui_server, use_running_server
 
         if os.environ.get("PREFECT_API_URL"):
             ui_url = use_running_server()
@@ -645,8 +645,8 @@ def drill(
     ] = False,
 ) -> None:
     """Rehearse the cutover on the simulated estate with traffic, faults and a rollback; then reconcile."""
+    from cutover.drill.demo import DemoOptions, run_demo
     from cutover.plan import load_plan
-    from cutover.runner.demo import DemoOptions, run_demo
 
     if env == "production" or env.startswith("prod"):
         raise UsageError(f"--env {env!r}: drills never run against production")

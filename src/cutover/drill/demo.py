@@ -1,7 +1,7 @@
 """`cutover demo`: the whole story on one machine, with nothing installed but the project.
 
 1. Prefect: the server at `PREFECT_API_URL` (`--ui` starts one first, with
-   `cutover.runner.server.start_ui_server`), or Prefect's temporary local server;
+   `cutover.flows.server.start_ui_server`), or Prefect's temporary local server;
 2. the simulated estate for the plan's `staging` environment, on a free loopback port;
 3. simulated customers buying, redeeming, voiding... at `--rate` per second, with a ledger;
 4. the cutover flow, compressed (`--time-scale`, idle time skipped), gates auto-approved;
@@ -104,7 +104,7 @@ class DemoOptions:
     rollback_at: str | None = None
     """Drills: `SYSTEM:STEP` after which to roll back, or `end` (after go-live)."""
     faults: Path | None = None
-    """Drills: a faults file (see `cutover.runner.drill`)."""
+    """Drills: a faults file (see `cutover.drill.faults`)."""
     drill: bool = False
     past_point_of_no_return: bool = False
     """Drills: rehearse the rollback even past the plan's point of no return."""
@@ -133,7 +133,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     scale = options.time_scale or auto_scale(plan)
     faults = None
     if options.faults is not None:
-        from cutover.runner.drill import load_faults
+        from cutover.drill.faults import load_faults
 
         faults = load_faults(options.faults, plan)
     if options.rollback_at not in (None, "end"):
@@ -147,12 +147,12 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
 
     server = None  # `cutover demo --ui` starts its server first and keeps it up afterwards
     if options.ui and not os.environ.get("PREFECT_API_URL"):
-        from cutover.runner.server import start_ui_server
+        from cutover.flows.server import start_ui_server
 
         server = start_ui_server(options.home / "prefect")
 
-    from cutover.runner.cli import execute_run
-    from cutover.runner.report import build_report, write_report
+    from cutover.cli.run import execute_run
+    from cutover.engine.report import build_report, write_report
     from cutover.sim.reconcile import reconcile
     from cutover.sim.server import running_estate
 
@@ -167,14 +167,14 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
                 seed=options.seed,
                 ledger=ledger,
             )
-            from cutover.runner.seed import seed_stores
+            from cutover.drill.seed import seed_stores
 
             seeded = seed_stores(plan, options.env, plan_dir=loaded.directory, root=workdir)
             log.info("stores_seeded", stores=[f"{s.store}:{s.rows}" for s in seeded])
             traffic.start()
             time.sleep(2.0)  # customers sign up and buy before the first freeze
             if faults is not None:
-                from cutover.runner.drill import apply_faults
+                from cutover.drill.faults import apply_faults
 
                 apply_faults(faults, estate.url, token)
             summary = execute_run(
@@ -193,10 +193,10 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
             )
             rolled: dict[str, Any] | None = None
             if summary["outcome"] == "rollback-requested" or options.rollback_at == "end":
-                from cutover.runner.cli import execute_rollback
+                from cutover.cli.run import execute_rollback
 
                 if faults is not None:
-                    from cutover.runner.drill import clear_faults
+                    from cutover.drill.faults import clear_faults
 
                     clear_faults(faults, estate.url, token)  # the way back is rehearsed clean
                 rolled = execute_rollback(

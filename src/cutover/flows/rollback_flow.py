@@ -17,11 +17,11 @@ from prefect import flow, tags, task
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from cutover.engine.context import RunContext, RunParams
+from cutover.engine.rollback import check_rollback_allowed, rollback_order, touched, undo_system
 from cutover.errors import RollbackError
+from cutover.flows import ui
 from cutover.logs import bind_context, get_logger
-from cutover.runner.context import RunContext, RunParams
-from cutover.runner.rollback import check_rollback_allowed, rollback_order, touched, undo_system
-from flows import ui
 
 log = get_logger("cutover.rollback")
 
@@ -98,7 +98,7 @@ def rollback(
                 + "; ".join(f"{s}: {e}" for s, e in failed.items())
                 + " (run the rollback again with the same run key to resume)"
             )
-    from flows.cutover_flow import RunWatcher
+    from cutover.flows.cutover_flow import RunWatcher
 
     watcher = RunWatcher(ctx)
     watcher.tick()  # rebuild which windows customers were told are open

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cutover import migrate as dataplane
+from cutover.engine.context import RunContext
 from cutover.plan.models import MigrateStep, System
-from cutover.runner.context import RunContext
 
 
 def _sides(ctx: RunContext, step: MigrateStep) -> tuple[Any, Any, str]:

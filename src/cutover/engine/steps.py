@@ -24,6 +24,8 @@ from typing import Any
 from cutover import secrets
 from cutover.clock import utcnow
 from cutover.control.client import ControlClient
+from cutover.engine import data
+from cutover.engine.context import RunContext
 from cutover.errors import CutoverError, StepError
 from cutover.journal import idempotency_key
 from cutover.logs import get_logger
@@ -37,8 +39,6 @@ from cutover.plan.models import (
     UnfreezeStep,
     VerifyStep,
 )
-from cutover.runner import data
-from cutover.runner.context import RunContext
 
 log = get_logger("cutover.steps")
 

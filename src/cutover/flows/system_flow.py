@@ -6,7 +6,7 @@ step would multiply the writes to the Prefect server.
 
 A department lead filters the Prefect UI by `dept:<id>` and sees one run of this
 flow per system of theirs, with its steps as task runs. The work of each step
-is `cutover.runner.steps.execute`, which journals it: a step done in an earlier
+is `cutover.engine.steps.execute`, which journals it: a step done in an earlier
 attempt of the same run key is skipped, never repeated.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 
 from prefect import flow, task
 
+from cutover.engine.context import RunContext, RunParams
+from cutover.engine.steps import execute
 from cutover.errors import StepError
+from cutover.flows import ui
 from cutover.logs import bind_context, to_prefect
-from cutover.runner.context import RunContext, RunParams
-from cutover.runner.steps import execute
-from flows import ui
 
 to_prefect()  # a worker that imports this module sends cutover's log lines to the run's logs
 

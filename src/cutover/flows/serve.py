@@ -1,6 +1,6 @@
-"""Serve the cutover flows as Prefect deployments (`python -m flows.serve`).
+"""Serve the cutover flows as Prefect deployments (`python -m cutover.flows.serve`).
 
-    PREFECT_API_URL=http://127.0.0.1:4200/api python -m flows.serve
+    PREFECT_API_URL=http://127.0.0.1:4200/api python -m cutover.flows.serve
 
 creates three deployments — `cutover/cutover`, `cutover-system/cutover-system`
 and `cutover-rollback/cutover-rollback` when present — and runs them in this
@@ -20,8 +20,8 @@ from typing import Any
 
 from prefect import serve
 
-from flows.cutover_flow import cutover
-from flows.system_flow import system_cutover
+from cutover.flows.cutover_flow import cutover
+from cutover.flows.system_flow import system_cutover
 
 
 def main() -> None:

@@ -1,1 +1,0 @@
-"""Running a cutover: the context every step rebuilds, the journaled steps, and the commands."""
