@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cutover.cli.run import execute_run
+from cutover.engine.request import RunRequest
+from cutover.engine.results import RunSummary
+from cutover.flows.launch import execute_run
 from support import PLANS
 
 DEMO = PLANS / "demo.yaml"
@@ -59,9 +61,10 @@ def artifact(key: str) -> Any:
     return json.loads(data) if isinstance(data, str) else data
 
 
-def run_demo(workdir: Path, run_key: str, estate_url: str, **options: Any) -> dict[str, Any]:
+def demo_request(workdir: Path, run_key: str, estate_url: str, **options: Any) -> RunRequest:
+    """A request for the demo plan on the estate at `estate_url`, compressed and auto-approved."""
     settings: dict[str, Any] = {
-        "plan": DEMO,
+        "plan_path": str(DEMO.resolve()),
         "env": "staging",
         "run_key": run_key,
         "journal": str(workdir / "journal.db"),
@@ -69,12 +72,16 @@ def run_demo(workdir: Path, run_key: str, estate_url: str, **options: Any) -> di
         "base_url": estate_url,
         "auto_approve": True,
         "on_failure": None,
-        "workdir": workdir / "run",
-        "data_root": workdir,
+        "workdir": str(workdir / "run"),
+        "data_root": str(workdir),
         "skip_idle": True,
     }
     settings.update(options)
-    return execute_run(**settings)
+    return RunRequest(**settings)
+
+
+def run_demo(workdir: Path, run_key: str, estate_url: str, **options: Any) -> RunSummary:
+    return execute_run(demo_request(workdir, run_key, estate_url, **options))
 
 
 def _plan() -> Any:

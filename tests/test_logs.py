@@ -13,7 +13,7 @@ def test_secret_values_and_credential_keys_are_redacted() -> None:
     import os
 
     os.environ["CUTOVER_TEST_TOKEN"] = "s3cr3t-value-abcdef"
-    value = secrets.resolve("CUTOVER_TEST_TOKEN", use_prefect=False)
+    value = secrets.resolve("CUTOVER_TEST_TOKEN", use_sources=False)
     stream = io.StringIO()
     logs.configure(fmt="json", stream=stream)
     log = logs.get_logger("cutover.test")
@@ -34,16 +34,18 @@ def test_unset_secret_error_names_only_the_name() -> None:
     from cutover.errors import UsageError
 
     with pytest.raises(UsageError, match="CUTOVER_NOT_SET") as info:
-        secrets.resolve("CUTOVER_NOT_SET", use_prefect=False)
+        secrets.resolve("CUTOVER_NOT_SET", use_sources=False)
     assert "export CUTOVER_NOT_SET=" in str(info.value)
 
 
 def test_prefect_gets_each_line_once_readable_and_redacted() -> None:
-    """`to_prefect` puts one API handler on the cutover logger (replacing Prefect's raw one):
+    """`hooks.to_prefect` puts one API handler on the cutover logger (replacing Prefect's raw one):
     a run's log line reads `event key=value`, with secrets scrubbed like everywhere else."""
     import logging
 
     from prefect.logging.handlers import APILogHandler
+
+    from cutover.flows import hooks
 
     root = logging.getLogger("cutover")
     saved = list(root.handlers)
@@ -52,9 +54,9 @@ def test_prefect_gets_each_line_once_readable_and_redacted() -> None:
         root.handlers[:] = []  # whatever earlier tests left
         logs.configure(fmt="json", stream=io.StringIO())
         root.addHandler(APILogHandler())  # what PREFECT_LOGGING_EXTRA_LOGGERS=cutover adds
-        logs.to_prefect()
+        hooks.to_prefect()
         root.addHandler(APILogHandler())  # Prefect set up again later (a worker, a harness)
-        logs.to_prefect()
+        hooks.to_prefect()
         logs.configure(fmt="json", stream=io.StringIO())  # reconfiguring keeps Prefect's handler
         [handler] = [h for h in root.handlers if isinstance(h, APILogHandler)]
         handler.emit = lambda record: sent.append(handler.format(record))  # type: ignore[method-assign]

@@ -13,7 +13,8 @@ CutoverError                      anything cutover raises on purpose
 │   └── RemoteRejected            a 4xx answer (never retried): the request was wrong as sent
 │         .reason                 the system's own reason, when it gave one
 ├── StepError                     a step of the cutover failed
-│     .system, .step
+│     .system, .step, .retryable  retryable: only a data move that stopped part-way (it
+│                                 resumes); the HTTP client already retried the rest
 ├── RollbackError                 the way back failed or is refused
 │     .system, .step
 ├── MigrationError                a data move stopped part-way (a store failed or went away);
@@ -110,9 +111,11 @@ class RemoteRejected(RemoteError):
 class StepError(CutoverError):
     """A step of a cutover failed; says which system and which step."""
 
-    def __init__(self, message: str, *, system: str, step: str) -> None:
+    def __init__(self, message: str, *, system: str, step: str, retryable: bool = False) -> None:
         self.system = system
         self.step = step
+        self.retryable = retryable
+        """True when trying the step again can help and no layer below has retried it."""
         super().__init__(f"{system} · {step}: {message}")
 
 

@@ -4,7 +4,7 @@ Library code logs `snake_case` events with key-value fields
 (`log.info("chunk_copied", rows=5000)`); run, system and step are bound through
 contextvars (`bind_context`) and merged into every line. Output is pretty on a
 terminal and JSON lines with `--log-format json`. Records go through stdlib
-logging (logger name `cutover...`); `to_prefect()` adds Prefect's API handler to
+logging (logger name `cutover...`); `cutover.flows.hooks.to_prefect()` adds Prefect's API handler to
 that logger, so a line logged inside a flow or task run is in that run's logs in
 the UI, as `event key=value ...` (what `PREFECT_LOGGING_EXTRA_LOGGERS=cutover` would
 do, but readable, and whatever the order in which Prefect and this module were set up).
@@ -89,57 +89,6 @@ def configure(*, level: str = "info", fmt: LogFormat | None = None, stream: Any 
     root.addHandler(handler)
     root.setLevel(level.upper())
     root.propagate = False
-
-
-def to_prefect() -> None:
-    """Also send cutover's log lines to the Prefect flow or task run they are logged in.
-
-    Call it after Prefect is imported (the runner does, before starting a flow; the
-    flows module does when a worker imports it). Lines logged outside any run go to the
-    terminal only. Idempotent.
-    """
-    from prefect.logging.handlers import APILogHandler
-
-    root = logging.getLogger("cutover")
-    # Prefect's own (PREFECT_LOGGING_EXTRA_LOGGERS=cutover) would send each line again, raw
-    root.handlers[:] = [
-        h
-        for h in root.handlers
-        if not isinstance(h, APILogHandler) or getattr(h, "_cutover_api", False)
-    ]
-    if any(getattr(h, "_cutover_api", False) for h in root.handlers):
-        return
-    if not any(getattr(h, "_cutover", False) for h in root.handlers):
-        configure(level="info")  # a worker process that imported the flows: no CLI set it up
-    handler = APILogHandler()
-    handler._cutover_api = True  # type: ignore[attr-defined]
-    handler.addFilter(_in_a_run)  # outside any run a line is the terminal's only, silently
-    # the UI shows the time, level and logger itself: the message is the event and its fields
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                _drop_meta,
-                structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0, sort_keys=False),
-            ],
-            foreign_pre_chain=list(SHARED_PROCESSORS),
-        )
-    )
-    root.addHandler(handler)
-
-
-def _in_a_run(_record: logging.LogRecord) -> bool:
-    from prefect.context import FlowRunContext, TaskRunContext
-
-    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
-
-
-def _drop_meta(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    for key in ("timestamp", "level", "logger"):
-        event_dict.pop(key, None)
-    return event_dict
 
 
 def get_logger(name: str = "cutover") -> Any:

@@ -150,7 +150,7 @@ def test_a_lead_signs_the_gate_and_follows_the_run_in_the_prefect_ui(
         resume(RUN_KEY, {"department": "digital", "decision": "approve", "name": "Hana Sato"})
         thread.join(timeout=120)
         assert "error" not in result, result.get("error")
-        assert result["summary"]["outcome"] == "completed"
+        assert result["summary"].outcome == "completed"
 
         # -- Digital's lead, from the link in the docs: exactly her two systems
         page.goto(f"{ui}/v2/runs?tags=dept:digital")

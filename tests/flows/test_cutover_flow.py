@@ -35,7 +35,7 @@ def test_demo_cutover_completes_and_leads_see_their_systems(
         for system in ("loyalty-core", "pos-stores", "mobile-app", "crm-email"):
             with ControlClient(estate.system_url(system), system=system, token=estate.token) as c:
                 programs[system] = c.state().program
-    assert summary["outcome"] == "completed"
+    assert summary.outcome == "completed"
     assert set(programs.values()) == {"reward-tiers"}
 
     digital = flow_runs("dept:digital", "run:flow-ok")
@@ -109,7 +109,7 @@ def test_gates_wait_for_each_department_and_record_who_signed(
             resume("flow-gates", {"department": dept, "decision": "approve", "name": who})
         thread.join(timeout=180)
     assert "error" not in result, result.get("error")
-    assert result["summary"]["outcome"] == "completed"
+    assert result["summary"].outcome == "completed"
     decisions = [
         (d.gate, d.department, d.decision, d.who)
         for d in Journal(workdir / "journal.db").decisions("flow-gates")

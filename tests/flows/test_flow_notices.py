@@ -29,7 +29,7 @@ def test_a_slow_switch_publishes_extended_with_a_later_end_and_raises_the_budget
             headers={"Authorization": f"Bearer {estate.token}"},
         ).raise_for_status()
         summary = run_demo(workdir, "slow-app", estate.base_url, scale=600.0)
-    assert summary["outcome"] == "completed"
+    assert summary.outcome == "completed"
     outbox = [
         json.loads(line)
         for line in (workdir / "run" / "notices-outbox.jsonl").read_text().splitlines()

@@ -105,7 +105,7 @@ def test_a_system_answering_503_for_a_while_is_retried_and_the_cutover_completes
     with running_estate(DEMO, "staging", workdir=workdir) as estate:
         set_faults(estate, "mobile-app", calls=["freeze", "switch"], fail_next=3, fail_status=503)
         summary = run_demo(workdir, "flaky", estate.base_url)
-    assert summary["outcome"] == "completed"
+    assert summary.outcome == "completed"
 
 
 def test_a_failing_verification_stops_the_phase_at_a_decision_gate(
@@ -118,7 +118,7 @@ def test_a_failing_verification_stops_the_phase_at_a_decision_gate(
     with running_estate(DEMO, "staging", workdir=workdir) as estate:
         set_faults(estate, "loyalty-core", calls=["verify"], fail_next=1000, fail_status=500)
         thread = threading.Thread(
-            target=lambda: result.update(run_demo(workdir, "bad-verify", estate.base_url))
+            target=lambda: result.update(summary=run_demo(workdir, "bad-verify", estate.base_url))
         )
         thread.start()
         paused = wait_for_paused("bad-verify")
@@ -130,5 +130,5 @@ def test_a_failing_verification_stops_the_phase_at_a_decision_gate(
         assert [(r.system, r.step) for r in failed] == [("loyalty-core", "verify")]
         resume("bad-verify", {"action": "rollback", "reason": "verification failed", "name": "RM"})
         thread.join(timeout=120)
-    assert result["outcome"] == "rollback-requested"
-    assert "loyalty-core" in result["stopped_at"]
+    assert result["summary"].outcome == "rollback-requested"
+    assert "loyalty-core" in result["summary"].stopped_at

@@ -9,13 +9,14 @@ import sqlite3
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from cutover.drill.demo import DemoOptions, run_demo
+from cutover.drill.result import DemoResult
 from cutover.journal import Journal
 from support import PLANS, ROOT
+from support_flows import demo_request
 
 DEMO = PLANS / "demo.yaml"
 
@@ -34,7 +35,7 @@ def legacy_txns(workdir: Path) -> set[str]:
         return {row[0] for row in conn.execute("select txn_id from transactions")}
 
 
-def drill(tmp_path: Path, rollback_at: str) -> dict[str, Any]:
+def drill(tmp_path: Path, rollback_at: str) -> DemoResult:
     return run_demo(
         DemoOptions(
             plan=DEMO,
@@ -58,11 +59,11 @@ def test_rollback_drill_ends_on_legacy_with_nothing_lost(
 ) -> None:
     """Every system back on the legacy program; every acknowledged transaction in the legacy store."""
     result = drill(tmp_path, point)
-    assert result["rolled_back"] is True
-    assert set(result["programs"].values()) == {"stars-classic"}
-    assert (result["lost"], result["duplicated"], result["refused"]) == (0, 0, 0)
-    assert result["reconciled"] is True
-    workdir = Path(result["workdir"])
+    assert result.rolled_back is True
+    assert set(result.programs.values()) == {"stars-classic"}
+    assert (result.lost, result.duplicated, result.refused) == (0, 0, 0)
+    assert result.reconciled is True
+    workdir = Path(result.workdir)
     ledger = [json.loads(line) for line in (workdir / "ledger.jsonl").read_text().splitlines()]
     errors = [
         e
@@ -72,10 +73,10 @@ def test_rollback_drill_ends_on_legacy_with_nothing_lost(
     assert not errors, errors[:3]  # the rollback never breaks the systems customers use
     missing = acknowledged_txns(workdir / "ledger.jsonl") - legacy_txns(workdir)
     assert not missing, sorted(missing)[:10]
-    report = Path(result["report"]).read_text()
+    report = Path(result.report).read_text()
     assert "## Rollback" in report and "RTO" in report
     undo = [
-        r for r in Journal(workdir / "journal.db").history(result["run_key"]) if r.action == "undo"
+        r for r in Journal(workdir / "journal.db").history(result.run_key) if r.action == "undo"
     ]
     assert undo and all(r.status in ("started", "done") for r in undo)
     if point == "loyalty-core:migrate":  # nothing was switched: nothing to carry back
@@ -86,13 +87,21 @@ def test_rollback_drill_ends_on_legacy_with_nothing_lost(
 
 def test_rollback_refuses_past_the_point_of_no_return(tmp_path: Path) -> None:
     """A journal that records a point-of-no-return step as done makes the rollback refuse."""
-    from cutover.engine.context import RunContext, RunParams
+    from cutover.engine.context import RunContext
+    from cutover.engine.request import RunRequest
     from cutover.engine.rollback import check_rollback_allowed
     from cutover.errors import RollbackError
 
     plan = (PLANS / "rewards-tiers.yaml").resolve()
-    params = RunParams(str(plan), "staging", "pnr", str(tmp_path / "j.db"), str(tmp_path), 100.0)
-    ctx = RunContext.load(params)
+    request = RunRequest(
+        plan_path=str(plan),
+        env="staging",
+        run_key="pnr",
+        journal=str(tmp_path / "j.db"),
+        workdir=str(tmp_path),
+        scale=100.0,
+    )
+    ctx = RunContext.load(request)
     ctx.clock()
     check_rollback_allowed(ctx)  # nothing done yet: allowed
     system, step = next(
@@ -110,8 +119,8 @@ def test_orchestrator_killed_mid_rollback_resumes_to_the_same_result(
     """`cutover rollback` is killed after its first undo step; run again, it completes."""
     from prefect.settings import PREFECT_API_URL
 
-    from cutover.cli.run import execute_run
     from cutover.drill.seed import seed_stores
+    from cutover.flows.launch import execute_run
     from cutover.sim.server import running_estate
 
     token = os.environ["CUTOVER_ESTATE_TOKEN"]
@@ -121,20 +130,8 @@ def test_orchestrator_killed_mid_rollback_resumes_to_the_same_result(
 
         loaded = load_plan(DEMO)
         seed_stores(loaded.plan, "staging", plan_dir=loaded.directory, root=tmp_path)
-        summary = execute_run(
-            plan=DEMO,
-            env="staging",
-            run_key="rb-kill",
-            journal=str(journal),
-            scale=300.0,
-            base_url=estate.base_url,
-            auto_approve=True,
-            on_failure=None,
-            workdir=tmp_path / "run",
-            data_root=tmp_path,
-            skip_idle=True,
-        )
-        assert summary["outcome"] == "completed"
+        summary = execute_run(demo_request(tmp_path, "rb-kill", estate.base_url, scale=300.0))
+        assert summary.outcome == "completed"
         exe = ROOT / ".venv" / "bin" / "cutover"
         command = [
             str(exe),

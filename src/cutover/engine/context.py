@@ -1,8 +1,9 @@
-"""What every step of a run needs to know, rebuilt from plain parameters in any process.
+"""What every step of a run needs to know, rebuilt from the run's request in any process.
 
-A per-system flow may run on a worker in another network: it receives only
-strings and numbers (plan path, environment, run key, journal URL, ...) and
-rebuilds its context here, so nothing assumes the orchestrating process.
+A per-system flow may run on a worker in another network: it receives only the
+`RunRequest` (plain values) and rebuilds its context here, loading the plan (and
+every file the plan names) once per process, so nothing assumes the orchestrating
+process and no file is parsed twice.
 """
 
 from __future__ import annotations
@@ -11,64 +12,40 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from cutover.clock import RunClock
+from cutover.engine.request import RunRequest
 from cutover.errors import UsageError
 from cutover.journal import Journal
 from cutover.plan import LoadedPlan, Timeline, build_timeline, load_plan
 from cutover.plan.models import Environment, Plan, Store
 
 _lock = threading.RLock()
-_contexts: dict[RunParams, RunContext] = {}
+_contexts: dict[RunRequest, RunContext] = {}
 _journals: dict[str, Journal] = {}
-
-
-@dataclass(frozen=True)
-class RunParams:
-    """The plain parameters of a run; what Prefect passes between flows."""
-
-    plan_path: str
-    env: str
-    run_key: str
-    journal: str
-    workdir: str
-    scale: float = 1.0
-    base_url: str | None = None
-    """Overrides the environment's `base_url` (the demo's estate on a free port)."""
-    auto_approve: bool = False
-    on_failure: str | None = None
-    """Drills: answer decision gates automatically (`retry`, `skip`, `rollback`)."""
-    data_root: str | None = None
-    """Relative store paths (SQLite files, CSV feeds) are under this folder (default: cwd)."""
-    skip_idle: bool = False
-    """Drills: when nothing runs, jump the clock to the next phase instead of waiting."""
-    rollback_at: str | None = None
-    """Drills: `SYSTEM:STEP` after which the drill asks for a rollback."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
 class RunContext:
-    params: RunParams
+    request: RunRequest
     loaded: LoadedPlan
     _journal: Journal | None = field(default=None, repr=False)
 
     @classmethod
-    def load(cls, params: RunParams) -> RunContext:
-        """The context for `params`; built once per process and reused by every step."""
+    def load(cls, request: RunRequest) -> RunContext:
+        """The context for `request`; built once per process and reused by every step."""
         with _lock:
-            cached = _contexts.get(params)
+            cached = _contexts.get(request)
             if cached is not None:
                 return cached
-            loaded = load_plan(params.plan_path)
-            if params.env not in loaded.plan.environments:
+            loaded = load_plan(request.plan_path)
+            if request.env not in loaded.plan.environments:
                 known = ", ".join(loaded.plan.environments)
-                raise UsageError(f"environment {params.env!r} is not in the plan (it has: {known})")
-            context = cls(params, loaded)
-            _contexts[params] = context
+                raise UsageError(
+                    f"environment {request.env!r} is not in the plan (it has: {known})"
+                )
+            context = cls(request, loaded)
+            _contexts[request] = context
             return context
 
     @property
@@ -77,7 +54,7 @@ class RunContext:
 
     @property
     def environment(self) -> Environment:
-        return self.plan.environments[self.params.env]
+        return self.plan.environments[self.request.env]
 
     @cached_property
     def timeline(self) -> Timeline:
@@ -87,35 +64,35 @@ class RunContext:
     def journal(self) -> Journal:
         if self._journal is None:
             with _lock:
-                journal = _journals.get(self.params.journal)
+                journal = _journals.get(self.request.journal)
                 if journal is None:
-                    journal = _journals[self.params.journal] = Journal(self.params.journal)
+                    journal = _journals[self.request.journal] = Journal(self.request.journal)
             self._journal = journal
         return self._journal
 
     @property
     def run_key(self) -> str:
-        return self.params.run_key
+        return self.request.run_key
 
     @property
     def workdir(self) -> Path:
-        path = Path(self.params.workdir)
+        path = Path(self.request.workdir)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     def clock(self) -> RunClock:
         """The run's clock as the journal recorded it (opening the run if new)."""
-        if self.params.scale == 1.0 and not self.environment.simulated:
+        if self.request.scale == 1.0 and not self.environment.simulated:
             proposed = RunClock.production(self.plan.starts_at)
         else:
-            proposed = RunClock.drill(self.plan.starts_at, self.params.scale)
-        return self.journal.open_run(self.run_key, self.plan.name, self.params.env, proposed)
+            proposed = RunClock.drill(self.plan.starts_at, self.request.scale)
+        return self.journal.open_run(self.run_key, self.plan.name, self.request.env, proposed)
 
     def base_url(self, system_id: str) -> str:
         override = self.environment.systems.get(system_id)
         if override is not None:
             return override.base_url.rstrip("/")
-        template = self.params.base_url or self.environment.base_url
+        template = self.request.base_url or self.environment.base_url
         return template.replace("{system}", system_id).rstrip("/")
 
     def token_secret(self, system_id: str) -> str | None:
@@ -128,10 +105,10 @@ class RunContext:
         store = self.environment.stores.get(store_id)
         if store is None:
             raise UsageError(
-                f"store {store_id!r} is not defined in environment {self.params.env!r}"
+                f"store {store_id!r} is not defined in environment {self.request.env!r}"
             )
-        if store.path and not Path(store.path).is_absolute() and self.params.data_root:
-            return store.model_copy(update={"path": str(Path(self.params.data_root) / store.path)})
+        if store.path and not Path(store.path).is_absolute() and self.request.data_root:
+            return store.model_copy(update={"path": str(Path(self.request.data_root) / store.path)})
         return store
 
     def resolve_path(self, relative: str) -> Path:

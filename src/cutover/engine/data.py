@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cutover import migrate as dataplane
-from cutover.engine.context import RunContext
 from cutover.plan.models import MigrateStep, System
+
+from .context import RunContext
 
 
 def _sides(ctx: RunContext, step: MigrateStep) -> tuple[Any, Any, str]:
@@ -57,7 +58,6 @@ def migrate(ctx: RunContext, system: System, step: MigrateStep) -> dict[str, Any
 
 def final_drain(
     ctx: RunContext,
-    system: System,
     step: MigrateStep,
     *,
     freeze: Callable[[], Any],
@@ -87,9 +87,7 @@ def final_drain(
     }
 
 
-def verify(
-    ctx: RunContext, system: System, step: MigrateStep, checks: Sequence[str]
-) -> dict[str, Any]:
+def verify(ctx: RunContext, step: MigrateStep, checks: Sequence[str]) -> dict[str, Any]:
     src, dst, mapping = _sides(ctx, step)
     report = dataplane.verify(src, dst, mapping, checks=list(checks))
     return {"verified": report.summary(), "rows": report.source_rows}
@@ -101,7 +99,7 @@ def _carry_spec(ctx: RunContext, step: MigrateStep) -> Any:
     return load_carry_back(ctx.resolve_path(step.rollback)) if step.rollback else None
 
 
-def reverse_capture(ctx: RunContext, system: System, step: MigrateStep) -> dict[str, Any]:
+def reverse_capture(ctx: RunContext, step: MigrateStep) -> dict[str, Any]:
     """At the switch: capture what the new store takes from now on, for a rollback."""
     if is_feed(ctx, step):
         return {}
@@ -142,7 +140,7 @@ def carry_back(ctx: RunContext, system: System, step: MigrateStep) -> dict[str, 
     )
 
 
-def discard(ctx: RunContext, system: System, step: MigrateStep) -> dict[str, Any]:
+def discard(ctx: RunContext, step: MigrateStep) -> dict[str, Any]:
     """Rollback: the new store's copy is moved aside; captures removed; the job forgotten."""
     from cutover.migrate.carry import discard as discard_target
 

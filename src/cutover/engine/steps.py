@@ -1,34 +1,30 @@
-"""Executing one step of one system, journaled: done once, skipped on resume, undo named.
+"""The step kinds: what each step does and, beside it, how it is undone.
 
-| step | what it does | its undo |
+| step | do | undo (in a rollback, walking the journal backwards) |
 | --- | --- | --- |
-| freeze | `POST /freeze`; after a migrate, the final drain runs inside the freeze | unfreeze |
-| migrate | change capture, snapshot copy, delta catch-up until the lag is small | discard target, remove capture |
-| verify | counts, checksums, conservation (data plane) and `GET /verify` | none needed |
-| switch | `POST /switch`; after a migrate, reverse capture on the new store | switch back |
-| unfreeze | `POST /unfreeze`: buffered writes replayed in order | freeze again |
-| http | the plan's custom call (and its job, if `wait_job`) | the step's `undo` path |
+| freeze | `POST /freeze`; after a migrate, the final drain runs inside the freeze | unfreeze, if writes are still held (or the switch's undo held them) |
+| migrate | change capture, snapshot copy, delta catch-up until the lag is small | discard the target's copy and the captures |
+| verify | counts, checksums, conservation (data plane) and `GET /verify` | nothing: it changed nothing |
+| switch | `POST /switch`; after a migrate, reverse capture on the new store | carry back post-switch writes (data), then switch back |
+| unfreeze | `POST /unfreeze`: buffered writes replayed in order | hold writes again (buffer) while data is carried back |
+| http | the plan's custom call (and its job, if `wait_job`) | the step's `undo` call, when the plan names one |
 
-Every mutating call carries the step's idempotency key (run key, system, step),
-so a step that began but never finished is repeated safely: the system applies
-it once. The flows call `execute`; tests call it without Prefect.
+Every mutating call carries the step's idempotency key, so a step that began but
+never finished is repeated safely: the system applies it once. `execute` runs one
+step through the journal; `cutover.engine.rollback` asks each kind for its undo.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from cutover import secrets
 from cutover.clock import utcnow
 from cutover.control.client import ControlClient
-from cutover.engine import data
-from cutover.engine.context import RunContext
-from cutover.errors import CutoverError, StepError
-from cutover.journal import idempotency_key
-from cutover.logs import get_logger
+from cutover.errors import StepError
 from cutover.plan.models import (
     FreezeStep,
     HttpStep,
@@ -40,16 +36,27 @@ from cutover.plan.models import (
     VerifyStep,
 )
 
-log = get_logger("cutover.steps")
+from . import data
+from .context import RunContext
+from .journaled import journaled
+from .results import StepOutcome
 
-UNDO = {
-    "freeze": "unfreeze",
-    "migrate": "discard the target's partial data and remove change capture",
-    "verify": "nothing to undo",
-    "switch": "switch back to the legacy program",
-    "unfreeze": "freeze again",
-    "http": "the step's `undo` call, when the plan names one",
-}
+Call = Callable[[str], dict[str, Any]]
+"""An undo action: given its idempotency key, do it and say what was done."""
+
+
+@dataclass(frozen=True)
+class Touched:
+    """What the journal says was done to one system: what its undo has to take back."""
+
+    switched: bool
+    frozen: bool
+    migrated: bool
+
+    @property
+    def moved_data(self) -> bool:
+        """Switched with data of its own: writes since the switch must be carried back."""
+        return self.switched and self.migrated
 
 
 def client_for(ctx: RunContext, system_id: str) -> ControlClient:
@@ -75,103 +82,200 @@ def migrate_step(system: System, before: str | None = None) -> MigrateStep | Non
     return None
 
 
-def execute(ctx: RunContext, system_id: str, step_key: str) -> dict[str, Any]:
-    """Run one step unless the journal says it is done; journal its start and outcome."""
-    system = ctx.plan.system(system_id)
-    step = find_step(system, step_key)
-    journal = ctx.journal
-    done = journal.outcome(ctx.run_key, system_id, step_key)
-    if done is not None:
-        return {"status": "already-done", **done.detail}
-    journal.begin(ctx.run_key, system_id, step_key)
-    key = idempotency_key(ctx.run_key, system_id, step_key)
-    began = time.perf_counter()
-    try:
-        detail = HANDLERS[step.step](ctx, system, step, key)
-    except CutoverError as exc:
-        message = secrets.redact(str(exc))
-        journal.finish(ctx.run_key, system_id, step_key, "failed", {"error": message})
-        log.warning("step_failed", system=system_id, step=step_key, error=message)
-        raise StepError(message, system=system_id, step=step_key) from None
-    except Exception as exc:  # a bug or an unexpected library error: journaled, not swallowed
-        message = secrets.redact(f"{type(exc).__name__}: {exc}")
-        journal.finish(ctx.run_key, system_id, step_key, "failed", {"error": message})
-        raise StepError(message, system=system_id, step=step_key) from exc
-    detail["seconds"] = round(time.perf_counter() - began, 3)
-    detail["undo"] = (
-        f"{step.undo} (from the plan)"
-        if isinstance(step, HttpStep) and step.undo
-        else ("nothing named in the plan" if isinstance(step, HttpStep) else UNDO[step.step])
-    )
-    journal.finish(ctx.run_key, system_id, step_key, "done", detail)
-    log.info("step_done", system=system_id, step=step_key, seconds=detail["seconds"])
-    return detail
+def _call(ctx: RunContext, system: System, action: Callable[[ControlClient, str], Any]) -> Call:
+    """An undo action that is one control call; it reports the program served after it."""
+
+    def run(key: str) -> dict[str, Any]:
+        with client_for(ctx, system.id) as client:
+            result = action(client, key)
+        return {"program": getattr(result, "program", None)}
+
+    return run
 
 
-def _freeze(ctx: RunContext, system: System, step: Step, key: str) -> dict[str, Any]:
-    assert isinstance(step, FreezeStep)
-    with client_for(ctx, system.id) as client:
+class StepKind:
+    """One kind of step: `do` it, or list what `undo` takes to bring it back."""
+
+    name: ClassVar[str]
+    undo_text: ClassVar[str] = "nothing to undo"
+    undo_after: ClassVar[str] = "done"
+    """`done`: undone only if the journal has it done; `started`: as soon as it began."""
+
+    def do(self, ctx: RunContext, system: System, step: Any, key: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def undo(
+        self, ctx: RunContext, system: System, step: Any, touched: Touched
+    ) -> list[tuple[str, Call]]:
+        return []
+
+    def undo_named(self, step: Step) -> str:
+        return self.undo_text
+
+
+class Freeze(StepKind):
+    name = "freeze"
+    undo_text = "unfreeze"
+    undo_after = "started"
+
+    def do(self, ctx: RunContext, system: System, step: FreezeStep, key: str) -> dict[str, Any]:
+        with client_for(ctx, system.id) as client:
+            migrate = migrate_step(system, before=step.key)
+            if migrate is not None:
+                # writes are buffered (or refused) from here: drain what capture still holds
+                detail = data.final_drain(
+                    ctx,
+                    migrate,
+                    freeze=lambda: client.freeze(step.mode, key=key),
+                    unfreeze_on_failure=lambda: client.unfreeze(key=f"{key}:drain-failed"),
+                )
+                return {"mode": step.mode, **detail}
+            state = client.freeze(step.mode, key=key)
+            return {"mode": step.mode, "buffered": state.buffered, "degraded": list(state.degraded)}
+
+    def undo(
+        self, ctx: RunContext, system: System, step: FreezeStep, touched: Touched
+    ) -> list[tuple[str, Call]]:
+        if touched.frozen or touched.moved_data:
+            return [("unfreeze", _call(ctx, system, lambda c, k: c.unfreeze(key=k)))]
+        return []
+
+
+class Migrate(StepKind):
+    name = "migrate"
+    undo_text = "discard the target's partial data and remove change capture"
+    undo_after = "started"
+
+    def do(self, ctx: RunContext, system: System, step: MigrateStep, key: str) -> dict[str, Any]:
+        return data.migrate(ctx, system, step)
+
+    def undo(
+        self, ctx: RunContext, system: System, step: MigrateStep, touched: Touched
+    ) -> list[tuple[str, Call]]:
+        return [("discard", lambda k: data.discard(ctx, step))]
+
+
+class Verify(StepKind):
+    name = "verify"
+
+    def do(self, ctx: RunContext, system: System, step: VerifyStep, key: str) -> dict[str, Any]:
+        detail: dict[str, Any] = {"checks": list(step.checks)}
+        migrate = migrate_step(system, before=step.key)
+        data_checks = [c for c in step.checks if c != "system"]
+        if migrate is not None and data_checks:
+            detail.update(data.verify(ctx, migrate, data_checks))
+        if "system" in step.checks:
+            with client_for(ctx, system.id) as client:
+                report = client.verify()
+            if not report.ok:
+                raise StepError(
+                    "the system's own checks failed: " + "; ".join(report.problems[:5]),
+                    system=system.id,
+                    step=step.key,
+                )
+            detail["system_counts"] = dict(report.counts)
+        return detail
+
+
+class Switch(StepKind):
+    name = "switch"
+    undo_text = "switch back to the legacy program"
+
+    def do(self, ctx: RunContext, system: System, step: SwitchStep, key: str) -> dict[str, Any]:
+        version = step.version or ctx.plan.program.target
+        with client_for(ctx, system.id) as client:
+            state = client.switch(version, key=key)
+        detail: dict[str, Any] = {"program": state.program}
         migrate = migrate_step(system, before=step.key)
         if migrate is not None:
-            # writes are buffered (or refused) from here: drain what capture still holds
-            detail = data.final_drain(
-                ctx,
-                system,
-                migrate,
-                freeze=lambda: client.freeze(step.mode, key=key),
-                unfreeze_on_failure=lambda: client.unfreeze(key=f"{key}:drain-failed"),
-            )
-            return {"mode": step.mode, **detail}
-        state = client.freeze(step.mode, key=key)
-        return {"mode": step.mode, "buffered": state.buffered, "degraded": list(state.degraded)}
+            detail.update(data.reverse_capture(ctx, migrate))
+        return detail
+
+    def undo(
+        self, ctx: RunContext, system: System, step: SwitchStep, touched: Touched
+    ) -> list[tuple[str, Call]]:
+        legacy = ctx.plan.program.legacy
+        back = ("switch-back", _call(ctx, system, lambda c, k: c.switch(legacy, key=k)))
+        migrate = migrate_step(system)
+        if touched.moved_data and migrate is not None:
+            return [("carry-back", lambda k: data.carry_back(ctx, system, migrate)), back]
+        return [back]
 
 
-def _migrate(ctx: RunContext, system: System, step: Step, key: str) -> dict[str, Any]:
-    assert isinstance(step, MigrateStep)
-    return data.migrate(ctx, system, step)
+class Unfreeze(StepKind):
+    name = "unfreeze"
+    undo_text = "freeze again"
 
-
-def _verify(ctx: RunContext, system: System, step: Step, key: str) -> dict[str, Any]:
-    assert isinstance(step, VerifyStep)
-    detail: dict[str, Any] = {"checks": list(step.checks)}
-    migrate = migrate_step(system, before=step.key)
-    data_checks = [c for c in step.checks if c != "system"]
-    if migrate is not None and data_checks:
-        detail.update(data.verify(ctx, system, migrate, data_checks))
-    if "system" in step.checks:
+    def do(self, ctx: RunContext, system: System, step: UnfreezeStep, key: str) -> dict[str, Any]:
         with client_for(ctx, system.id) as client:
-            report = client.verify()
-        if not report.ok:
+            result = client.unfreeze(key=key)
+        detail: dict[str, Any] = {"replayed": result.replayed, "program": result.program}
+        frozen = _frozen_since(ctx, system, step.key)
+        if frozen is not None:
+            detail["write_pause_s"] = round((utcnow() - frozen).total_seconds(), 4)
+        return detail
+
+    def undo(
+        self, ctx: RunContext, system: System, step: UnfreezeStep, touched: Touched
+    ) -> list[tuple[str, Call]]:
+        if not touched.moved_data:
+            return []  # nothing to carry back: the switch goes back without holding writes
+        return [("freeze", _call(ctx, system, lambda c, k: c.freeze("buffer-writes", key=k)))]
+
+
+class Http(StepKind):
+    name = "http"
+
+    def do(self, ctx: RunContext, system: System, step: HttpStep, key: str) -> dict[str, Any]:
+        with client_for(ctx, system.id) as client:
+            body = dict(step.json_body or {})
+            if step.method == "POST" and step.path == "/jobs" and "job" in body:
+                job_id = client.start_job(str(body["job"]), key=key, params=body.get("params")).id
+                answer: dict[str, Any] = {"id": job_id}
+            else:
+                answer = client.call(
+                    step.method, step.path, json=step.json_body, key=key, expect=step.expect_status
+                )
+            detail: dict[str, Any] = {"answer": {k: answer[k] for k in list(answer)[:5]}}
+            if step.wait_job:
+                detail["job"] = self._wait(ctx, client, system, step, answer)
+        return detail
+
+    @staticmethod
+    def _wait(
+        ctx: RunContext, client: ControlClient, system: System, step: HttpStep, answer: Any
+    ) -> dict[str, Any]:
+        job_id = str(answer.get("id", ""))
+        if not job_id:
             raise StepError(
-                "the system's own checks failed: " + "; ".join(report.problems[:5]),
-                system=system.id,
-                step=step.key,
+                "wait_job is set but the call answered no job id", system=system.id, step=step.key
             )
-        detail["system_counts"] = dict(report.counts)
-    return detail
+        timeout = max(60.0, ctx.clock().real_seconds(step.expected) * 10)
+        job = client.wait_job(job_id, timeout=timeout, poll=0.2)
+        return {"id": job.id, "status": job.status}
+
+    def undo(
+        self, ctx: RunContext, system: System, step: HttpStep, touched: Touched
+    ) -> list[tuple[str, Call]]:
+        path = step.undo
+        if not path:
+            return []
+        return [
+            (
+                f"undo-{step.key}",
+                _call(ctx, system, lambda c, k: c.call("POST", path, json={}, key=k)),
+            )
+        ]
+
+    def undo_named(self, step: Step) -> str:
+        assert isinstance(step, HttpStep)
+        return f"{step.undo} (from the plan)" if step.undo else "nothing named in the plan"
 
 
-def _switch(ctx: RunContext, system: System, step: Step, key: str) -> dict[str, Any]:
-    assert isinstance(step, SwitchStep)
-    version = step.version or ctx.plan.program.target
-    with client_for(ctx, system.id) as client:
-        state = client.switch(version, key=key)
-    detail: dict[str, Any] = {"program": state.program}
-    migrate = migrate_step(system, before=step.key)
-    if migrate is not None:
-        detail.update(data.reverse_capture(ctx, system, migrate))
-    return detail
-
-
-def _unfreeze(ctx: RunContext, system: System, step: Step, key: str) -> dict[str, Any]:
-    assert isinstance(step, UnfreezeStep)
-    with client_for(ctx, system.id) as client:
-        result = client.unfreeze(key=key)
-    detail: dict[str, Any] = {"replayed": result.replayed, "program": result.program}
-    frozen = _frozen_since(ctx, system, step.key)
-    if frozen is not None:
-        detail["write_pause_s"] = round((utcnow() - frozen).total_seconds(), 4)
-    return detail
+KINDS: dict[str, StepKind] = {
+    kind.name: kind for kind in (Freeze(), Migrate(), Verify(), Switch(), Unfreeze(), Http())
+}
+"""Every step kind a plan can name, by its `step:` value."""
 
 
 def _frozen_since(ctx: RunContext, system: System, unfreeze_key: str) -> datetime | None:
@@ -187,38 +291,18 @@ def _frozen_since(ctx: RunContext, system: System, unfreeze_key: str) -> datetim
     return record.at if record is not None else None
 
 
-def _http(ctx: RunContext, system: System, step: Step, key: str) -> dict[str, Any]:
-    assert isinstance(step, HttpStep)
-    with client_for(ctx, system.id) as client:
-        body = dict(step.json_body or {})
-        if step.method == "POST" and step.path == "/jobs" and "job" in body:
-            job_id = client.start_job(str(body["job"]), key=key, params=body.get("params")).id
-            answer: dict[str, Any] = {"id": job_id}
-        else:
-            answer = client.call(
-                step.method, step.path, json=step.json_body, key=key, expect=step.expect_status
-            )
-        detail: dict[str, Any] = {"answer": {k: answer[k] for k in list(answer)[:5]}}
-        if step.wait_job:
-            job_id = str(answer.get("id", ""))
-            if not job_id:
-                raise StepError(
-                    "wait_job is set but the call answered no job id",
-                    system=system.id,
-                    step=step.key,
-                )
-            timeout = max(60.0, ctx.clock().real_seconds(step.expected) * 10)
-            job = client.wait_job(job_id, timeout=timeout, poll=0.2)
-            detail["job"] = {"id": job.id, "status": job.status}
-    return detail
+def execute(ctx: RunContext, system_id: str, step_key: str) -> StepOutcome:
+    """Run one step unless the journal says it is done; journal its start and outcome."""
+    system = ctx.plan.system(system_id)
+    step = find_step(system, step_key)
+    kind = KINDS[step.step]
 
+    def work(key: str) -> dict[str, Any]:
+        return {**kind.do(ctx, system, step, key), "undo": kind.undo_named(step)}
 
-Handler = Callable[[RunContext, System, Step, str], dict[str, Any]]
-HANDLERS: dict[str, Handler] = {
-    "freeze": _freeze,
-    "migrate": _migrate,
-    "verify": _verify,
-    "switch": _switch,
-    "unfreeze": _unfreeze,
-    "http": _http,
-}
+    ran, detail = journaled(ctx, system_id, step_key, work)
+    if ran and ctx.request.rollback_at == f"{system_id}:{step_key}":
+        raise StepError("drill: the rollback point is reached", system=system_id, step=step_key)
+    return StepOutcome(
+        system=system_id, step=step_key, status="done" if ran else "already-done", detail=detail
+    )

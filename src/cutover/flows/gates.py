@@ -19,6 +19,8 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import Field, create_model
 
+from cutover.engine.context import RunContext
+from cutover.engine.phases import Decide, Verdict, gate_timeout
 from cutover.journal import Journal
 from cutover.logs import get_logger
 
@@ -186,3 +188,36 @@ def decide_failure(
     )
     _record(journal, run_key, gate, decision.action, decision.name, decision.reason)
     return decision
+
+
+def sign_off(ctx: RunContext, index: int) -> dict[str, str]:
+    """Hold the run at the phase's go/no-go gate until every approver department signs."""
+    phase = ctx.plan.phases[index]
+    assert phase.gate is not None
+    return hold_gate(
+        journal=ctx.journal,
+        run_key=ctx.run_key,
+        gate=f"gate-{phase.id}",
+        title=phase.title,
+        approvers=list(phase.gate.approvers),
+        note=phase.gate.note,
+        timeout=gate_timeout(ctx, index),
+        auto_approve=ctx.request.auto_approve,
+    )
+
+
+def failure_decider(ctx: RunContext, index: int) -> Decide:
+    """The phase's decision gate as the engine's `decide`: a pause (or the drill's answer)."""
+
+    def decide(gate: str, description: str) -> Verdict:
+        decision = decide_failure(
+            journal=ctx.journal,
+            run_key=ctx.run_key,
+            gate=gate,
+            description=description,
+            timeout=gate_timeout(ctx, index),
+            auto_action=ctx.request.on_failure,
+        )
+        return Verdict(decision.action, decision.reason)
+
+    return decide

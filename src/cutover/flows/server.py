@@ -147,7 +147,7 @@ def resolve_auth(auth_secret: str | None, *, required: bool) -> str | None:
     if not auth_secret:
         return None
     try:
-        auth = secrets.resolve(auth_secret, use_prefect=False)
+        auth = secrets.resolve(auth_secret, use_sources=False)
     except UsageError:
         if required:
             raise UsageError(

@@ -8,6 +8,7 @@ automations and downstream subscribers can react.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -15,8 +16,10 @@ from prefect.events import emit_event
 
 from cutover.clock import RunClock
 from cutover.engine import board
+from cutover.engine.context import RunContext
 from cutover.journal import StepRecord
 from cutover.logs import get_logger
+from cutover.notices.publish import Sink
 from cutover.notices.render import Rendered, when
 from cutover.plan.models import Plan
 from cutover.plan.report import timeline_markdown
@@ -155,3 +158,28 @@ def emit(
         )
     except Exception as exc:  # events are telemetry: never fail a cutover step over one
         log.warning("event_not_emitted", event=name, error=str(exc))
+
+
+class PrefectView:
+    """The engine's `RunView` in the Prefect UI: events, notice artifacts and the boards."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.artifacts = ArtifactSink(ctx.run_key)
+        self.sinks: Sequence[Sink] = (self.artifacts,)
+
+    def emit(
+        self,
+        name: str,
+        *,
+        system: str | None = None,
+        step: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        emit(name, run_key=self.ctx.run_key, system=system, step=step, payload=payload)
+
+    def board(self, history: list[StepRecord], clock: RunClock, changed: set[str] | None) -> None:
+        publish_board(self.ctx.plan, self.ctx.timeline, history, self.ctx.run_key, clock, changed)
+
+    def flush(self) -> None:
+        self.artifacts.flush(self.ctx.plan)

@@ -20,7 +20,8 @@ from cutover.errors import Problem
 from cutover.plan.durations import format_duration
 from cutover.plan.loader import SourceMap
 from cutover.plan.models import FreezeStep, MigrateStep, Plan, UnfreezeStep
-from cutover.plan.timeline import Timeline, build_timeline, find_cycle
+from cutover.plan.order import find_cycle
+from cutover.plan.timeline import Timeline, build_timeline
 
 _URL = re.compile(r"https?://|www\.|\b[\w-]+\.(?:internal|local|corp|svc)\b", re.I)
 _SECRETISH = re.compile(r"\b(?:[A-Za-z0-9+/_-]{32,}|(?:sk|pk|tok|key)_[A-Za-z0-9]{8,})\b")

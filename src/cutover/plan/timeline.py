@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cutover.plan.models import FreezeStep, Plan, System, UnfreezeStep
+from cutover.plan.order import find_cycle
 
 StepRef = tuple[str, str]
 """(system id, step id)."""
@@ -128,33 +129,6 @@ class CycleError(ValueError):
     def __init__(self, cycle: list[str]) -> None:
         self.cycle = cycle
         super().__init__(" → ".join(cycle))
-
-
-def find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
-    """A dependency cycle as [a, b, ..., a], or None. Unknown ids are ignored."""
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    for root in graph:
-        if state.get(root):
-            continue
-        stack: list[tuple[str, int]] = [(root, 0)]
-        path: list[str] = []
-        while stack:
-            node, index = stack.pop()
-            if index == 0:
-                state[node] = 1
-                path.append(node)
-            deps = [d for d in graph.get(node, []) if d in graph]
-            if index < len(deps):
-                stack.append((node, index + 1))
-                dep = deps[index]
-                if state.get(dep) == 1:
-                    return [*path[path.index(dep) :], dep]
-                if not state.get(dep):
-                    stack.append((dep, 0))
-            else:
-                state[node] = 2
-                path.pop()
-    return None
 
 
 def build_timeline(plan: Plan, durations: Mapping[StepRef, timedelta] | None = None) -> Timeline:

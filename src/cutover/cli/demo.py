@@ -1,0 +1,261 @@
+"""`cutover demo` and `cutover drill`: rehearsals on the simulated estate, and what they print."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cutover.errors import UsageError
+from cutover.plan.seeds import copy_seeds, resolve_plan
+
+from .options import JsonOption
+
+if TYPE_CHECKING:
+    from cutover.drill.result import DemoResult
+
+
+def demo(
+    plan: Annotated[
+        str, typer.Option("--plan", help="The plan to play: a file, or a packaged plan's name.")
+    ] = "rewards-tiers",
+    time_scale: Annotated[
+        float | None,
+        typer.Option(
+            "--time-scale",
+            min=1.0,
+            help="Plan seconds per real second (default: the plan's active time in about 70 s).",
+        ),
+    ] = None,
+    rate: Annotated[
+        float,
+        typer.Option("--rate", min=1.0, max=2000.0, help="Simulated transactions per second."),
+    ] = 60.0,
+    customers: Annotated[
+        int, typer.Option("--customers", min=10, max=1_000_000, help="Simulated customers.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated customers.")] = 7,
+    ui: Annotated[
+        bool,
+        typer.Option(
+            "--ui",
+            help="Watch it in the Prefect UI: starts `prefect server start` (or uses "
+            "PREFECT_API_URL's), prints where to look, keeps it up until Ctrl-C.",
+        ),
+    ] = False,
+    json_out: JsonOption = False,
+    home: Annotated[
+        Path, typer.Option("--home", help="Where demo runs are kept (one folder per run).")
+    ] = Path("var/demo"),
+) -> None:
+    """The main job on one machine: estate, traffic and the whole cutover, compressed, then reconciled."""
+    from cutover.drill.demo import DemoOptions, run_demo
+
+    plan_file = resolve_plan(plan)
+    server: Any = None
+    ui_url = ""
+    if ui:  # before Prefect is imported: it reads PREFECT_API_URL once
+        from cutover.flows.server import start_ui_server, use_running_server
+
+        if os.environ.get("PREFECT_API_URL"):
+            ui_url = use_running_server()
+        else:
+            server = start_ui_server(home / "prefect")
+            ui_url = server.ui_url
+    try:
+        result = run_demo(
+            DemoOptions(
+                plan=plan_file,
+                time_scale=time_scale,
+                rate=rate,
+                customers=customers,
+                seed=seed,
+                ui=ui,
+                home=home,
+            )
+        )
+        print_demo_summary(result)
+        if ui:
+            print_where_to_look(ui_url, plan_file, result.run_key)
+        if json_out:
+            typer.echo(json.dumps(result.as_dict()))
+        if server is not None and sys.stdin.isatty():
+            typer.echo(f"The Prefect UI stays up at {ui_url}: press Ctrl-C to stop it.", err=True)
+            server.wait_until_stopped()
+    finally:
+        if server is not None:
+            server.stop()
+    if result.outcome != "completed" or not result.ok:
+        raise typer.Exit(1)
+
+
+def print_where_to_look(ui_url: str, plan: Path, run_key: str) -> None:
+    """Where a department lead finds their systems, the board and the notices of this run."""
+    from cutover.plan import load_plan
+
+    departments = [d.id for d in load_plan(plan).plan.departments]
+    example = departments[0] if departments else "<department>"
+    typer.echo(f"In the Prefect UI ({ui_url}), run {run_key}:")
+    typer.echo(f"  one department's systems  {ui_url}/v2/runs?tags=dept:{example}")
+    typer.echo(f"    (departments: {', '.join(departments)})")
+    typer.echo(f"  the status board          {ui_url}/v2/artifacts/key/board-{run_key}")
+    typer.echo(f"  one department's board    {ui_url}/v2/artifacts/key/board-{example}-{run_key}")
+    typer.echo(f"  customer notices          {ui_url}/v2/artifacts/key/notices-{run_key}")
+    typer.echo("  (docs/ui-for-leads.md walks through each page)")
+
+
+def drill(
+    plan: Annotated[
+        str,
+        typer.Argument(
+            help="The plan to rehearse (or a packaged plan's name).", show_default=False
+        ),
+    ],
+    env: Annotated[
+        str,
+        typer.Option(
+            "--env", help="A simulated environment (never production).", show_default=False
+        ),
+    ],
+    rollback_at: Annotated[
+        str | None,
+        typer.Option(
+            "--rollback-at", help="SYSTEM:STEP after which to roll back, or `end` (after go-live)."
+        ),
+    ] = None,
+    faults: Annotated[
+        Path | None,
+        typer.Option(
+            "--faults", help="Faults file: error rates, latency, failing calls per system."
+        ),
+    ] = None,
+    time_scale: Annotated[
+        float | None,
+        typer.Option("--time-scale", min=1.0, help="Plan seconds per real second (default: auto)."),
+    ] = None,
+    rate: Annotated[
+        float,
+        typer.Option("--rate", min=1.0, max=2000.0, help="Simulated transactions per second."),
+    ] = 60.0,
+    customers: Annotated[int, typer.Option("--customers", min=10, max=1_000_000)] = 2000,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+    home: Annotated[Path, typer.Option("--home", help="Where drill runs are kept.")] = Path(
+        "var/drills"
+    ),
+    json_out: JsonOption = False,
+    past_point_of_no_return: Annotated[
+        bool,
+        typer.Option(
+            "--past-point-of-no-return",
+            help="Rehearse a rollback even past the plan's point of no return (drills only).",
+        ),
+    ] = False,
+) -> None:
+    """Rehearse the cutover on the simulated estate with traffic, faults and a rollback; then reconcile."""
+    from cutover.drill.demo import DemoOptions, run_demo
+    from cutover.plan import load_plan
+
+    if env == "production" or env.startswith("prod"):
+        raise UsageError(f"--env {env!r}: drills never run against production")
+    plan_file = resolve_plan(plan)
+    loaded = load_plan(plan_file)
+    environment = loaded.plan.environments.get(env)
+    if environment is None:
+        raise UsageError(f"--env {env!r} is not an environment of the plan")
+    if not environment.simulated:
+        raise UsageError(
+            f"--env {env!r} is not simulated (`simulated: true`): drills run on the estate"
+        )
+    result = run_demo(
+        DemoOptions(
+            plan=plan_file,
+            env=env,
+            time_scale=time_scale,
+            rate=rate,
+            customers=customers,
+            seed=seed,
+            home=home,
+            rollback_at=rollback_at,
+            faults=faults,
+            drill=True,
+            past_point_of_no_return=past_point_of_no_return,
+        )
+    )
+    print_demo_summary(result)
+    if json_out:
+        typer.echo(json.dumps(result.as_dict()))
+    legacy = loaded.plan.program.legacy
+    if result.rolled_back and any(p != legacy for p in result.programs.values()):
+        raise typer.Exit(1)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def print_demo_summary(result: DemoResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if Console().is_terminal else 120)
+    r = result.as_dict()
+    table = Table(
+        title=f"cutover {'drill' if r['run_key'].startswith('drill') else 'demo'} — "
+        f"{r['plan']} ({r['seconds']:.0f} s)",
+        title_justify="left",
+        show_header=False,
+    )
+    table.add_column("what")
+    table.add_column("value")
+    ok = "[green]0[/]"
+    rows = [
+        ("outcome", r["outcome"]),
+        (
+            "phases / systems / steps done",
+            f"{r['phases']} / {r['systems']} / {r['steps']}",
+        ),
+        ("time scale", f"{r['time_scale']:g}× (idle time skipped)"),
+        (
+            "transactions sent / acknowledged",
+            f"{r['transactions']:,} / {r['acknowledged']:,}",
+        ),
+        ("lost", ok if r["lost"] == 0 else f"[red]{r['lost']}[/]"),
+        ("duplicated", ok if r["duplicated"] == 0 else f"[red]{r['duplicated']}[/]"),
+        (
+            "refused (outside an announced degradation)",
+            ok if r["refused"] == 0 else f"[red]{r['refused']}[/]",
+        ),
+        ("declined inside announced degradations", f"{r['declined_degraded']:,}"),
+        ("longest write pause", f"{r['max_write_pause_s']:.3f} s"),
+        (
+            "rolled back",
+            f"yes, in {r['rto_seconds']:.1f} s (RTO)" if r.get("rolled_back") else "no",
+        ),
+        ("programs now served", ", ".join(sorted(set(r.get("programs", {}).values())))),
+        ("customer notices sent", f"{r['notices']} ({', '.join(r['notice_kinds'])})"),
+        ("report", r["report"]),
+        ("notices outbox", r["outbox"]),
+    ]
+    for what, value in rows:
+        table.add_row(what, str(value))
+    console.print(table)
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to copy the seed plans into.")] = Path(
+        "plans"
+    ),
+) -> None:
+    """Copy the packaged seed plans (with their mappings and carry-back files) out for editing."""
+    written = copy_seeds(directory)
+    typer.echo(f"{len(written)} files written under {directory}/:")
+    for path in written:
+        typer.echo(f"  {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="demo")(demo)
+    app.command(name="drill")(drill)
+    app.command(name="init")(init)

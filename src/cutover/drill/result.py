@@ -1,0 +1,135 @@
+"""What a demo or drill ends with: the figures a release manager reads, typed, and the report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cutover.clock import RunClock
+from cutover.engine.report import build_report, write_report
+from cutover.journal import Journal
+from cutover.plan import build_timeline
+
+if TYPE_CHECKING:
+    from .demo import Rehearsal
+
+
+@dataclass
+class DemoResult:
+    """A rehearsal's outcome: the run, the traffic, the reconciliation, the way back."""
+
+    seconds: float
+    plan: str
+    run_key: str
+    outcome: str
+    time_scale: float
+    phases: int
+    systems: int
+    steps: int
+    transactions: int
+    acknowledged: int
+    lost: int
+    duplicated: int
+    refused: int
+    declined_degraded: int
+    reconciled: bool
+    notices: int
+    notice_kinds: list[str]
+    max_write_pause_s: float
+    workdir: str
+    report: str
+    outbox: str
+    rolled_back: bool
+    rto_seconds: float | None
+    programs: dict[str, str] = field(default_factory=dict)
+    stopped_at: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Completed (or rolled back as asked), nothing lost, doubled or refused."""
+        return self.reconciled and self.refused == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def summarize(
+    rehearsal: Rehearsal,
+    report: Any,
+    traffic: Any,
+    programs: dict[str, str],
+    seconds: float,
+) -> DemoResult:
+    """Write the drill report beside the run and gather the figures."""
+    plan, workdir, run_key = rehearsal.loaded.plan, rehearsal.workdir, rehearsal.run_key
+    summary, rolled = rehearsal.summary, rehearsal.rolled
+    assert summary is not None
+    journal = Journal(workdir / "journal.db")
+    ignored = RunClock.drill(plan.starts_at, 1.0)  # the run is recorded: its own clock returns
+    clock = journal.open_run(run_key, plan.name, rehearsal.options.env, ignored)
+    history = journal.history(run_key)
+    outbox = workdir / "run" / "notices-outbox.jsonl"
+    notices = _read_jsonl(outbox)
+    reconciliation = {
+        "sent": traffic.sent if traffic else 0,
+        "acknowledged": report.acknowledged,
+        "lost": len(report.lost),
+        "duplicated": len(report.duplicated),
+        "refused": report.refused,
+        "declined_degraded": report.declined_degraded,
+        "ok": report.ok,
+    }
+    rollback = None
+    if rolled is not None:
+        rollback = {
+            "at": rehearsal.options.rollback_at or summary.stopped_at,
+            "rto_seconds": rolled.rto_seconds,
+            "systems": rolled.rolled_back,
+        }
+    full = build_report(
+        plan=plan,
+        timeline=build_timeline(plan),
+        run_key=run_key,
+        env=rehearsal.options.env,
+        history=history,
+        clock=clock,
+        reconciliation=reconciliation,
+        notices=[{k: n.get(k) for k in ("at", "feature", "kind", "channel")} for n in notices],
+        rollback=rollback,
+        extra={"programs": programs},
+    )
+    return DemoResult(
+        seconds=round(seconds, 1),
+        plan=str(rehearsal.options.plan),
+        run_key=run_key,
+        outcome=summary.outcome,
+        time_scale=rehearsal.scale,
+        phases=len(plan.phases),
+        systems=len(plan.systems),
+        steps=sum(1 for r in history if r.status == "done" and r.action == "do"),
+        transactions=reconciliation["sent"],
+        acknowledged=report.acknowledged,
+        lost=len(report.lost),
+        duplicated=len(report.duplicated),
+        refused=report.refused,
+        declined_degraded=report.declined_degraded,
+        reconciled=report.ok,
+        notices=len(notices),
+        notice_kinds=sorted({str(n.get("kind")) for n in notices}),
+        max_write_pause_s=full["max_write_pause_s"],
+        workdir=str(workdir),
+        report=str(write_report(full, workdir)),
+        outbox=str(outbox),
+        rolled_back=rolled is not None,
+        rto_seconds=rolled.rto_seconds if rolled else None,
+        programs=programs,
+        stopped_at=summary.stopped_at,
+    )

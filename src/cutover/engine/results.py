@@ -1,0 +1,49 @@
+"""What running a cutover returns: typed results instead of string-keyed dictionaries."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+StepStatus = Literal["done", "already-done"]
+Outcome = Literal["completed", "rollback-requested"]
+
+
+class StepOutcome(BaseModel):
+    """One step of one system: done now, or found done in the journal."""
+
+    model_config = ConfigDict(frozen=True)
+
+    system: str
+    step: str
+    status: StepStatus
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class SystemResult(BaseModel):
+    """One system's steps in a run."""
+
+    system: str
+    steps: list[StepOutcome]
+
+
+class RunSummary(BaseModel):
+    """How a cutover run ended."""
+
+    run_key: str
+    outcome: Outcome
+    phases: int
+    systems: int
+    notices: int
+    skipped: list[str] = Field(default_factory=list)
+    stopped_at: str = ""
+    workdir: str = ""
+
+
+class RollbackSummary(BaseModel):
+    """How a rollback ended: the systems it took back and how long it took."""
+
+    run_key: str
+    rolled_back: list[str]
+    rto_seconds: float

@@ -1,0 +1,115 @@
+"""In the background of a run: notices as they fall due, budgets watched, boards as steps move.
+
+Everything is computed from the journal, so whatever process ran a step, the
+notices and boards follow; what the watcher shows goes to the run's `RunView`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from cutover.logs import get_logger
+from cutover.notices import OutboxSink, Publisher, render_all
+from cutover.notices.live import LiveNotices
+
+from .context import RunContext
+from .view import RunView
+
+log = get_logger("cutover.watcher")
+
+
+class RunWatcher:
+    """Ticks in a thread of its own; `tick` may also be called directly (tests, the end)."""
+
+    def __init__(self, ctx: RunContext, view: RunView) -> None:
+        self.ctx = ctx
+        self.view = view
+        self.clock = ctx.clock()
+        self.live = LiveNotices(ctx.plan, ctx.timeline)
+        outbox = OutboxSink(ctx.workdir / "notices-outbox.jsonl")
+        self.publisher = Publisher(
+            ctx.plan, [outbox, *view.sinks], ctx.workdir / "notices-delivered.jsonl"
+        )
+        self.published = 0
+        self.budgets = {b.feature: b.max_outage for b in ctx.plan.budgets}
+        self.alarms: list[tuple[str, int, timedelta]] = []
+        self._alarmed: set[tuple[str, int]] = set()
+        self._seen = -1
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> None:
+        """Send the notices due, raise budget alarms, refresh the boards if the journal moved."""
+        with self._lock:
+            history = self.ctx.journal.history(self.ctx.run_key)
+            self._send(self.live.due(history, self.clock.now(), self.clock.to_plan))
+            for feature, index, projected in self.live.over_budget(self.budgets):
+                if (feature, index) not in self._alarmed:
+                    self._alarmed.add((feature, index))
+                    self.alarms.append((feature, index, projected))
+                    self.view.emit(
+                        "budget.at_risk",
+                        payload={"feature": feature, "projected_s": projected.total_seconds()},
+                    )
+            self.view.flush()
+            if len(history) != self._seen:
+                changed = {
+                    self.ctx.plan.system(r.system).department for r in history[max(self._seen, 0) :]
+                }
+                self.view.board(history, self.clock, None if self._seen < 0 else changed)
+                self._seen = len(history)
+
+    def take_alarms(self) -> list[tuple[str, int, timedelta]]:
+        """The budget alarms raised since the last call (feature, window, projected outage)."""
+        with self._lock:
+            alarms, self.alarms = self.alarms, []
+        return alarms
+
+    def rolled_back(self) -> None:
+        """Tell customers every open window closed on the program they already know."""
+        with self._lock:
+            self._send(self.live.rolled_back(self.clock.now()))
+            self.view.flush()
+
+    def _send(self, due: list[Any]) -> None:
+        if not due:
+            return
+        sent = self.publisher.publish(render_all(self.ctx.plan, due))
+        self.published += len(sent)
+        for notice in sent:
+            self.view.emit(
+                "notice.published",
+                payload={
+                    "feature": notice.event.feature,
+                    "kind": notice.event.kind,
+                    "channel": notice.channel,
+                },
+            )
+
+    @contextmanager
+    def running(self, interval: float) -> Iterator[RunWatcher]:
+        """Tick now, then every `interval` seconds until the block ends, then once more."""
+        self.tick()
+        context = contextvars.copy_context()  # the caller's context (a flow run's, say)
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.tick()
+                except Exception as exc:  # a notice or board problem must not stop the cutover
+                    log.warning("watcher_tick_failed", error=str(exc))
+
+        self._thread = threading.Thread(target=lambda: context.run(loop), daemon=True)
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=10)
+            self.tick()

@@ -1,0 +1,68 @@
+"""Starting the flows from this process: Prefect set up once, then the flow called.
+
+The server is the one at `PREFECT_API_URL`, or Prefect's temporary local one. For
+compressed drills heartbeats are off (each costs ~1 s per flow run); in real time
+they stay on, as they drive crash detection.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from cutover.engine.request import RunRequest
+from cutover.engine.results import RollbackSummary, RunSummary
+
+DEFAULT_HOME = Path("var/cutover")
+
+
+def default_workdir(journal: str, run_key: str) -> Path:
+    """Beside a SQLite journal, or under var/cutover for a journal on a server."""
+    base = Path(journal).parent if "://" not in journal else DEFAULT_HOME
+    return (base / "runs" / run_key).resolve()
+
+
+def prefect_settings(scale: float) -> Any:
+    """Settings for this process's Prefect client; heartbeats off only for compressed drills."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+    # a SQLite-backed server answers 503 while its database is locked: retry longer
+    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "12")
+    os.environ.setdefault("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "30d")
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from .hooks import install
+
+    install()  # cutover's log lines in the runs' logs in the UI; secrets from blocks
+    if scale == 1.0:
+        return None
+    settings = temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+    settings.__enter__()
+    return settings  # keep a reference: collected, it silently reverts
+
+
+def execute_run(request: RunRequest) -> RunSummary:
+    """Run the cutover flow in this process."""
+    keep = prefect_settings(request.scale)
+    from prefect import tags
+
+    from .cutover_flow import cutover
+
+    with tags(f"run:{request.run_key}", f"env:{request.env}"):
+        summary = cutover(request)
+    del keep
+    return summary
+
+
+def execute_rollback(request: RunRequest) -> RollbackSummary:
+    """Run the rollback flow for `request.run_key` in this process."""
+    keep = prefect_settings(request.scale)
+    from prefect import tags
+
+    from .rollback_flow import rollback
+
+    with tags(f"run:{request.run_key}", f"env:{request.env}", "rollback"):
+        result = rollback(request)
+    del keep
+    return result

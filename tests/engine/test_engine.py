@@ -1,0 +1,148 @@
+"""The engine without Prefect: steps journaled against a real estate, undo beside do, decisions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import TOKEN, request_for
+from cutover.engine.context import RunContext
+from cutover.engine.phases import RollbackRequested, Verdict, settle_phase
+from cutover.engine.rollback import undo_steps, undo_system
+from cutover.engine.steps import execute
+from cutover.errors import StepError
+from cutover.sim import RunningEstate
+
+CORE = ["migrate", "freeze", "verify", "switch", "unfreeze"]
+
+
+def test_importing_the_engine_imports_no_prefect() -> None:
+    """Every module of cutover.engine imports without Prefect (nor the flows, sim or drill)."""
+    code = (
+        "import pkgutil, importlib, sys, cutover.engine as e\n"
+        "for m in pkgutil.walk_packages(e.__path__, 'cutover.engine.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] == 'prefect'"
+        " or n.startswith(('cutover.flows', 'cutover.sim', 'cutover.drill', 'cutover.cli')))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_a_system_runs_step_by_step_and_a_resume_repeats_nothing(
+    ctx: RunContext, estate: RunningEstate
+) -> None:
+    """Each step is journaled done; run again, every step is found done and nothing is sent."""
+    outcomes = [execute(ctx, "loyalty-core", step) for step in CORE]
+    assert [o.status for o in outcomes] == ["done"] * 5
+    assert outcomes[0].detail["rows"] == 0  # no customer has signed up: nothing to copy
+    assert outcomes[3].detail["program"] == ctx.plan.program.target
+    again = [execute(ctx, "loyalty-core", step) for step in CORE]
+    assert [o.status for o in again] == ["already-done"] * 5
+    done = [r for r in ctx.journal.history(ctx.run_key) if r.status == "done"]
+    assert [r.step for r in done] == CORE
+
+
+def test_a_failed_step_is_journaled_with_its_reason_and_not_retryable(
+    ctx: RunContext, estate: RunningEstate
+) -> None:
+    """The system refuses its own verification: the step fails, journaled, redacted, final."""
+    httpx.put(
+        f"{estate.url}/systems/loyalty-core/sim/v1/faults",
+        json={"calls": ["verify"], "fail_next": 1000, "fail_status": 500},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ).raise_for_status()
+    for step in CORE[:2]:
+        execute(ctx, "loyalty-core", step)
+    with pytest.raises(StepError) as raised:
+        execute(ctx, "loyalty-core", "verify")
+    assert raised.value.retryable is False  # the client retried the 500s already
+    [failed] = [r for r in ctx.journal.history(ctx.run_key) if r.status == "failed"]
+    assert (failed.system, failed.step) == ("loyalty-core", "verify")
+    assert TOKEN not in failed.detail["error"]
+
+
+def test_undo_walks_the_journal_backwards_and_lands_on_legacy(
+    ctx: RunContext, estate: RunningEstate
+) -> None:
+    """Switched with data: hold writes, carry back, switch back, unfreeze, discard; once."""
+    for step in CORE:
+        execute(ctx, "loyalty-core", step)
+    system = ctx.plan.system("loyalty-core")
+    names = [name for name, _ in undo_steps(ctx, system)]
+    assert names == ["freeze", "carry-back", "switch-back", "unfreeze", "discard"]
+    result = undo_system(ctx, "loyalty-core")
+    assert list(result) == names
+    assert result["switch-back"]["program"] == ctx.plan.program.legacy
+    assert set(undo_system(ctx, "loyalty-core").values()) == {"already undone"}
+
+
+def test_undo_of_a_system_frozen_but_not_switched_only_unfreezes(ctx: RunContext) -> None:
+    """pos-stores froze and failed to switch: its undo is one unfreeze, nothing else."""
+    execute(ctx, "pos-stores", "freeze")
+    names = [name for name, _ in undo_steps(ctx, ctx.plan.system("pos-stores"))]
+    assert names == ["unfreeze"]
+
+
+def _phase_ctx(tmp_path: Path, **fields: object) -> RunContext:
+    ctx = RunContext.load(request_for(tmp_path, run_key="decide", **fields))
+    ctx.clock()
+    return ctx
+
+
+def test_the_decision_loop_retries_the_failed_systems_and_their_dependents(
+    tmp_path: Path,
+) -> None:
+    """A retry verdict runs the failed system again with what waits on it, until none fails."""
+    ctx = _phase_ctx(tmp_path)
+    rounds: list[set[str] | None] = []
+    gates: list[str] = []
+
+    def run(only: set[str] | None) -> dict[str, str]:
+        rounds.append(only)
+        return {"pos-stores": "503"} if len(rounds) == 1 else {}
+
+    def decide(gate: str, description: str) -> Verdict:
+        gates.append(gate)
+        assert "| pos-stores | 503 |" in description
+        return Verdict("retry", "flaky")
+
+    assert settle_phase(ctx, 1, run=run, decide=decide) == []
+    assert rounds == [None, {"pos-stores"}]
+    assert gates == ["decide-fronts-1"]
+
+
+def test_a_skip_verdict_journals_the_failed_step_as_skipped(tmp_path: Path) -> None:
+    ctx = _phase_ctx(tmp_path)
+    answers = iter([{"mobile-app": "boom"}, {}])
+    skipped = settle_phase(
+        ctx, 1, run=lambda only: next(answers), decide=lambda g, d: Verdict("skip", "known issue")
+    )
+    assert skipped == ["mobile-app · freeze"]
+    record = ctx.journal.outcome(ctx.run_key, "mobile-app", "freeze")
+    assert record is not None and record.status == "skipped"
+    assert record.detail == {"reason": "known issue"}
+
+
+def test_a_rollback_verdict_stops_the_run(tmp_path: Path) -> None:
+    ctx = _phase_ctx(tmp_path)
+    with pytest.raises(RollbackRequested, match="loyalty-core"):
+        settle_phase(
+            ctx,
+            0,
+            run=lambda only: {"loyalty-core": "verify failed"},
+            decide=lambda g, d: Verdict("rollback", "no"),
+        )
+
+
+def test_automatic_retries_give_up_after_three_rounds(tmp_path: Path) -> None:
+    ctx = _phase_ctx(tmp_path, on_failure="retry")
+    with pytest.raises(StepError, match="still failing after 3 automatic retries"):
+        settle_phase(
+            ctx, 2, run=lambda only: {"crm-email": "down"}, decide=lambda g, d: Verdict("retry")
+        )

@@ -1,0 +1,50 @@
+"""The run request: the guards every flow starts from, whoever starts it."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from cutover.engine.request import RunRequest
+
+BASE = {
+    "plan_path": "/plans/demo.yaml",
+    "run_key": "night-1",
+    "journal": "postgresql://cutover@db/cutover",
+    "workdir": "/var/cutover/runs/night-1",
+}
+
+
+@pytest.mark.parametrize(
+    ("fields", "refused"),
+    [
+        ({"scale": 300.0}, "--time-scale 300"),
+        ({"auto_approve": True}, "--auto-approve"),
+        ({"on_failure": "rollback"}, "--on-failure"),
+        ({"skip_idle": True}, "--skip-idle"),
+        ({"rollback_at": "pos-stores:switch"}, "--rollback-at"),
+        ({"past_point_of_no_return": True}, "--past-point-of-no-return"),
+    ],
+)
+def test_production_refuses_every_drill_option(fields: dict[str, object], refused: str) -> None:
+    with pytest.raises(ValidationError, match=f"{refused} is refused for env production"):
+        RunRequest(**BASE, env="production", **fields)  # type: ignore[arg-type]
+
+
+def test_the_same_options_are_fine_in_staging() -> None:
+    request = RunRequest(**BASE, env="staging", scale=300.0, auto_approve=True, on_failure="skip")  # type: ignore[arg-type]
+    assert request.scale == 300.0
+
+
+def test_a_request_is_immutable_hashable_and_refuses_unknown_fields() -> None:
+    request = RunRequest(**BASE, env="production")  # type: ignore[arg-type]
+    assert hash(request) == hash(RunRequest(**BASE, env="production"))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        request.scale = 2.0  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        RunRequest(**BASE, env="production", speed=2)  # type: ignore[arg-type]
+
+
+def test_a_run_key_is_checked() -> None:
+    with pytest.raises(ValidationError, match="lowercase letters, digits and dashes"):
+        RunRequest(**{**BASE, "run_key": "Night 1"}, env="staging")  # type: ignore[arg-type]
