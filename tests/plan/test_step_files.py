@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -171,3 +173,14 @@ def test_without_lint_the_files_are_still_loaded(plans: Path) -> None:
     with pytest.raises(PlanError) as caught:
         load_plan(plans / "demo.yaml", check=False)
     assert {p.file for p in caught.value.problems} == {str(plans / MAPPING)}
+
+
+def test_the_plan_package_imports_nothing_else_of_cutovers() -> None:
+    """plan/ (mapping and carry-back files included) needs only cutover.errors: validate stays light."""
+    code = (
+        "import sys, cutover.plan, cutover.plan.mapping, cutover.plan.carry_back\n"
+        "print(sorted(m for m in sys.modules if m.startswith('cutover') "
+        "and not m.startswith('cutover.plan')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['cutover', 'cutover.errors']"
