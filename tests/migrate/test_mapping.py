@@ -1,30 +1,25 @@
-"""Mapping files: every file in plans/mappings loads, and bad ones fail with FILE:LINE problems."""
+"""The runtime Mapping: every file in plans/mappings compiles, with its columns, types and points pairs.
+
+The file's own checks (FILE:LINE problems) are tested in tests/plan/test_mapping_file.py.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from migrate_support import MEMBERS_MAPPING
+from migrate_support import MEMBERS_MAPPING, write_plan
 
-from cutover.errors import PlanError
-from cutover.migrate.mapping import load_mapping
+from cutover import migrate
+from cutover.migrate.carry import discard, install_reverse
+from cutover.migrate.mapping import Mapping, as_mapping, load_mapping
+from cutover.plan import load_plan
+from cutover.plan.carry_back import CarryBack
+from cutover.plan.mapping import load_mapping_file
+from cutover.plan.models import MigrateStep, Store
 from support import ROOT
 
 MAPPINGS = sorted((ROOT / "plans" / "mappings").glob("*.yaml"))
-
-GOOD = """\
-source:
-  table: members
-  key: member_id
-  columns: {member_id: integer, email: text, points_cents: integer}
-target: {table: members, key: member_id}
-fields:
-  member_id: member_id
-  email: {from: email, transform: lower}
-  points: {from: points_cents, points: whole}
-  remainder_cents: {from: points_cents, points: remainder}
-"""
 
 
 @pytest.mark.parametrize("path", MAPPINGS, ids=[p.name for p in MAPPINGS])
@@ -49,89 +44,6 @@ def test_the_members_mapping_is_the_reward_tiers_conversion() -> None:
     assert mapping.sql_capable
 
 
-def _problems(tmp_path: Path, text: str) -> list[str]:
-    path = tmp_path / "bad.yaml"
-    path.write_text(text)
-    with pytest.raises(PlanError) as caught:
-        load_mapping(path)
-    return [str(p) for p in caught.value.problems]
-
-
-@pytest.mark.parametrize(
-    ("edit", "line", "fragment"),
-    [
-        (("points_cents, points: whole}", "points_cents, points: hole}"), 9, "points"),
-        (
-            ("  email: {from: email, transform: lower}", "  email: {from: mail}"),
-            8,
-            "'mail' is not in source.columns",
-        ),
-        (
-            ("  remainder_cents: {from: points_cents, points: remainder}\n", ""),
-            9,
-            "remainder is missing",
-        ),
-        (
-            ("key: member_id\n  columns", "key: id\n  columns"),
-            3,
-            "source.key 'id' is not in source.columns",
-        ),
-        (
-            ("  member_id: member_id", "  member_id: {from: member_id, transform: lower}"),
-            7,
-            "target key",
-        ),
-        (("transform: lower}", "transform: lower, colour: red}"), 8, "unknown key"),
-        (("email: text", "email: txt"), 4, "email"),
-        (
-            ("  email: {from: email, transform: lower}", "  email: {from: email, pattern: '(('}"),
-            8,
-            "invalid pattern",
-        ),
-        (
-            (
-                "  email: {from: email, transform: lower}",
-                "  email: {from: points_cents, transform: lower}",
-            ),
-            8,
-            "transforms apply to text",
-        ),
-        (
-            ("  email: {from: email, transform: lower}", "  email: {from: email, rule: tier}"),
-            8,
-            "needs an integer",
-        ),
-        (
-            ("target: {", "  operation: {column: email}\ntarget: {"),
-            5,
-            "'email' is a source column",
-        ),
-        (
-            ("target: {", "  operation: {column: op, delete: [D, U]}\ntarget: {"),
-            5,
-            "'U' cannot both delete and upsert",
-        ),
-    ],
-)
-def test_bad_mappings_name_the_line(
-    tmp_path: Path, edit: tuple[str, str], line: int, fragment: str
-) -> None:
-    """A mistake in a mapping is reported as FILE:LINE: message, at the line that holds it."""
-    old, new = edit
-    assert old in GOOD
-    problems = _problems(tmp_path, GOOD.replace(old, new))
-    assert any(
-        p.startswith(f"{tmp_path / 'bad.yaml'}:{line}:") and fragment in p for p in problems
-    ), problems
-
-
-def test_a_mapping_that_is_not_yaml_or_not_a_mapping(tmp_path: Path) -> None:
-    """Broken YAML, an empty file and a list are each one clear problem."""
-    assert "invalid YAML" in _problems(tmp_path, "source: [unclosed\n")[0]
-    assert "empty" in _problems(tmp_path, "")[0]
-    assert "a mapping of keys" in _problems(tmp_path, "- a\n- b\n")[0]
-
-
 def test_identity_mapping_copies_every_column(tmp_path: Path) -> None:
     """Without `fields`, every source column is copied unchanged (types kept)."""
     path = tmp_path / "plain.yaml"
@@ -142,3 +54,40 @@ def test_identity_mapping_copies_every_column(tmp_path: Path) -> None:
     mapping = load_mapping(path)
     assert mapping.target_columns == ["consent_id", "channel"]
     assert mapping.output_types == {"consent_id": "integer", "channel": "text"}
+
+
+def test_every_form_of_the_mapping_compiles_to_the_same_mapping() -> None:
+    """A loaded file, a path and a compiled Mapping give one name (the job id's), path and spec."""
+    loaded = load_mapping_file(MEMBERS_MAPPING)
+    compiled = as_mapping(loaded)
+    assert isinstance(compiled, Mapping)
+    assert compiled.spec is loaded.spec  # the plan's object travels, nothing is parsed again
+    by_path = as_mapping(MEMBERS_MAPPING)
+    assert (
+        (compiled.name, compiled.path)
+        == (by_path.name, by_path.path)
+        == ("members", str(MEMBERS_MAPPING))
+    )
+    assert compiled.spec == by_path.spec
+    assert as_mapping(compiled) is compiled
+
+
+def test_the_data_plane_takes_the_plans_loaded_objects(
+    sqlite_pair: tuple[Store, Store], tmp_path: Path
+) -> None:
+    """Copy, verify, status, capture and discard all run from what load_plan loaded, not paths."""
+    source, target = sqlite_pair
+    loaded = load_plan(write_plan(tmp_path, source, target))
+    step = next(s for s in loaded.plan.systems[0].steps if isinstance(s, MigrateStep))
+    mapping = loaded.mapping(step)
+    report = migrate.run_copy(source, target, mapping)
+    assert report.rows == 3_000
+    assert migrate.verify(source, target, mapping).ok
+    assert migrate.status(source, target, MEMBERS_MAPPING).job == report.job  # same job by path
+    assert migrate.capture_status(source, mapping).installed
+    back = CarryBack.model_validate(
+        {"tables": [{"table": "members", "key": "member_id", "to": "members", "columns": "same"}]}
+    )
+    assert install_reverse(target, back) == ["members"]
+    moved = discard(target, source, mapping, back)["moved_aside"]
+    assert len(moved) == 1 and not migrate.capture_status(source, mapping).installed

@@ -65,8 +65,14 @@ budgets:
 # 40 starts (two), 41 systems (two), 43 budget
 
 
+MAPPING = """\
+source: {table: t, key: id, columns: {id: integer}}
+target: {table: t, key: id}
+"""
+
+
 def write(tmp_path: Path, text: str, name: str = "plan.yaml") -> Path:
-    (tmp_path / "m.yaml").write_text("source: {table: t, key: id}\n")
+    (tmp_path / "m.yaml").write_text(MAPPING)
     path = tmp_path / name
     path.write_text(text)
     return path

@@ -3,7 +3,8 @@
 The public API, called by the Prefect flows (one call per step) and by
 `cutover migrate ...`; every function takes the plan's `Store` settings for the
 source and the target (`environment.stores[step.source]`, or an `Endpoint` that adds
-a name for messages) and the mapping file's path (`plan dir / step.mapping`):
+a name for messages) and the mapping (`mapping.MappingRef`): the plan's loaded file
+(`loaded.mapping(step)`, parsed once by `load_plan`), a compiled `Mapping`, or a path:
 
     from cutover import migrate
 

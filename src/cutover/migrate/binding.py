@@ -1,9 +1,9 @@
-"""A plan's migrate step bound to one environment: its two stores and its mapping file.
+"""A plan's migrate step bound to one environment: its two stores and its mapping.
 
 What the CLI and the flows both need before calling the data plane: the source and
 target `Store` settings of `environments.<env>.stores`, named for messages
-(`members-legacy (sqlite:var/staging/members-legacy.db)`), and the mapping path,
-relative to the plan file. Relative SQLite and CSV paths are relative to the working
+(`members-legacy (sqlite:var/staging/members-legacy.db)`), and the mapping file as
+`load_plan` loaded it (parsed once, with the plan). Relative SQLite and CSV paths are relative to the working
 directory, where the operator runs cutover.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from cutover.errors import UsageError
 from cutover.migrate.migration import Endpoint
 from cutover.migrate.stores import describe
-from cutover.plan import LoadedPlan, load_plan
+from cutover.plan import LoadedMapping, LoadedPlan, load_plan
 from cutover.plan.models import CheckName, MigrateStep, VerifyStep
 
 
@@ -27,7 +27,7 @@ class Binding:
     step: MigrateStep
     source: Endpoint
     target: Endpoint
-    mapping: Path
+    mapping: LoadedMapping
     checks: tuple[str, ...]
     """The data checks of the system's verify step (counts, checksums, conservation)."""
 
@@ -74,4 +74,4 @@ def bind(plan: str | Path | LoadedPlan, env: str, system: str, step: str | None 
     checks = tuple(
         c for c in (verify_steps[0].checks if verify_steps else data_checks) if c in data_checks
     )
-    return Binding(system, chosen, ends[0], ends[1], loaded.directory / chosen.mapping, checks)
+    return Binding(system, chosen, ends[0], ends[1], loaded.mapping(chosen), checks)

@@ -19,10 +19,9 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from cutover.migrate.mapping import Mapping, load_mapping
+from cutover.migrate.mapping import MappingRef, as_mapping
 from cutover.migrate.stores import Database, TableRef, open_store
 from cutover.migrate.transform import ident
 from cutover.plan.models import Store
@@ -331,14 +330,14 @@ class Changelog:
         return self.db.execute(f"DELETE FROM {self.log.sql} WHERE pos <= {self.db.ph}", [upto])
 
 
-def _table_and_key(config: Store, mapping: str | Path | Mapping, reverse: bool) -> tuple[str, str]:
-    spec = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+def _table_and_key(config: Store, mapping: MappingRef, reverse: bool) -> tuple[str, str]:
+    spec = as_mapping(mapping)
     side = spec.target if reverse else spec.source
     return config.table or side.table, side.key
 
 
 def install_capture(
-    store: Store, mapping: str | Path | Mapping, *, reverse: bool = False, label: str | None = None
+    store: Store, mapping: MappingRef, *, reverse: bool = False, label: str | None = None
 ) -> CaptureStatus:
     """Install capture on the mapping's source table in `store` (`reverse`: its target table).
 
@@ -353,7 +352,7 @@ def install_capture(
 
 
 def remove_capture(
-    store: Store, mapping: str | Path | Mapping, *, reverse: bool = False, label: str | None = None
+    store: Store, mapping: MappingRef, *, reverse: bool = False, label: str | None = None
 ) -> None:
     """Remove capture (triggers and changelog): the undo of `install_capture`."""
     table, key = _table_and_key(store, mapping, reverse)
@@ -362,7 +361,7 @@ def remove_capture(
 
 
 def capture_status(
-    store: Store, mapping: str | Path | Mapping, *, reverse: bool = False, label: str | None = None
+    store: Store, mapping: MappingRef, *, reverse: bool = False, label: str | None = None
 ) -> CaptureStatus:
     table, key = _table_and_key(store, mapping, reverse)
     with open_store(store, label) as db:

@@ -10,70 +10,35 @@ forensics, renamed `_rolledback_<stamp>_<table>`) and puts empty tables of the s
 shape in their place (a system still reading there finds nothing, not an error),
 resets the migration job and removes both captures, so the next attempt starts clean.
 
-A carry-back file (`plans/carry-back/*.yaml`):
-
-```yaml
-tables:
-  - table: members              # in the new store; reverse capture on it
-    key: member_id
-    to: members                 # in the legacy store
-    columns:                    # legacy column: new column, or a computation
-      member_id: member_id
-      points_cents: {centipoints: [points, remainder_cents]}   # whole * 100 + remainder
-  - table: transactions
-    key: txn_id
-    to: transactions
-    columns: same               # every column, as is
-```
+A carry-back file (`plans/carry-back/*.yaml`, a migrate step's `rollback:`) says how
+each new-store table's rows become legacy rows; its models and loading are
+`cutover.plan.carry_back`, and `load_plan` loads the one each step names.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from cutover.migrate.capture import Changelog
-from cutover.migrate.mapping import Mapping, load_mapping
+from cutover.migrate.mapping import MappingRef, as_mapping
 from cutover.migrate.stores import Database, open_store
-from cutover.plan.loader import load_yaml, parse_model
+from cutover.plan.carry_back import CarryBack, CarryTable, Centipoints, load_carry_back
 from cutover.plan.models import Store
 
-Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+__all__ = [  # the file's models and loader are re-exported from before they moved to plan/
+    "CarryBack",
+    "CarryTable",
+    "Centipoints",
+    "carry_back",
+    "discard",
+    "install_reverse",
+    "load_carry_back",
+    "pending_writes",
+]
+
 BATCH = 2_000
-
-
-class Centipoints(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    centipoints: tuple[Name, Name] = Field(
-        description="[whole points column, remainder column]: whole * 100 + remainder"
-    )
-
-
-class CarryTable(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    table: Name = Field(description="table in the new store (reverse capture goes on it)")
-    key: Name
-    to: Name = Field(description="table in the legacy store")
-    columns: Literal["same"] | dict[Name, Name | Centipoints] = Field(
-        description="legacy column -> new column or computation; `same`: every column as is"
-    )
-
-
-class CarryBack(BaseModel):
-    """A carry-back file: how each new-store table's rows become legacy rows."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    description: str | None = None
-    tables: list[CarryTable] = Field(min_length=1)
-
-
-def load_carry_back(path: str | Path) -> CarryBack:
-    """Load and validate a carry-back file; PlanError with FILE:LINE problems if bad."""
-    return parse_model(load_yaml(path), CarryBack, what="carry-back file")
 
 
 def _open(store: Store, label: str) -> Database:
@@ -161,7 +126,7 @@ def carry_back(
 def discard(
     target: Store,
     source: Store,
-    mapping: str | Path | Mapping,
+    mapping: MappingRef,
     spec: CarryBack | None,
     *,
     labels: tuple[str, str] = ("new", "legacy"),
@@ -172,7 +137,7 @@ def discard(
     """
     from cutover.migrate.migration import Endpoint, Migration
 
-    forward = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    forward = as_mapping(mapping)
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     moved: list[str] = []
     with _open(target, labels[0]) as new:

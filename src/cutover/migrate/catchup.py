@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cutover.errors import UsageError
 from cutover.logs import get_logger
-from cutover.migrate.mapping import Mapping
+from cutover.migrate.mapping import MappingRef
 from cutover.migrate.migration import Endpoint, Migration, PathChoice
 from cutover.migrate.progress import Progress, ProgressFn, Rate
 from cutover.migrate.transform import Reject, ident
@@ -54,7 +53,7 @@ class CatchUpReport:
 def catch_up(
     source: Store | Endpoint,
     target: Store | Endpoint,
-    mapping: str | Path | Mapping,
+    mapping: MappingRef,
     *,
     job: str | None = None,
     path: PathChoice = "auto",

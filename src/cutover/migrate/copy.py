@@ -30,7 +30,7 @@ from cutover.logs import get_logger
 from cutover.migrate.capture import Changelog
 from cutover.migrate.checkpoint import Slice
 from cutover.migrate.chunk import python_slice, sql_chunk
-from cutover.migrate.mapping import Mapping
+from cutover.migrate.mapping import Mapping, MappingRef
 from cutover.migrate.migration import Endpoint, Migration, PathChoice, default_workers
 from cutover.migrate.progress import Progress, ProgressFn, Rate, eta
 from cutover.migrate.stores import open_store
@@ -65,7 +65,7 @@ class CopyReport:
 def run_copy(
     source: Store | Endpoint,
     target: Store | Endpoint,
-    mapping: str | Path | Mapping,
+    mapping: MappingRef,
     *,
     job: str | None = None,
     path: PathChoice = "auto",

@@ -23,7 +23,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cutover.errors import VerificationError
@@ -38,7 +37,7 @@ from cutover.migrate.catchup import (
     run_catch_up,
 )
 from cutover.migrate.diff import ChunkDiff, VerifyReport, compare_rows
-from cutover.migrate.mapping import Mapping
+from cutover.migrate.mapping import MappingRef
 from cutover.migrate.migration import Endpoint, Migration, PathChoice
 from cutover.migrate.progress import Progress, ProgressFn
 from cutover.migrate.transform import Reject
@@ -79,7 +78,7 @@ class DrainReport:
 def final_drain(
     source: Store | Endpoint,
     target: Store | Endpoint,
-    mapping: str | Path | Mapping,
+    mapping: MappingRef,
     *,
     freeze: Callback | None,
     unfreeze: Callback | None = None,

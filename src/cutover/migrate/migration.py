@@ -25,7 +25,7 @@ from cutover.errors import StoreError, UsageError
 from cutover.migrate.capture import Changelog
 from cutover.migrate.checkpoint import Checkpoints
 from cutover.migrate.feeds import Feed, open_feed
-from cutover.migrate.mapping import Mapping, load_mapping
+from cutover.migrate.mapping import Mapping, MappingRef, as_mapping
 from cutover.migrate.stores import Database, TableRef, describe, open_store
 from cutover.migrate.transform import Compiled, SqlTransform, compile_python, compile_sql
 from cutover.plan.models import Store
@@ -83,7 +83,7 @@ class Migration:
         cls,
         source: Store | Endpoint,
         target: Store | Endpoint,
-        mapping: str | Path | Mapping,
+        mapping: MappingRef,
         *,
         job: str | None = None,
         path: PathChoice = "auto",
@@ -91,7 +91,7 @@ class Migration:
         """Open both stores and check everything; raises before writing anything."""
         src = source if isinstance(source, Endpoint) else Endpoint.of(source)
         dst = target if isinstance(target, Endpoint) else Endpoint.of(target)
-        spec = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+        spec = as_mapping(mapping)
         if dst.config.engine == "csv":
             raise StoreError("a file feed can be a source, not a target", store=dst.label)
         opened: list[Database] = []

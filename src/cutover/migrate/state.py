@@ -13,7 +13,7 @@ from typing import Any
 
 from cutover.migrate.capture import CaptureStatus, Changelog
 from cutover.migrate.checkpoint import Slice
-from cutover.migrate.mapping import Mapping
+from cutover.migrate.mapping import MappingRef
 from cutover.migrate.migration import Endpoint, Migration
 from cutover.plan.models import Store
 
@@ -45,7 +45,7 @@ class JobStatus:
 def status(
     source: Store | Endpoint,
     target: Store | Endpoint,
-    mapping: str | Path | Mapping,
+    mapping: MappingRef,
     *,
     job: str | None = None,
 ) -> JobStatus:
@@ -84,7 +84,7 @@ def status(
 def write_rejects(
     source: Store | Endpoint,
     target: Store | Endpoint,
-    mapping: str | Path | Mapping,
+    mapping: MappingRef,
     path: str | Path,
     *,
     job: str | None = None,

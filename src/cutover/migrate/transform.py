@@ -16,7 +16,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from cutover import program
-from cutover.migrate.mapping import DEFAULT_TIERS, FieldSpec, Mapping
+from cutover.migrate.mapping import DEFAULT_TIERS, Mapping
+from cutover.plan.mapping import FieldSpec
 
 Dialect = Literal["postgresql", "sqlite"]
 Row = tuple[Any, ...]

@@ -23,13 +23,12 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cutover.errors import VerificationError
 from cutover.logs import get_logger
 from cutover.migrate.diff import ChunkDiff, VerifyReport, cents_of, compare_rows
-from cutover.migrate.mapping import Mapping
+from cutover.migrate.mapping import MappingRef
 from cutover.migrate.migration import Endpoint, Migration
 from cutover.migrate.stores import Database, open_store
 from cutover.migrate.transform import Reject, ident
@@ -52,7 +51,7 @@ PRINTF_MAX_ARGS = 100
 def verify(
     source: Store | Endpoint,
     target: Store | Endpoint,
-    mapping: str | Path | Mapping,
+    mapping: MappingRef,
     *,
     job: str | None = None,
     checks: Sequence[str] = ALL_CHECKS,

@@ -6,7 +6,8 @@ dependency cycles; a system in no phase or in two; a system depending on one in 
 later phase; a phase starting before what it depends on can finish; a freeze
 never unfrozen (or an unfreeze with no freeze); a degraded feature with no
 notice; a budget the timeline breaks; customer text naming an internal system,
-a URL or something that looks like a secret; a mapping file that is missing.
+a URL or something that looks like a secret. (The mapping and carry-back files
+a migrate step names are loaded and checked by `cutover.plan.step_files`.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 from cutover.errors import Problem
 from cutover.plan.durations import format_duration
@@ -27,17 +27,16 @@ _URL = re.compile(r"https?://|www\.|\b[\w-]+\.(?:internal|local|corp|svc)\b", re
 _SECRETISH = re.compile(r"\b(?:[A-Za-z0-9+/_-]{32,}|(?:sk|pk|tok|key)_[A-Za-z0-9]{8,})\b")
 
 
-def lint(plan: Plan, source: SourceMap, plan_dir: Path | None = None) -> list[Problem]:
+def lint(plan: Plan, source: SourceMap) -> list[Problem]:
     """Every problem in the plan, sorted by line; empty when the plan is good."""
-    linter = _Linter(plan, source, plan_dir)
+    linter = _Linter(plan, source)
     return sorted(set(linter.run()))
 
 
 class _Linter:
-    def __init__(self, plan: Plan, source: SourceMap, plan_dir: Path | None) -> None:
+    def __init__(self, plan: Plan, source: SourceMap) -> None:
         self.plan = plan
         self.source = source
-        self.plan_dir = plan_dir
         self.departments = {d.id for d in plan.departments}
         self.systems = {s.id for s in plan.systems}
         self.features = {f.id for f in plan.features}
@@ -49,7 +48,7 @@ class _Linter:
         yield from self.duplicates()
         yield from self.step_order()
         yield from self.customer_text()
-        yield from self.stores_and_mappings()
+        yield from self.stores()
         structural = [*self.references(), *self.cycles(), *self.placement()]
         yield from structural
         if structural:
@@ -247,7 +246,7 @@ class _Linter:
                     f"system {system.id!r} is frozen and never unfrozen; add `step: unfreeze`",
                 )
 
-    def stores_and_mappings(self) -> Iterator[Problem]:
+    def stores(self) -> Iterator[Problem]:
         for si, system in enumerate(self.plan.systems):
             for ti, step in enumerate(system.steps):
                 if not isinstance(step, MigrateStep):
@@ -262,20 +261,6 @@ class _Linter:
                                 f"{role} store {store!r} is not defined in environment "
                                 f"{env_id!r} (environments.{env_id}.stores)",
                             )
-                if self.plan_dir is not None and not (self.plan_dir / step.mapping).is_file():
-                    yield self.at(
-                        (*base, "mapping"),
-                        f"mapping file {step.mapping!r} not found (relative to the plan file)",
-                    )
-                if (
-                    self.plan_dir is not None
-                    and step.rollback is not None
-                    and not (self.plan_dir / step.rollback).is_file()
-                ):
-                    yield self.at(
-                        (*base, "rollback"),
-                        f"carry-back file {step.rollback!r} not found (relative to the plan file)",
-                    )
 
     # ------------------------------------------------------------ features
 
