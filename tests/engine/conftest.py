@@ -40,7 +40,7 @@ def estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningE
     monkeypatch.setenv("CUTOVER_ESTATE_TOKEN", TOKEN)
     with running_estate(DEMO, "staging", workdir=tmp_path, token=TOKEN) as running:
         loaded = load_plan(DEMO)
-        seed_stores(loaded.plan, "staging", plan_dir=loaded.directory, root=tmp_path)
+        seed_stores(loaded, "staging", root=tmp_path)
         yield running
 
 

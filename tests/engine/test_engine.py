@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from cutover.engine.rollback import undo_steps, undo_system
 from cutover.engine.steps import execute
 from cutover.errors import StepError
 from cutover.sim import RunningEstate
+from support import PLANS
 
 CORE = ["migrate", "freeze", "verify", "switch", "unfreeze"]
 
@@ -146,3 +148,26 @@ def test_automatic_retries_give_up_after_three_rounds(tmp_path: Path) -> None:
         settle_phase(
             ctx, 2, run=lambda only: {"crm-email": "down"}, decide=lambda g, d: Verdict("retry")
         )
+
+
+def test_no_mapping_file_is_read_after_the_plan_is_loaded(
+    tmp_path: Path, estate: RunningEstate
+) -> None:
+    """The mapping and carry-back files are deleted once the context is loaded: a whole
+    system's steps and its rollback still run, from the objects loaded with the plan."""
+    plans = tmp_path / "plans"
+    shutil.copytree(PLANS, plans)
+    ctx = RunContext.load(
+        request_for(
+            tmp_path,
+            run_key="no-yaml",
+            plan_path=str(plans / "demo.yaml"),
+            base_url=estate.base_url,
+        )
+    )
+    ctx.clock()
+    shutil.rmtree(plans / "mappings")
+    shutil.rmtree(plans / "carry-back")
+    assert [execute(ctx, "loyalty-core", step).status for step in CORE] == ["done"] * 5
+    undone = undo_system(ctx, "loyalty-core")
+    assert list(undone) == ["freeze", "carry-back", "switch-back", "unfreeze", "discard"]

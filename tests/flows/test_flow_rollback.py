@@ -129,7 +129,7 @@ def test_orchestrator_killed_mid_rollback_resumes_to_the_same_result(
         from cutover.plan import load_plan
 
         loaded = load_plan(DEMO)
-        seed_stores(loaded.plan, "staging", plan_dir=loaded.directory, root=tmp_path)
+        seed_stores(loaded, "staging", root=tmp_path)
         summary = execute_run(demo_request(tmp_path, "rb-kill", estate.base_url, scale=300.0))
         assert summary.outcome == "completed"
         exe = ROOT / ".venv" / "bin" / "cutover"

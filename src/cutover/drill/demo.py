@@ -174,7 +174,7 @@ def _play(rehearsal: Rehearsal) -> tuple[Any, dict[str, str], Path]:
             ledger=workdir / "ledger.jsonl",
         )
         plan = rehearsal.loaded.plan
-        seeded = seed_stores(plan, options.env, plan_dir=rehearsal.loaded.directory, root=workdir)
+        seeded = seed_stores(rehearsal.loaded, options.env, root=workdir)
         log.info("stores_seeded", stores=[f"{s.store}:{s.rows}" for s in seeded])
         traffic.start()
         time.sleep(WARM_UP_SECONDS)

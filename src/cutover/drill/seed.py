@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cutover.migrate.mapping import FieldSpec, Mapping, load_mapping
-from cutover.plan.models import MigrateStep, Plan, Store
+from cutover.migrate.mapping import FieldSpec, Mapping, as_mapping
+from cutover.plan import LoadedPlan
+from cutover.plan.models import MigrateStep, Store
 
 DEFAULT_ROWS = 400
 
@@ -33,16 +34,16 @@ class Seeded:
 
 
 def seed_stores(
-    plan: Plan,
+    loaded: LoadedPlan,
     env: str,
     *,
-    plan_dir: Path,
     root: Path,
     rows: int = DEFAULT_ROWS,
     seed: int = 7,
     skip: set[str] | None = None,
 ) -> list[Seeded]:
     """Create and fill every migrate step's source that does not exist yet."""
+    plan = loaded.plan
     environment = plan.environments[env]
     done: list[Seeded] = []
     seen: set[str] = set(skip or ())
@@ -52,7 +53,7 @@ def seed_stores(
                 continue
             seen.add(step.source)
             store = environment.stores[step.source]
-            mapping = load_mapping(plan_dir / step.mapping)
+            mapping = as_mapping(loaded.mapping(step))
             rng = random.Random(f"{seed}:{step.source}")
             seeded = _seed(store, step.source, mapping, root, rows, rng)
             if seeded is not None:

@@ -110,7 +110,3 @@ class RunContext:
         if store.path and not Path(store.path).is_absolute() and self.request.data_root:
             return store.model_copy(update={"path": str(Path(self.request.data_root) / store.path)})
         return store
-
-    def resolve_path(self, relative: str) -> Path:
-        """A path the plan gives relative to itself (mappings) or to the working directory."""
-        return (self.loaded.directory / relative).resolve()

@@ -3,10 +3,13 @@
 migrate  -> snapshot copy (capture installed first), then catch-up until the lag is small;
 freeze   -> after a migrate: the final drain inside the freeze (writes stay held);
 verify   -> counts, checksums, conservation of points;
-switch   -> reverse capture on the new store, so a rollback can carry writes back.
+switch   -> reverse capture on the new store, so a rollback can carry writes back;
+rollback -> carry post-switch writes back, then discard the new store's copy.
 
-File feeds (CSV sources, case B) have no changelog: they are loaded, verified, and
-their later records arrive as a delta file, which is a feed of its own.
+Mappings and carry-back files are the objects loaded with the plan
+(`LoadedPlan.mapping(step)`, `.carry_back(step)`): no file is read here. File feeds
+(CSV sources, case B) have no changelog: they are loaded, verified, and their later
+records arrive as a delta file, which is a feed of its own.
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cutover import migrate as dataplane
+from cutover.errors import RollbackError
+from cutover.plan.mapping import LoadedMapping
 from cutover.plan.models import MigrateStep, System
 
 from .context import RunContext
 
 
-def _sides(ctx: RunContext, step: MigrateStep) -> tuple[Any, Any, str]:
+def _sides(ctx: RunContext, step: MigrateStep) -> tuple[Any, Any, LoadedMapping]:
     src = dataplane.Endpoint.of(ctx.store(step.source), step.source)
     dst = dataplane.Endpoint.of(ctx.store(step.target), step.target)
-    return src, dst, str(ctx.resolve_path(step.mapping))
+    return src, dst, ctx.loaded.mapping(step)
 
 
 def is_feed(ctx: RunContext, step: MigrateStep) -> bool:
@@ -93,37 +98,30 @@ def verify(ctx: RunContext, step: MigrateStep, checks: Sequence[str]) -> dict[st
     return {"verified": report.summary(), "rows": report.source_rows}
 
 
-def _carry_spec(ctx: RunContext, step: MigrateStep) -> Any:
-    from cutover.migrate.carry import load_carry_back
-
-    return load_carry_back(ctx.resolve_path(step.rollback)) if step.rollback else None
-
-
 def reverse_capture(ctx: RunContext, step: MigrateStep) -> dict[str, Any]:
     """At the switch: capture what the new store takes from now on, for a rollback."""
     if is_feed(ctx, step):
         return {}
     from cutover.migrate.carry import install_reverse
 
-    _, _, mapping = _sides(ctx, step)
+    mapping = ctx.loaded.mapping(step)
     dataplane.install_capture(ctx.store(step.target), mapping, reverse=True, label=step.target)
-    spec = _carry_spec(ctx, step)
+    spec = ctx.loaded.carry_back(step)
     tables = install_reverse(ctx.store(step.target), spec, step.target) if spec else []
     return {"reverse_capture": step.target, "reverse_tables": tables}
 
 
 def carry_back(ctx: RunContext, system: System, step: MigrateStep) -> dict[str, Any]:
     """Rollback, writes held: bring the new store's post-switch writes to the legacy store."""
-    from cutover.errors import RollbackError
     from cutover.migrate.carry import carry_back as carry
     from cutover.migrate.carry import pending_writes
 
     if is_feed(ctx, step):
         return {"carried": {}}
-    spec = _carry_spec(ctx, step)
+    spec = ctx.loaded.carry_back(step)
     if spec is None:
         target = ctx.store(step.target)
-        mapping = dataplane.load_mapping(ctx.resolve_path(step.mapping))
+        mapping = ctx.loaded.mapping(step).spec
         writes = pending_writes(
             target, target.table or mapping.target.table, mapping.target.key, step.target
         )
@@ -146,11 +144,10 @@ def discard(ctx: RunContext, step: MigrateStep) -> dict[str, Any]:
 
     if is_feed(ctx, step):
         return {}
-    _, _, mapping = _sides(ctx, step)
     return discard_target(
         ctx.store(step.target),
         ctx.store(step.source),
-        mapping,
-        _carry_spec(ctx, step),
+        ctx.loaded.mapping(step),
+        ctx.loaded.carry_back(step),
         labels=(step.target, step.source),
     )
