@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cutover.drill.demo import DemoOptions, run_demo
-from cutover.drill.result import DemoResult
+from cutover.drill import DemoOptions, DemoResult, run_demo
 from cutover.journal import Journal
 from support import PLANS, ROOT
 from support_flows import demo_request

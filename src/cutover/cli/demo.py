@@ -16,7 +16,7 @@ from cutover.plan.seeds import copy_seeds, resolve_plan
 from .options import JsonOption
 
 if TYPE_CHECKING:
-    from cutover.drill.result import DemoResult
+    from cutover.drill import DemoResult
 
 
 def demo(
@@ -53,7 +53,7 @@ def demo(
     ] = Path("var/demo"),
 ) -> None:
     """The main job on one machine: estate, traffic and the whole cutover, compressed, then reconciled."""
-    from cutover.drill.demo import DemoOptions, run_demo
+    from cutover.drill import DemoOptions, run_demo
 
     plan_file = resolve_plan(plan)
     server: Any = None
@@ -156,7 +156,7 @@ def drill(
     ] = False,
 ) -> None:
     """Rehearse the cutover on the simulated estate with traffic, faults and a rollback; then reconcile."""
-    from cutover.drill.demo import DemoOptions, run_demo
+    from cutover.drill import DemoOptions, run_demo
     from cutover.plan import load_plan
 
     if env == "production" or env.startswith("prod"):

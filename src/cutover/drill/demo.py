@@ -13,122 +13,20 @@
 from __future__ import annotations
 
 import os
-import secrets as pysecrets
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cutover.engine.request import RunRequest
-from cutover.engine.results import RollbackSummary, RunSummary
-from cutover.errors import UsageError
 from cutover.logs import get_logger
-from cutover.plan import LoadedPlan, load_plan
 from cutover.plan.models import Plan
 
+from .rehearsal import DemoOptions, Rehearsal, prepare
 from .result import DemoResult, summarize
 
 log = get_logger("cutover.demo")
 
-TOKEN_ENV = "CUTOVER_ESTATE_TOKEN"
-DEMO_ACTIVE_SECONDS = 70.0
-"""Auto time scale: the plan's active time (idle nights skipped) lasts about this long."""
 WARM_UP_SECONDS = 2.0
 """Customers sign up and buy for this long before the first freeze."""
-
-
-@dataclass
-class DemoOptions:
-    plan: Path
-    env: str = "staging"
-    time_scale: float | None = None
-    rate: float = 60.0
-    customers: int = 2000
-    seed: int = 7
-    ui: bool = False
-    home: Path = Path("var/demo")
-    rollback_at: str | None = None
-    """Drills: `SYSTEM:STEP` after which to roll back, or `end` (after go-live)."""
-    faults: Path | None = None
-    """Drills: a faults file (see `cutover.drill.faults`)."""
-    drill: bool = False
-    past_point_of_no_return: bool = False
-    """Drills: rehearse the rollback even past the plan's point of no return."""
-
-
-def auto_scale(plan: Plan) -> float:
-    """A time scale that plays the plan's active spans in about DEMO_ACTIVE_SECONDS."""
-    from cutover.plan import build_timeline
-
-    timeline = build_timeline(plan)
-    active = sum((p.end - p.start).total_seconds() for p in timeline.phases)
-    return max(1.0, round(active / DEMO_ACTIVE_SECONDS))
-
-
-@dataclass
-class Rehearsal:
-    """One demo or drill under way: what it runs, where it keeps things, what came back."""
-
-    options: DemoOptions
-    loaded: LoadedPlan
-    scale: float
-    run_key: str
-    workdir: Path
-    token: str
-    faults: Any = None
-    summary: RunSummary | None = None
-    rolled: RollbackSummary | None = None
-
-    def request(self, base_url: str) -> RunRequest:
-        rollback_at = self.options.rollback_at
-        return RunRequest(
-            plan_path=str(self.loaded.path.resolve()),
-            env=self.options.env,
-            run_key=self.run_key,
-            journal=str(self.workdir / "journal.db"),
-            workdir=str(self.workdir / "run"),
-            scale=self.scale,
-            base_url=base_url,
-            auto_approve=True,
-            on_failure="rollback" if self.options.drill else None,
-            data_root=str(self.workdir),
-            skip_idle=True,
-            rollback_at=None if rollback_at == "end" else rollback_at,
-            past_point_of_no_return=self.options.past_point_of_no_return,
-        )
-
-
-def prepare(options: DemoOptions) -> Rehearsal:
-    """Check the options against the plan and make the run's folder; UsageError if unusable."""
-    loaded = load_plan(options.plan)
-    plan = loaded.plan
-    if options.env not in plan.environments or not plan.environments[options.env].simulated:
-        raise UsageError(
-            f"environment {options.env!r} of {options.plan} is not a simulated one; "
-            "the demo needs `simulated: true`"
-        )
-    faults = None
-    if options.faults is not None:
-        from .faults import load_faults
-
-        faults = load_faults(options.faults, plan)
-    if options.rollback_at not in (None, "end"):
-        check_rollback_point(plan, str(options.rollback_at))
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    workdir = (options.home / stamp).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    token = os.environ.get(TOKEN_ENV) or pysecrets.token_urlsafe(24)
-    os.environ[TOKEN_ENV] = token  # the flow's clients resolve the plan's token_secret by name
-    return Rehearsal(
-        options=options,
-        loaded=loaded,
-        scale=options.time_scale or auto_scale(plan),
-        run_key=f"{'drill' if options.drill else 'demo'}-{stamp}",
-        workdir=workdir,
-        token=token,
-        faults=faults,
-    )
 
 
 def run_demo(options: DemoOptions) -> DemoResult:
@@ -193,19 +91,6 @@ def _play(rehearsal: Rehearsal) -> tuple[Any, dict[str, str], Path]:
         time.sleep(1.0)  # a last second of sales on whatever program now serves
         traffic_result = traffic.stop()
         return traffic_result, programs_served(plan, estate, token), estate.state_dir
-
-
-def check_rollback_point(plan: Plan, point: str) -> None:
-    """UsageError unless `point` is SYSTEM:STEP of the plan."""
-    system, _, step = point.partition(":")
-    try:
-        keys = [s.key for s in plan.system(system).steps]
-    except KeyError:
-        raise UsageError(f"--rollback-at {point!r}: no system {system!r} in the plan") from None
-    if step not in keys:
-        raise UsageError(
-            f"--rollback-at {point!r}: {system} has no step {step!r} (it has {', '.join(keys)})"
-        )
 
 
 def programs_served(plan: Plan, estate: Any, token: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from cutover.journal import Journal
 from cutover.plan import build_timeline
 
 if TYPE_CHECKING:
-    from .demo import Rehearsal
+    from .rehearsal import Rehearsal
 
 
 @dataclass
