@@ -12,7 +12,7 @@ from migrate_support import MEMBERS_MAPPING, expected
 
 from cutover import program
 from cutover.migrate.mapping import load_mapping
-from cutover.migrate.sqlite import _regexp
+from cutover.migrate.stores.sqlite import _regexp
 from cutover.migrate.transform import (
     Reject,
     compile_python,

@@ -241,12 +241,12 @@ class Checkpoints:
             "ON CONFLICT (job, key) DO UPDATE SET reason = excluded.reason, row = excluded.row, at = excluded.at"
         )
         if self.db.dialect == "sqlite":
-            from cutover.migrate.sqlite import SqliteDatabase
+            from cutover.migrate.stores.sqlite import SqliteDatabase
 
             assert isinstance(self.db, SqliteDatabase)
             self.db.conn.executemany(sql, rows)
         else:
-            from cutover.migrate.postgres import PostgresDatabase
+            from cutover.migrate.stores.postgres import PostgresDatabase
 
             assert isinstance(self.db, PostgresDatabase)
             with self.db.conn.cursor() as cur:

@@ -22,8 +22,8 @@ from typing import Any
 
 from cutover.migrate.checkpoint import Slice
 from cutover.migrate.migration import Migration
-from cutover.migrate.postgres import PostgresDatabase
 from cutover.migrate.stores import Database
+from cutover.migrate.stores.postgres import PostgresDatabase
 from cutover.migrate.throttle import Governor
 from cutover.migrate.transform import ident
 

@@ -1,9 +1,7 @@
-"""One interface over the data stores a migration reads and writes: SQLite and PostgreSQL.
+"""The `Database` interface every store implements, and the table names it speaks in.
 
-`open_store(config)` turns a plan's `Store` settings (engine, path or DSN, the
-*name* of the password secret) into a connected `Database`. The rest of the data
-plane speaks only this interface plus a little dialect-aware SQL; every driver
-error is translated here, at the boundary: `StoreError` (exit 2) while connecting
+The rest of the data plane speaks only this interface; every driver error is
+translated in the engine modules, at the boundary: `StoreError` (exit 2) while connecting
 or checking, `MigrationError` once work is under way. Passwords never appear in a
 label, a log line or an error.
 """
@@ -213,20 +211,3 @@ class Database(ABC):
     @abstractmethod
     def reach(self, other: Database, table: TableRef) -> TableRef:
         """How `self` names `other`'s table inside one statement (after `same_server`)."""
-
-
-def open_store(config: Store, label: str | None = None) -> Database:
-    """Connect to a database store named in a plan; `StoreError` if it cannot be used."""
-    name = label or describe(config)
-    if config.engine == "sqlite":
-        from cutover.migrate.sqlite import SqliteDatabase
-
-        return SqliteDatabase(config, name)
-    if config.engine == "postgresql":
-        from cutover.migrate.postgres import PostgresDatabase
-
-        return PostgresDatabase(config, name)
-    raise StoreError(
-        f"a {config.engine} store is a file feed; it can be a source, not a database",
-        store=name,
-    )

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cutover.migrate.stores import ColumnTypes, Database, TableRef, split_table
+from cutover.migrate.stores.base import ColumnTypes, Database, TableRef, split_table
 from cutover.migrate.transform import Dialect, ident
 from cutover.plan.models import Store
 

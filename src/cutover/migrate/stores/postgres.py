@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import psycopg
 
 from cutover import secrets
-from cutover.migrate.stores import ColumnTypes, Database, TableRef, split_table
+from cutover.migrate.stores.base import ColumnTypes, Database, TableRef, split_table
 from cutover.migrate.transform import Dialect, ident
 from cutover.plan.models import Store
 
