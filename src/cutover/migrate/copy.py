@@ -33,9 +33,8 @@ from cutover.migrate.chunk import python_slice, sql_chunk
 from cutover.migrate.mapping import Mapping
 from cutover.migrate.migration import Endpoint, Migration, PathChoice, default_workers
 from cutover.migrate.progress import Progress, ProgressFn, Rate, eta
-from cutover.migrate.stores import open_store
+from cutover.migrate.stores import ident, open_store
 from cutover.migrate.throttle import Governor, Throttle
-from cutover.migrate.transform import ident
 from cutover.plan.models import Store
 
 log = get_logger("cutover.migrate.copy")
@@ -117,8 +116,7 @@ def run_copy(
                 _copy_in_workers(m, pending, count, chunk_rows, throttle, progress)
             else:
                 copy_slices(m, pending, chunk_rows, throttle, progress)
-            if m.target.dialect == "postgresql":
-                m.target.execute("RESET synchronous_commit")
+            m.target.restore_durability()
             m.ensure_key()
             m.checkpoints.finish_copy()
         slices = m.checkpoints.slices()
@@ -180,11 +178,10 @@ def copy_slices(
 ) -> None:
     """Copy the given slices to the end, chunk by chunk (the loop every worker runs)."""
     parent = os.getppid()
-    if m.target.dialect == "postgresql":
-        # A chunk and its checkpoint commit together, and a server crash loses only the last
-        # transactions (WAL order), so chunk commits need not wait for the disk: at worst the
-        # last chunks are copied again. The copy's end (`finish_copy`) commits durably.
-        m.target.execute("SET synchronous_commit = off")
+    # A chunk and its checkpoint commit together, and a server crash loses only the last
+    # transactions (WAL order), so chunk commits need not wait for the disk: at worst the
+    # last chunks are copied again. The copy's end (`finish_copy`) commits durably.
+    m.target.relax_durability()
     rate = Rate()
     total = m.db_source.estimate(m.source_table) if m.source_table else None
     counted = [sum(s.rows + s.rejected for s in m.checkpoints.slices())]

@@ -116,21 +116,8 @@ def final_drain(
         if freeze is not None:
             freeze()
         log.info("writes_frozen", job=m.job)
-        switched = False
         try:
-            upto = m.log.settled_position(settle_timeout_s)
-            drained, applied = _drain(m, upto, batch, progress)
-            report = None
-            rechecked = 0
-            if comparer is not None:
-                report, rechecked = _recheck(m, comparer, base, suspects, upto)
-                if not report.ok:
-                    raise VerificationError(
-                        report.summary() + ": " + "; ".join(report.problems[:5]), report=report
-                    )
-            if switch is not None:
-                switch()
-                switched = True
+            paused = _paused(m, comparer, base, suspects, settle_timeout_s, batch, switch, progress)
         except BaseException:
             if unfreeze is not None:
                 unfreeze()
@@ -143,22 +130,59 @@ def final_drain(
             "drained",
             job=m.job,
             pause_s=round(pause, 3),
-            entries=drained,
-            rechecked=rechecked,
-            switched=switched,
+            entries=paused.drained,
+            rechecked=paused.rechecked,
+            switched=paused.switched,
         )
         return DrainReport(
             m.job,
             m.path,
             pause,
-            drained,
-            applied,
-            rechecked,
+            paused.drained,
+            paused.applied,
+            paused.rechecked,
             converged,
-            report,
-            switched,
+            paused.report,
+            paused.switched,
             unfreeze is not None,
         )
+
+
+@dataclass(frozen=True)
+class _Paused:
+    """What happened while writes were held."""
+
+    drained: int
+    applied: int
+    rechecked: int
+    report: VerifyReport | None
+    switched: bool
+
+
+def _paused(
+    m: Migration,
+    comparer: Comparer | None,
+    base: int,
+    suspects: set[Any],
+    settle_timeout_s: float,
+    batch: int,
+    switch: Callback | None,
+    progress: ProgressFn | None,
+) -> _Paused:
+    """Inside the pause: settle, apply the last entries, re-check, switch if given."""
+    upto = m.log.settled_position(settle_timeout_s)
+    drained, applied = _drain(m, upto, batch, progress)
+    report = None
+    rechecked = 0
+    if comparer is not None:
+        report, rechecked = _recheck(m, comparer, base, suspects, upto)
+        if not report.ok:
+            raise VerificationError(
+                report.summary() + ": " + "; ".join(report.problems[:5]), report=report
+            )
+    if switch is not None:
+        switch()
+    return _Paused(drained, applied, rechecked, report, switch is not None)
 
 
 def _prepass(m: Migration, chunk_rows: int) -> tuple[Comparer, int, set[Any]]:
@@ -253,17 +277,7 @@ def _check_keys(m: Migration, source_keys: set[Any]) -> _KeyCheck:
 def _drain(m: Migration, upto: int, batch: int, progress: ProgressFn | None) -> tuple[int, int]:
     state = m.checkpoints.load()
     assert state is not None
-    applied = state.applied_pos
-    applier = Applier(m, batch)
-    entries = 0
-    while applied < upto:
-        position, n = applier.apply(applied, upto)
-        if position == applied:
-            current = m.checkpoints.load()
-            assert current is not None
-            applied = max(applied, current.applied_pos)
-            continue
-        applied, entries = position, entries + n
+    applied, entries = Applier(m, batch).apply_until(state.applied_pos, upto)
     if progress:
         progress(Progress("drain", m.path, entries, applied_pos=applied, head_pos=upto))
     return entries, applied

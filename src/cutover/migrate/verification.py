@@ -17,11 +17,10 @@ text, the same findings, about twice as fast.
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,9 @@ from cutover.logs import get_logger
 from cutover.migrate.diff import ChunkDiff, VerifyReport, cents_of, compare_rows
 from cutover.migrate.mapping import Mapping
 from cutover.migrate.migration import Endpoint, Migration
-from cutover.migrate.stores import Database, open_store
-from cutover.migrate.transform import Reject, ident
+from cutover.migrate.stores import Database, ident, open_store
+from cutover.migrate.stores.dialect import md5_lines
+from cutover.migrate.transform import Reject
 from cutover.plan.models import Store
 
 log = get_logger("cutover.migrate.verify")
@@ -42,11 +42,8 @@ DEFAULT_CHUNK_ROWS = 10_000
 MAX_ROW_DIFFS = 20
 """Rows listed per differing chunk in the report."""
 ALL_CHECKS = ("counts", "checksums", "conservation")
-NULL = "\\N"
 SPLIT_FROM_ROWS = 200_000
 """PostgreSQL join comparison: from this many source rows on, two key ranges at once."""
-PRINTF_MAX_ARGS = 100
-"""SQLite's printf takes at most 127 arguments: wider rows are joined with ||."""
 
 
 def verify(
@@ -97,19 +94,6 @@ def run_verify(
     return report
 
 
-def md5_text(joined: str | None) -> str | None:
-    """MD5 of an already joined chunk text (None for a chunk without rows)."""
-    if joined is None:
-        return None
-    return hashlib.md5(joined.encode(), usedforsecurity=False).hexdigest()
-
-
-def md5_lines(lines: Iterable[str]) -> str | None:
-    """MD5 of lines joined by newlines, as PostgreSQL's md5(string_agg(...)); None if none."""
-    items = list(lines)
-    return md5_text("\n".join(items)) if items else None
-
-
 @dataclass
 class Chunk:
     """One source chunk's figures (and, once compared, the target's)."""
@@ -140,9 +124,7 @@ class Comparer:
         self.rejects_missing: set[Any] = set()
         self.rejects_stale: set[Any] = set()
         for db in (m.db_source, m.target):
-            if db.dialect == "postgresql":
-                # aggregates read their rows in the subquery's key order: never in parallel
-                db.execute("SET max_parallel_workers_per_gather = 0")
+            db.keep_aggregate_order()
 
     # ------------------------------------------------------------------ driver
     def run(self) -> VerifyReport:
@@ -189,7 +171,7 @@ class Comparer:
         if self.source_sql and m.target.same_server(m.db_source):
             self.report.method = "join"
             return self._joined()
-        if m.db_source.dialect == "sqlite" and m.target.dialect == "sqlite":
+        if m.db_source.dialect.embedded and m.target.dialect.embedded:
             # not in two threads: SQLite's allocator takes one lock per process, and two
             # threads running queries queue on it (measured: 4x one thread's time)
             return self._sequential()
@@ -225,7 +207,7 @@ class Comparer:
         m, db = self.m, self.m.target
         assert m.source_table is not None
         split = None
-        if db.dialect == "postgresql" and m.db_source.estimate(m.source_table) >= SPLIT_FROM_ROWS:
+        if not db.dialect.embedded and m.db_source.estimate(m.source_table) >= SPLIT_FROM_ROWS:
             src = m.reached_source()
             order = db.key_order(m.mapping.source.key, m.key_is_text)
             total = db.count(src)
@@ -240,7 +222,7 @@ class Comparer:
 
         def upper() -> None:
             try:
-                other.execute("SET max_parallel_workers_per_gather = 0")
+                other.keep_aggregate_order()
                 second.extend(self._joined_chunks(other, split, None))
             except BaseException as exc:  # surfaced in the calling thread
                 failure.append(exc)
@@ -279,18 +261,21 @@ class Comparer:
         cols = m.mapping.target_columns
         key_expr = sql.exprs[cols.index(tkey)]
         found = db.columns(m.target_table) or {}
-        distinct = "IS NOT" if db.dialect == "sqlite" else "IS DISTINCT FROM"
-        binary = " COLLATE BINARY" if db.dialect == "sqlite" else ""
+        d = db.dialect
         differs = []
         for e, c, kind in zip(sql.exprs, cols, m.mapping.output_types.values(), strict=True):
             if c == tkey:
                 continue
             if found.get(c, kind) == kind:
-                differs.append(f"({e}) {distinct} t.{ident(c)}{binary}")
+                differs.append(d.distinct_from(f"({e})", d.bytewise(f"t.{ident(c)}")))
             else:
-                differs.append(f"CAST({e} AS TEXT) {distinct} CAST(t.{ident(c)} AS TEXT){binary}")
+                differs.append(
+                    d.distinct_from(f"CAST({e} AS TEXT)", d.bytewise(f"CAST(t.{ident(c)} AS TEXT)"))
+                )
         differs += [
-            f"s.{ident(p.source)} {distinct} (t.{ident(p.whole)} * 100 + t.{ident(p.remainder)})"
+            d.distinct_from(
+                f"s.{ident(p.source)}", f"(t.{ident(p.whole)} * 100 + t.{ident(p.remainder)})"
+            )
             for p in self.pairs
         ]
         differ = " OR ".join(differs) or "FALSE"
@@ -388,38 +373,14 @@ class Comparer:
             )
             return self._python_chunk(lo, rows)
         sql = m.sql(db)
-        text = self._row_text(sql.exprs, [f"s.{ident(p.source)}" for p in self.pairs], db.dialect)
+        text = db.dialect.row_text(sql.exprs, [f"s.{ident(p.source)}" for p in self.pairs])
         cents = " + ".join(f"coalesce(s.{ident(p.source)}, 0)" for p in self.pairs) or "0"
         inner = (
             f"SELECT s.{ident(key)} AS k, {text} AS txt, {cents} AS cents, {sql.reason} AS reason "
             f"FROM {m.source_table.sql} s WHERE {where} ORDER BY s.{order} LIMIT {limit}"
         )
-        if db.dialect == "postgresql":
-            korder = 'k COLLATE "C"' if m.key_is_text else "k"
-            hi, n, accepted, digest, total, rejected = db.query(
-                f"SELECT max({korder}), count(*), count(*) FILTER (WHERE reason IS NULL), "
-                f"md5(string_agg(txt, E'\\n') FILTER (WHERE reason IS NULL)), "
-                f"coalesce(sum(cents) FILTER (WHERE reason IS NULL), 0), "
-                f"array_agg(k) FILTER (WHERE reason IS NOT NULL) FROM ({inner}) c",
-                params,
-            )[0]
-            return Chunk(lo, hi, int(n), int(accepted), digest, int(total), list(rejected or []))
-        # SQLite: the engine concatenates the chunk in key order (an aggregate over an
-        # ordered subquery keeps its order), Python hashes one string; both sides run in
-        # SQLite's C code with the GIL released, so source and target verify in parallel
-        hi, n, accepted, joined, total = db.query(
-            "SELECT max(k), count(*), count(*) - count(reason), "
-            "group_concat(CASE WHEN reason IS NULL THEN txt END, char(10)), "
-            f"coalesce(sum(CASE WHEN reason IS NULL THEN cents END), 0) FROM ({inner}) c",
-            params,
-        )[0]
-        rejected = []
-        if n != accepted:
-            rejected = [
-                r[0]
-                for r in db.query(f"SELECT k FROM ({inner}) c WHERE reason IS NOT NULL", params)
-            ]
-        return Chunk(lo, hi, int(n), int(accepted), md5_text(joined), int(total), rejected)
+        hi, n, accepted, digest, total, rejected = db.checksum_chunk(inner, params, m.key_is_text)
+        return Chunk(lo, hi, n, accepted, digest, total, rejected)
 
     def _python_chunk(self, lo: Any, rows: Sequence[tuple[Any, ...]]) -> Chunk:
         m = self.m
@@ -456,26 +417,22 @@ class Comparer:
         where, params = db.key_range(f"t.{order}", lo, hi)
         cols = [f"t.{ident(c)}" for c in m.mapping.target_columns]
         news = [f"(t.{ident(p.whole)} * 100 + t.{ident(p.remainder)})" for p in self.pairs]
-        text = self._row_text(cols, news, db.dialect)
+        text = db.dialect.row_text(cols, news)
         cents = " + ".join(f"coalesce({n}, 0)" for n in news) or "0"
         inner = (
             f"SELECT {text} AS txt, {cents} AS cents FROM {m.target_table.sql} t "
             f"WHERE {where} ORDER BY t.{order}"
         )
-        if db.dialect == "postgresql":
-            agg = "md5(string_agg(txt, E'\\n'))"
-        else:  # SQLite has no MD5: it joins the text in key order, Python hashes it
-            agg = "group_concat(txt, char(10))"
+        agg = db.dialect.digest_agg("txt")
         return f"SELECT count(*), {agg}, coalesce(sum(cents), 0) FROM ({inner}) c", params
 
     def target_chunk(self, lo: Any, hi: Any) -> tuple[int, str | None, int]:
         m, db = self.m, self.m.target
-        if db.dialect == "postgresql" or self.source_sql:
+        if db.dialect.hashes or self.source_sql:
             # the source's text came from SQL: so does the target's
             sql, params = self._target_sql(lo, hi)
             n, text, total = db.query(sql, params)[0]
-            digest = text if db.dialect == "postgresql" else md5_text(text)
-            return int(n), digest, int(total)
+            return int(n), db.dialect.digest(text), int(total)
         key = m.mapping.target.key
         order = db.key_order(key, m.key_is_text)
         where, params = db.key_range(f"t.{order}", lo, hi)
@@ -490,25 +447,6 @@ class Comparer:
         ]
         total = sum((r[w] or 0) * 100 + (r[x] or 0) for r in rows for w, x in at)
         return len(rows), md5_lines(target_text(r) for r in rows), total
-
-    # --------------------------------------------------------------- helpers
-    @staticmethod
-    def _row_text(exprs: Sequence[str], cents: Sequence[str], dialect: str = "postgresql") -> str:
-        """A row as text, in SQL: projection joined by |, then # and the centipoints joined by :."""
-        if dialect == "sqlite" and len(exprs) + len(cents) <= PRINTF_MAX_ARGS:
-            # one printf builds the same text ~2.5x faster than a chain of || and CASTs
-            # (printf's %s renders a value as CAST(... AS TEXT) does)
-            fmt = "|".join(["%s"] * len(exprs)) + (
-                "#" + ":".join(["%s"] * len(cents)) if cents else ""
-            )
-            args = ", ".join(f"coalesce({e}, '{NULL}')" for e in [*exprs, *cents])
-            return f"printf('{fmt}', {args})"
-        parts = " || '|' || ".join(f"coalesce(CAST({e} AS TEXT), '{NULL}')" for e in exprs)
-        if cents:
-            parts += " || '#' || " + " || ':' || ".join(
-                f"coalesce(CAST({c} AS TEXT), '{NULL}')" for c in cents
-            )
-        return parts
 
     # ------------------------------------------------------------ explaining
     def explain(self, chunk: Chunk, target_rows: int) -> None:

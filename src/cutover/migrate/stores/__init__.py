@@ -10,18 +10,29 @@ from __future__ import annotations
 
 from cutover.errors import StoreError
 from cutover.migrate.stores.base import ColumnTypes, Database, TableRef, describe, split_table
+from cutover.migrate.stores.dialect import SqlDialect, ident
 from cutover.plan.models import Store
 
-__all__ = ["ColumnTypes", "Database", "TableRef", "describe", "open_store", "split_table"]
+__all__ = [
+    "ColumnTypes",
+    "Database",
+    "SqlDialect",
+    "TableRef",
+    "describe",
+    "ident",
+    "open_store",
+    "split_table",
+]
 
 
-def open_store(config: Store, label: str | None = None) -> Database:
-    """Connect to a database store named in a plan; `StoreError` if it cannot be used."""
+def open_store(config: Store, label: str | None = None, *, create: bool = True) -> Database:
+    """Connect to a database store named in a plan; `StoreError` if it cannot be used
+    (`create=False`: an embedded store's file must exist already, as a source's must)."""
     name = label or describe(config)
     if config.engine == "sqlite":
         from cutover.migrate.stores.sqlite import SqliteDatabase
 
-        return SqliteDatabase(config, name)
+        return SqliteDatabase(config, name, create=create)
     if config.engine == "postgresql":
         from cutover.migrate.stores.postgres import PostgresDatabase
 
