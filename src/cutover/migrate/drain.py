@@ -37,12 +37,12 @@ from cutover.migrate.catchup import (
     require_copied,
     run_catch_up,
 )
-from cutover.migrate.diff import ChunkDiff, VerifyReport, compare_rows
+from cutover.migrate.comparer import DEFAULT_CHUNK_ROWS, Comparer
+from cutover.migrate.diff import ALL_CHECKS, ChunkDiff, VerifyReport, compare_rows
 from cutover.migrate.mapping import Mapping
 from cutover.migrate.migration import Endpoint, Migration, PathChoice
 from cutover.migrate.progress import Progress, ProgressFn
 from cutover.migrate.transform import Reject
-from cutover.migrate.verification import ALL_CHECKS, DEFAULT_CHUNK_ROWS, Comparer
 from cutover.plan.models import Store
 
 log = get_logger("cutover.migrate.drain")
@@ -97,20 +97,8 @@ def final_drain(
     """Freeze, drain, verify, (switch), unfreeze; `freeze=None` means writes are already held."""
     with Migration.open(source, target, mapping, job=job, path=path) as m:
         require_copied(m)
-        converged = run_catch_up(
-            m, max_lag_s=max_lag_s, max_lag_entries=max_lag_entries, batch=batch, progress=progress
-        )
-        comparer: Comparer | None = None
-        base, suspects = 0, set[Any]()
-        if verify:
-            comparer, base, suspects = _prepass(m, chunk_rows)
-            base, suspects = _narrow(m, base, suspects, max_lag_s, max_lag_entries, batch)
-        # last, a tight catch-up: what is left for the pause to apply is what arrives meanwhile
-        run_catch_up(
-            m,
-            max_lag_s=max_lag_s,
-            max_lag_entries=min(max_lag_entries, PRE_FREEZE_ENTRIES),
-            batch=batch,
+        converged, comparer, base, suspects = _before_freeze(
+            m, verify, chunk_rows, max_lag_s, max_lag_entries, batch, progress
         )
         began = time.monotonic()
         if freeze is not None:
@@ -146,6 +134,36 @@ def final_drain(
             paused.switched,
             unfreeze is not None,
         )
+
+
+def _before_freeze(
+    m: Migration,
+    verify: bool,
+    chunk_rows: int,
+    max_lag_s: float,
+    max_lag_entries: int,
+    batch: int,
+    progress: ProgressFn | None,
+) -> tuple[CatchUpReport, Comparer | None, int, set[Any]]:
+    """Steps 1 and 2, writes flowing: catch up, verify (the pre-pass) and narrow the keys
+    left to re-check, then a tight catch-up. Returns the first catch-up's report, the
+    pre-pass and the position and keys the pause must re-check from."""
+    converged = run_catch_up(
+        m, max_lag_s=max_lag_s, max_lag_entries=max_lag_entries, batch=batch, progress=progress
+    )
+    comparer: Comparer | None = None
+    base, suspects = 0, set[Any]()
+    if verify:
+        comparer, base, suspects = _prepass(m, chunk_rows)
+        base, suspects = _narrow(m, base, suspects, max_lag_s, max_lag_entries, batch)
+    # last, a tight catch-up: what is left for the pause to apply is what arrives meanwhile
+    run_catch_up(
+        m,
+        max_lag_s=max_lag_s,
+        max_lag_entries=min(max_lag_entries, PRE_FREEZE_ENTRIES),
+        batch=batch,
+    )
+    return converged, comparer, base, suspects
 
 
 @dataclass(frozen=True)
