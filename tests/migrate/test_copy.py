@@ -13,9 +13,9 @@ from migrate_support import MEMBERS_MAPPING, execute, expected_table, rows_of
 
 from cutover import migrate
 from cutover.errors import UsageError
-from cutover.migrate.copy import copy_slices
 from cutover.migrate.migration import Migration
 from cutover.migrate.progress import Progress
+from cutover.migrate.snapshot import copy_slices
 from cutover.plan.models import Store
 
 BAD_ROWS = [

@@ -12,15 +12,10 @@ from migrate_support import MEMBERS_MAPPING, expected
 
 from cutover import program
 from cutover.migrate.mapping import load_mapping
-from cutover.migrate.sqlite import _regexp
-from cutover.migrate.transform import (
-    Reject,
-    compile_python,
-    compile_sql,
-    parse_cents,
-    parse_int,
-    whole_points,
-)
+from cutover.migrate.python_transform import compile_python
+from cutover.migrate.sql_transform import compile_sql
+from cutover.migrate.stores.sqlite import _regexp
+from cutover.migrate.transform import Reject, parse_cents, parse_int, whole_points
 
 TRICKY = [
     (1, "Ann@Example.com", "active", 12_345, 29_999, "t1"),

@@ -182,12 +182,12 @@ def test_two_key_ranges_at_once_find_what_one_finds(
 ) -> None:
     """PostgreSQL compares a big table in two key ranges on two connections: every chunk is
     still compared once, and differences on both sides of the split are found."""
-    from cutover.migrate import verification
+    from cutover.migrate import join_compare
 
     source, target = pg_pair
     migrate.run_copy(source, target, MEMBERS_MAPPING)
     one = migrate.verify(source, target, MEMBERS_MAPPING, chunk_rows=100)
-    monkeypatch.setattr(verification, "SPLIT_FROM_ROWS", 1_000)
+    monkeypatch.setattr(join_compare, "SPLIT_FROM_ROWS", 1_000)
     two = migrate.verify(source, target, MEMBERS_MAPPING, chunk_rows=100)
     assert two.ok and two.method == one.method == "join"
     assert (two.source_rows, two.legacy_cents) == (one.source_rows, one.legacy_cents)

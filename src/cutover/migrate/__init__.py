@@ -38,6 +38,14 @@ Nothing here assumes one process: checkpoints, the applied position and the reje
 live in the target, the changelog in the source. Copy workers are processes;
 `catch_up` and `final_drain` can be re-run or run from another machine. Operator
 documentation: docs/delta-catch-up.md.
+
+Layout: two seams. `stores/` is the only place that knows an engine (`open_store`,
+the `Database` interface, one `SqlDialect` per engine); `sources/` is the only place
+that knows a table from a file feed (`source_of(m).copy(...)`, `.verify(...)`). Above
+them: `migration` (a job opened and checked), `snapshot` and `chunk` (the table copy),
+`capture` and `catchup` (changes), `comparer` and `join_compare` (the table
+comparison), `drain`; `transform`, `python_transform` and `sql_transform` (a mapping
+compiled); `checkpoint`, `diff`, `state`, `progress`, `throttle`.
 """
 
 from __future__ import annotations

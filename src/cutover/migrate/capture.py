@@ -23,16 +23,11 @@ from typing import Any
 
 from cutover.migrate.mapping import MappingRef, as_mapping
 from cutover.migrate.stores import Database, TableRef, open_store
-from cutover.migrate.transform import ident
 from cutover.plan.models import Store
 
 LOG_PREFIX = "_cutover_log_"
 META = "_cutover_capture"
 """One row per captured table: the id of this installation of its capture."""
-_RUNNING_WRITERS = (
-    "SELECT coalesce(array_agg(transactionid::text), '{}') FROM pg_locks "
-    "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted"
-)
 HORIZON_WAIT_S = 0.25
 """How long `safe_position` waits for open writers before settling for the last safe one."""
 
@@ -59,21 +54,15 @@ class Changelog:
     key: str
     _pending: list[tuple[int, list[str]]] = field(default_factory=list)
     _safe: int = 0
-    _sequence: str | None = None
 
     @property
     def log(self) -> TableRef:
         return self.table.sibling(LOG_PREFIX + self.table.name)
 
     @property
-    def _names(self) -> dict[str, str]:
-        base = f"_cutover_{self.table.name}"
-        return {
-            "fn": f"{base}_capture",
-            "ins": f"{base}_ins",
-            "upd": f"{base}_upd",
-            "del": f"{base}_del",
-        }
+    def _prefix(self) -> str:
+        """What the names of the capture triggers (and function) start with."""
+        return f"_cutover_{self.table.name}"
 
     # ------------------------------------------------------------ install/remove
     def install(self) -> None:
@@ -85,10 +74,7 @@ class Changelog:
             raise self.db.fail(f"table {self.table} has no key column {self.key!r}")
         key_type = "TEXT" if columns[self.key] == "text" else self.db.integer_type
         with self.db.transaction():
-            if self.db.dialect == "postgresql":
-                self._install_postgres(key_type)
-            else:
-                self._install_sqlite(key_type)
+            self.db.install_triggers(self.table, self.log, self.key, key_type, self._prefix)
             meta = self.table.sibling(META).sql
             ph = self.db.ph
             self.db.execute(
@@ -112,70 +98,10 @@ class Changelog:
         )
         return None if value is None else str(value)
 
-    def _install_postgres(self, key_type: str) -> None:
-        log, key, names = self.log.sql, ident(self.key), self._names
-        fn = self.table.sibling(names["fn"]).sql
-        self.db.execute(
-            f"CREATE TABLE IF NOT EXISTS {log} (pos bigserial PRIMARY KEY, op char(1) NOT NULL, "
-            f"key {key_type}, xid xid8 NOT NULL DEFAULT pg_current_xact_id(), "
-            "at float8 NOT NULL DEFAULT extract(epoch FROM clock_timestamp()))"
-        )
-        self.db.execute(
-            f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-            "BEGIN\n"
-            f"  IF TG_OP = 'DELETE' THEN INSERT INTO {log} (op, key) VALUES ('D', OLD.{key});"
-            " RETURN NULL; END IF;\n"
-            "  IF TG_OP = 'UPDATE' THEN\n"
-            "    IF NEW IS NOT DISTINCT FROM OLD THEN RETURN NULL; END IF;\n"
-            f"    IF OLD.{key} IS DISTINCT FROM NEW.{key} THEN "
-            f"INSERT INTO {log} (op, key) VALUES ('D', OLD.{key}); END IF;\n"
-            "  END IF;\n"
-            f"  INSERT INTO {log} (op, key) VALUES (left(TG_OP, 1), NEW.{key});\n"
-            "  RETURN NULL;\n"
-            "END $$"
-        )
-        self.db.execute(
-            f"CREATE OR REPLACE TRIGGER {ident(names['fn'])} AFTER INSERT OR UPDATE OR DELETE "
-            f"ON {self.table.sql} FOR EACH ROW EXECUTE FUNCTION {fn}()"
-        )
-
-    def _install_sqlite(self, key_type: str) -> None:
-        log, key, names, table = ident(self.log.name), ident(self.key), self._names, self.table
-        now = "(julianday('now') - 2440587.5) * 86400.0"
-        schema = f"{ident(table.schema)}." if table.schema else ""
-        self.db.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.log.sql} (pos INTEGER PRIMARY KEY AUTOINCREMENT, "
-            f"op TEXT NOT NULL, key {key_type}, at REAL NOT NULL)"
-        )
-        on = f"ON {ident(table.name)}"
-        self.db.execute(
-            f"CREATE TRIGGER IF NOT EXISTS {schema}{ident(names['ins'])} AFTER INSERT {on} BEGIN "
-            f"INSERT INTO {log} (op, key, at) VALUES ('I', NEW.{key}, {now}); END"
-        )
-        self.db.execute(
-            f"CREATE TRIGGER IF NOT EXISTS {schema}{ident(names['upd'])} AFTER UPDATE {on} BEGIN "
-            f"INSERT INTO {log} (op, key, at) SELECT 'D', OLD.{key}, {now} "
-            f"WHERE OLD.{key} IS NOT NEW.{key}; "
-            f"INSERT INTO {log} (op, key, at) VALUES ('U', NEW.{key}, {now}); END"
-        )
-        self.db.execute(
-            f"CREATE TRIGGER IF NOT EXISTS {schema}{ident(names['del'])} AFTER DELETE {on} BEGIN "
-            f"INSERT INTO {log} (op, key, at) VALUES ('D', OLD.{key}, {now}); END"
-        )
-
     def remove(self) -> None:
         """Drop the triggers and the changelog (the undo of `install`); idempotent."""
-        names = self._names
         with self.db.transaction():
-            if self.db.dialect == "postgresql":
-                if self.db.columns(self.table) is not None:
-                    self.db.execute(
-                        f"DROP TRIGGER IF EXISTS {ident(names['fn'])} ON {self.table.sql}"
-                    )
-                self.db.execute(f"DROP FUNCTION IF EXISTS {self.table.sibling(names['fn']).sql}()")
-            else:
-                for kind in ("ins", "upd", "del"):
-                    self.db.execute(f"DROP TRIGGER IF EXISTS {self.table.sibling(names[kind]).sql}")
+            self.db.drop_triggers(self.table, self._prefix)
             self.db.execute(f"DROP TABLE IF EXISTS {self.log.sql}")
             meta = self.table.sibling(META)
             if self.db.columns(meta) is not None:
@@ -186,20 +112,7 @@ class Changelog:
     def installed(self) -> bool:
         if self.db.columns(self.log) is None:
             return False
-        if self.db.dialect == "postgresql":
-            return bool(
-                self.db.scalar(
-                    "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) "
-                    "AND tgname = %s)",
-                    [self.table.sql, self._names["fn"]],
-                )
-            )
-        prefix = f"{ident(self.table.schema)}." if self.table.schema else ""
-        found = self.db.query(
-            f"SELECT count(*) FROM {prefix}sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)",
-            [self._names["ins"], self._names["upd"], self._names["del"]],
-        )
-        return bool(found and found[0][0] == 3)
+        return self.db.has_triggers(self.table, self._prefix)
 
     def status(self) -> CaptureStatus:
         if not self.installed():
@@ -213,32 +126,24 @@ class Changelog:
     # ------------------------------------------------------------------ reading
     def head(self) -> int:
         """The highest position visible now (not necessarily final: see `safe_position`)."""
-        return int(self.db.scalar(f"SELECT coalesce(max(pos), 0) FROM {self.log.sql}"))
+        return self.db.log_head(self.log)
 
     def counter(self) -> int:
         """A cheap, ever-growing count of writes (positions handed out), for rates."""
-        if self.db.dialect == "postgresql":
-            if self._sequence is None:
-                self._sequence = str(
-                    self.db.scalar("SELECT pg_get_serial_sequence(%s, 'pos')", [self.log.sql])
-                )
-            return int(self.db.scalar(f"SELECT last_value FROM {self._sequence}"))
-        return self.head()
+        return self.db.write_counter(self.log)
 
     def safe_position(self, wait: float = HORIZON_WAIT_S) -> int:
-        """A position P such that every entry at or below P is committed and visible."""
-        if self.db.dialect != "postgresql":
-            self._safe = max(self._safe, self.head())
-            return self._safe
-        seq = self.db.scalar("SELECT pg_get_serial_sequence(%s, 'pos')", [self.log.sql])
-        last, called = self.db.query(f"SELECT last_value, is_called FROM {seq}")[0]
-        top = int(last) if called else 0
-        self._pending.append((top, self._writers()))
+        """A position P such that every entry at or below P is committed and visible.
+
+        The highest position handed out is safe once every transaction that was writing
+        when it was read has finished (a store whose writer is alone has none running).
+        """
+        self._pending.append((self.db.log_top(self.log), self.db.running_writers()))
         deadline = time.monotonic() + wait
         while True:
             still: list[tuple[int, list[str]]] = []
             for position, xids in self._pending:
-                if xids and self._running(xids):
+                if xids and self.db.any_running(xids):
                     still.append((position, xids))
                 else:
                     self._safe = max(self._safe, position)
@@ -249,8 +154,6 @@ class Changelog:
 
     def settled_position(self, timeout: float) -> int:
         """Once writes have stopped: the final position, after every open writer has finished."""
-        if self.db.dialect != "postgresql":
-            return self.safe_position()
         deadline = time.monotonic() + timeout
         while True:
             self._pending.clear()
@@ -262,26 +165,6 @@ class Changelog:
                     f"writes did not settle within {timeout:.1f}s after the freeze: a transaction "
                     "that writes the source is still open"
                 )
-
-    def _writers(self) -> list[str]:
-        """Every transaction running now that has written something (it holds its own id lock)."""
-        return list(self.db.scalar(_RUNNING_WRITERS))
-
-    def _running(self, xids: list[str]) -> bool:
-        """Whether any of `xids` is still running.
-
-        Asked of the lock table, not the commit log or a snapshot: a transaction holds the lock
-        on its own id until after new snapshots can see it (the commit log says "committed" a
-        moment earlier), and a snapshot's list of running transactions leaves out the newest
-        ones (those at or past its `xmax`).
-        """
-        return bool(
-            self.db.scalar(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' "
-                "AND mode = 'ExclusiveLock' AND granted AND transactionid::text = ANY (%s))",
-                [xids],
-            )
-        )
 
     def entries(self, after: int, upto: int, limit: int) -> list[tuple[int, Any]]:
         """(position, key) of entries in (after, upto], oldest first, at most `limit`."""

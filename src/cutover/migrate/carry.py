@@ -162,21 +162,6 @@ def discard(
             Changelog(new, ref, key).remove()
             aside = f"_rolledback_{stamp}_{ref.name}"[:63]
             with new.transaction():  # one transaction: readers see the old table or the new one
-                if new.dialect == "sqlite":
-                    ddl = new.scalar(
-                        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
-                        [ref.name],
-                    )
-                    new.execute(f"ALTER TABLE {ref.sql} RENAME TO {_ident(aside)}")
-                    new.execute(str(ddl))  # an empty table of the same shape takes its place
-                else:
-                    new.execute(f"ALTER TABLE {ref.sql} RENAME TO {_ident(aside)}")
-                    new.execute(
-                        f"CREATE TABLE {ref.sql} (LIKE {ref.sibling(aside).sql} INCLUDING ALL)"
-                    )
+                new.replace_with_empty(ref, aside)
             moved.append(aside)
     return {"moved_aside": moved}
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

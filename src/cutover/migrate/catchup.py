@@ -12,6 +12,7 @@ it in SQL inside the target; others read through this process.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,8 @@ from cutover.logs import get_logger
 from cutover.migrate.mapping import MappingRef
 from cutover.migrate.migration import Endpoint, Migration, PathChoice
 from cutover.migrate.progress import Progress, ProgressFn, Rate
-from cutover.migrate.transform import Reject, ident
+from cutover.migrate.stores import ident
+from cutover.migrate.transform import Reject
 from cutover.plan.models import Store
 
 log = get_logger("cutover.migrate.catchup")
@@ -114,23 +116,18 @@ def run_catch_up(
     started = time.monotonic()
     rate = Rate()
     entries = 0
-    last_report = 0.0
+    last_report = [0.0]
     while True:
         upto = m.log.safe_position()
-        round_entries = 0
-        while applied < upto:
-            position, n = applier.apply(applied, upto)
-            if position == applied:  # another applier moved the job on: follow it
-                current = m.checkpoints.load()
-                assert current is not None
-                applied = max(applied, current.applied_pos)
-                continue
-            applied = position
-            entries += n
-            round_entries += n
-            if progress and time.monotonic() - last_report >= 0.5:
-                last_report = time.monotonic()
-                progress(_progress(m, "catch-up", rate, entries, applied, upto, None))
+        before = entries
+
+        def each(position: int, done: int, upto: int = upto, before: int = before) -> None:
+            if progress and time.monotonic() - last_report[0] >= 0.5:
+                last_report[0] = time.monotonic()
+                progress(_progress(m, "catch-up", rate, before + done, position, upto, None))
+
+        applied, round_entries = applier.apply_until(applied, upto, each)
+        entries += round_entries
         lag_entries, lag_s = m.log.lag(applied)
         if progress:
             progress(_progress(m, "catch-up", rate, entries, applied, upto, (lag_entries, lag_s)))
@@ -138,28 +135,40 @@ def run_catch_up(
         converged = lag_entries <= max_lag_entries and lag_s <= max_lag_s
         timed_out = timeout_s is not None and elapsed >= timeout_s
         if (converged and not follow) or timed_out:
-            log.info(
-                "catch_up_stopped",
-                job=m.job,
-                entries=entries,
-                applied_pos=applied,
-                lag_entries=lag_entries,
-                lag_s=round(lag_s, 3),
-                converged=converged,
-            )
-            return CatchUpReport(
-                m.job,
-                m.path,
-                entries,
-                elapsed,
-                entries / elapsed if elapsed > 0 else 0.0,
-                applied,
-                lag_entries,
-                lag_s,
-                converged,
-            )
+            return _stopped(m, entries, elapsed, applied, (lag_entries, lag_s), converged)
         if round_entries == 0:
             time.sleep(POLL_S)
+
+
+def _stopped(
+    m: Migration,
+    entries: int,
+    elapsed: float,
+    applied: int,
+    lag: tuple[int, float],
+    converged: bool,
+) -> CatchUpReport:
+    lag_entries, lag_s = lag
+    log.info(
+        "catch_up_stopped",
+        job=m.job,
+        entries=entries,
+        applied_pos=applied,
+        lag_entries=lag_entries,
+        lag_s=round(lag_s, 3),
+        converged=converged,
+    )
+    return CatchUpReport(
+        m.job,
+        m.path,
+        entries,
+        elapsed,
+        entries / elapsed if elapsed > 0 else 0.0,
+        applied,
+        lag_entries,
+        lag_s,
+        converged,
+    )
 
 
 def _progress(
@@ -195,6 +204,25 @@ class Applier:
         self.types = list(m.mapping.output_types.values())
         self.key_at = m.mapping.source_columns.index(m.mapping.source.key)
         self.has_rejects = m.checkpoints.reject_count() > 0
+
+    def apply_until(
+        self, applied: int, upto: int, each: Callable[[int, int], None] | None = None
+    ) -> tuple[int, int]:
+        """Apply batches from `applied` until `upto` is applied, following another applier
+        that moves the job on: (applied position, entries applied here). `each` is told
+        the position and the entries so far after every batch."""
+        entries = 0
+        while applied < upto:
+            position, n = self.apply(applied, upto)
+            if position == applied:  # another applier moved the job on: follow it
+                current = self.m.checkpoints.load()
+                assert current is not None
+                applied = max(applied, current.applied_pos)
+                continue
+            applied, entries = position, entries + n
+            if each is not None:
+                each(applied, entries)
+        return applied, entries
 
     def apply(self, applied: int, upto: int) -> tuple[int, int]:
         """Apply the next batch after `applied` (not past `upto`): (new position, entries)."""
@@ -247,7 +275,7 @@ class Applier:
 
     def _apply_sql(self, applied: int, upto: int) -> tuple[int, int]:
         m, db = self.m, self.m.target
-        src, logt = m.reached_source(), m.reached_log()
+        logt = m.reached_log()
         ph = db.ph
         end, n, keys = db.query(
             f"SELECT max(pos), count(*), count(DISTINCT key) FROM (SELECT pos, key FROM {logt.sql} "
@@ -256,64 +284,63 @@ class Applier:
         )[0]
         if end is None:
             return upto, 0
-        sql = m.sql(db)
-        skey = ident(m.mapping.source.key)
         changed = f"(SELECT DISTINCT key FROM {logt.sql} WHERE pos > {ph} AND pos <= {ph})"
         window = [applied, end]
+        with db.transaction():
+            if m.checkpoints.lock_applied() != applied:
+                return applied, 0
+            upserted = self._upsert_sql(changed, window)
+            if upserted != keys or m.checkpoints.any_rejects():
+                # the usual batch skips this: every changed key still exists and passes
+                # cleansing, and no reject is on record to be cleared: nothing to delete or
+                # record (measured: skipping it saves 40% of a batch's time)
+                self._settle_sql(changed, window)
+            m.checkpoints.set_applied(int(end), int(n))
+        return int(end), int(n)
 
-        def among(select: str) -> str:
-            # PostgreSQL: `= ANY(ARRAY(...))` computes the keys once and probes the key index
-            # (an `IN (subquery)` may be planned as a scan of the whole source per batch)
-            return f"= ANY (ARRAY{select})" if db.dialect == "postgresql" else f"IN {select}"
-
+    def _upsert_sql(self, changed: str, window: list[Any]) -> int:
+        """Upsert the changed keys' current rows that pass cleansing; how many."""
+        m, db = self.m, self.m.target
+        sql = m.sql(db)
         tkey = ident(m.mapping.target.key)
-        key_expr = sql.exprs[m.mapping.target_columns.index(m.mapping.target.key)]
         cols = ", ".join(ident(c) for c in sql.columns)
         sets = ", ".join(
             f"{ident(c)} = excluded.{ident(c)}" for c in sql.columns if c != m.mapping.target.key
         )
-        with db.transaction():
-            if m.checkpoints.lock_applied() != applied:
-                return applied, 0
-            upserted = db.execute(
-                f"INSERT INTO {m.target_table.sql} ({cols}) SELECT {', '.join(sql.exprs)} "
-                f"FROM {src.sql} s WHERE s.{skey} {among(changed)} AND ({sql.reason}) IS NULL "
-                f"ON CONFLICT ({tkey}) DO UPDATE SET {sets}",
-                window,
-            )
-            if upserted == keys and not m.checkpoints.any_rejects():
-                # the usual batch: every changed key still exists and passes cleansing, and
-                # no reject is on record to be cleared: nothing to delete or record
-                # (measured: skipping it saves 40% of a batch's time)
-                m.checkpoints.set_applied(int(end), int(n))
-                return int(end), int(n)
-            db.execute(
-                f"DELETE FROM {m.target_table.sql} WHERE {tkey} "
-                f"{among(f'(SELECT {key_expr} FROM (SELECT key AS {skey} FROM {changed} k) s)')} "
-                f"AND {tkey} NOT IN (SELECT {key_expr} FROM {src.sql} s "
-                f"WHERE s.{skey} {among(changed)} AND ({sql.reason}) IS NULL)",
-                [*window, *window],
-            )
-            rejects_t = m.checkpoints.rejects_t.sql
-            if db.dialect == "postgresql":
-                row, now = "row_to_json(s)::text", "extract(epoch FROM clock_timestamp())"
-            else:
-                pairs = ", ".join(f"'{c}', s.{ident(c)}" for c in m.mapping.source_columns)
-                row, now = f"json_object({pairs})", "(julianday('now') - 2440587.5) * 86400.0"
-            db.execute(
-                f"INSERT INTO {rejects_t} (job, key, reason, row, at) "
-                f"SELECT {ph}, CAST(s.{skey} AS TEXT), {sql.reason}, {row}, {now} FROM {src.sql} s "
-                f"WHERE s.{skey} {among(changed)} AND ({sql.reason}) IS NOT NULL "
-                "ON CONFLICT (job, key) DO UPDATE SET reason = excluded.reason, row = excluded.row, "
-                "at = excluded.at",
-                [m.job, *window],
-            )
-            db.execute(
-                f"DELETE FROM {rejects_t} WHERE job = {ph} AND key "
-                f"{among(f'(SELECT CAST(key AS TEXT) FROM {changed} k)')} AND key NOT IN "
-                f"(SELECT CAST(s.{skey} AS TEXT) FROM {src.sql} s WHERE s.{skey} {among(changed)} "
-                f"AND ({sql.reason}) IS NOT NULL)",
-                [m.job, *window, *window],
-            )
-            m.checkpoints.set_applied(int(end), int(n))
-        return int(end), int(n)
+        return db.execute(
+            f"INSERT INTO {m.target_table.sql} ({cols}) SELECT {', '.join(sql.exprs)} "
+            f"FROM {m.reached_source().sql} s WHERE s.{ident(m.mapping.source.key)} "
+            f"{db.dialect.among(changed)} AND ({sql.reason}) IS NULL "
+            f"ON CONFLICT ({tkey}) DO UPDATE SET {sets}",
+            window,
+        )
+
+    def _settle_sql(self, changed: str, window: list[Any]) -> None:
+        """Delete the changed keys that are gone or now fail cleansing, record those that
+        fail, and clear the rejects of those that pass now."""
+        m, db = self.m, self.m.target
+        src, sql, among, ph = m.reached_source(), m.sql(db), db.dialect.among, db.ph
+        skey, tkey = ident(m.mapping.source.key), ident(m.mapping.target.key)
+        key_expr = sql.exprs[m.mapping.target_columns.index(m.mapping.target.key)]
+        db.execute(
+            f"DELETE FROM {m.target_table.sql} WHERE {tkey} "
+            f"{among(f'(SELECT {key_expr} FROM (SELECT key AS {skey} FROM {changed} k) s)')} "
+            f"AND {tkey} NOT IN (SELECT {key_expr} FROM {src.sql} s "
+            f"WHERE s.{skey} {among(changed)} AND ({sql.reason}) IS NULL)",
+            [*window, *window],
+        )
+        m.checkpoints.copy_rejects(
+            src.sql,
+            m.mapping.source.key,
+            m.mapping.source_columns,
+            sql.reason,
+            f"s.{skey} {among(changed)}",
+            window,
+        )
+        db.execute(
+            f"DELETE FROM {m.checkpoints.rejects_t.sql} WHERE job = {ph} AND key "
+            f"{among(f'(SELECT CAST(key AS TEXT) FROM {changed} k)')} AND key NOT IN "
+            f"(SELECT CAST(s.{skey} AS TEXT) FROM {src.sql} s WHERE s.{skey} {among(changed)} "
+            f"AND ({sql.reason}) IS NOT NULL)",
+            [m.job, *window, *window],
+        )

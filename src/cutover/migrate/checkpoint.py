@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cutover.migrate.stores import Database, TableRef
+from cutover.migrate.stores import Database, TableRef, ident
 
 JOBS = "_cutover_jobs"
 SLICES = "_cutover_slices"
@@ -152,7 +152,7 @@ class Checkpoints:
     def lock_applied(self) -> int:
         """Inside a transaction: the applied position, locked against other appliers."""
         ph = self.ph
-        lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
+        lock = self.db.dialect.for_update
         return int(
             self.db.scalar(
                 f"SELECT applied_pos FROM {self.jobs.sql} WHERE job = {ph}{lock}", [self.job]
@@ -206,7 +206,7 @@ class Checkpoints:
     def claim(self, index: int, expected_last: Any) -> bool:
         """Inside the chunk's transaction: lock the slice; False if someone else moved it."""
         ph = self.ph
-        lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
+        lock = self.db.dialect.for_update
         rows = self.db.query(
             f"SELECT last, done FROM {self.slices_t.sql} WHERE job = {ph} AND idx = {ph}{lock}",
             [self.job, index],
@@ -240,17 +240,28 @@ class Checkpoints:
             f"INSERT INTO {self.rejects_t.sql} (job, key, reason, row, at) VALUES ({ph}, {ph}, {ph}, {ph}, {ph}) "
             "ON CONFLICT (job, key) DO UPDATE SET reason = excluded.reason, row = excluded.row, at = excluded.at"
         )
-        if self.db.dialect == "sqlite":
-            from cutover.migrate.sqlite import SqliteDatabase
+        self.db.execute_many(sql, rows)
 
-            assert isinstance(self.db, SqliteDatabase)
-            self.db.conn.executemany(sql, rows)
-        else:
-            from cutover.migrate.postgres import PostgresDatabase
-
-            assert isinstance(self.db, PostgresDatabase)
-            with self.db.conn.cursor() as cur:
-                cur.executemany(sql, rows)
+    def copy_rejects(
+        self,
+        source: str,
+        key: str,
+        columns: Sequence[str],
+        reason: str,
+        where: str,
+        params: Sequence[Any],
+    ) -> int:
+        """Inside a transaction, in SQL: record the rows of `source` (aliased `s`) matching
+        `where` whose `reason` is not NULL, as JSON with their key and reason."""
+        d = self.db.dialect
+        return self.db.execute(
+            f"INSERT INTO {self.rejects_t.sql} (job, key, reason, row, at) "
+            f"SELECT {self.ph}, CAST(s.{ident(key)} AS TEXT), {reason}, {d.row_json(columns)}, "
+            f"{d.now} FROM {source} s WHERE {where} AND ({reason}) IS NOT NULL "
+            "ON CONFLICT (job, key) DO UPDATE SET reason = excluded.reason, row = excluded.row, "
+            "at = excluded.at",
+            [self.job, *params],
+        )
 
     def drop_rejects(self, keys: Sequence[Any]) -> None:
         """Inside a transaction: these keys are no longer rejected."""

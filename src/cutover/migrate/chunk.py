@@ -22,10 +22,8 @@ from typing import Any
 
 from cutover.migrate.checkpoint import Slice
 from cutover.migrate.migration import Migration
-from cutover.migrate.postgres import PostgresDatabase
-from cutover.migrate.stores import Database
+from cutover.migrate.stores import ident
 from cutover.migrate.throttle import Governor
-from cutover.migrate.transform import ident
 
 
 def sql_chunk(m: Migration, s: Slice, chunk_rows: int) -> int:
@@ -58,30 +56,13 @@ def sql_chunk(m: Migration, s: Slice, chunk_rows: int) -> int:
         )
         # every row of the range was copied unless some failed cleansing (or were deleted
         # meanwhile): only then look for rejects, so a clean chunk costs one scan
-        rejected = _sql_rejects(m, db, src.sql, where, params, sql.reason) if copied < n else 0
+        rejected = 0
+        if copied < n:
+            rejected = m.checkpoints.copy_rejects(
+                src.sql, key, m.mapping.source_columns, sql.reason, where, params
+            )
         m.checkpoints.advance(s.index, end, copied, rejected, done)
     return copied + rejected
-
-
-def _sql_rejects(
-    m: Migration, db: Database, src_sql: str, where: str, params: list[Any], reason: str
-) -> int:
-    key = ident(m.mapping.source.key)
-    if db.dialect == "postgresql":
-        row = "row_to_json(s)::text"
-        now = "extract(epoch FROM clock_timestamp())"
-    else:
-        pairs = ", ".join(f"'{c}', s.{ident(c)}" for c in m.mapping.source_columns)
-        row = f"json_object({pairs})"
-        now = "(julianday('now') - 2440587.5) * 86400.0"
-    ph = db.ph
-    return db.execute(
-        f"INSERT INTO {m.checkpoints.rejects_t.sql} (job, key, reason, row, at) "
-        f"SELECT {ph}, CAST(s.{key} AS TEXT), {reason}, {row}, {now} FROM {src_sql} s "
-        f"WHERE {where} AND ({reason}) IS NOT NULL "
-        "ON CONFLICT (job, key) DO UPDATE SET reason = excluded.reason, row = excluded.row, at = excluded.at",
-        [m.job, *params],
-    )
 
 
 def python_slice(
@@ -91,103 +72,107 @@ def python_slice(
     source while this one transforms, and a thread writes each chunk with its checkpoint.
     Writes stay in order; if another worker moved the slice, the pipeline stops (the caller
     re-reads the slice and carries on). Returns the seconds the throttle slept."""
-    src, target = m.db_source, m.target
-    assert m.source_table is not None
-    key = m.mapping.source.key
-    key_expr = src.key_order(key, m.key_is_text)
-    key_at = m.mapping.source_columns.index(key)
-    cols = ", ".join(ident(c) for c in m.mapping.source_columns)
-    pg_target = isinstance(target, PostgresDatabase)
-    transform = m.compiled.rows_copy if pg_target else m.compiled.rows
+    return _SlicePipeline(m, s, chunk_rows).run(governor, tick)
 
-    def read(after: Any) -> list[tuple[Any, ...]]:
-        where, params = src.key_range(key_expr, after, s.hi)
+
+class _SlicePipeline:
+    """One slice's reader, transform and writer (see `python_slice`)."""
+
+    def __init__(self, m: Migration, s: Slice, chunk_rows: int) -> None:
+        self.m, self.s, self.chunk_rows = m, s, chunk_rows
+        self.src, self.target = m.db_source, m.target
+        assert m.source_table is not None
+        self.source_table = m.source_table
+        key = m.mapping.source.key
+        self.key_expr = self.src.key_order(key, m.key_is_text)
+        self.key_at = m.mapping.source_columns.index(key)
+        self.cols = ", ".join(ident(c) for c in m.mapping.source_columns)
+        self.transform = m.compiled.rows_copy if self.target.bulk_text else m.compiled.rows
+        self.writes: queue.Queue[_Chunk | None] = queue.Queue(maxsize=2)
+        self.stop = threading.Event()
+        self.failure: list[BaseException] = []
+        # Both stores embedded (SQLite): no pipeline threads. SQLite's allocator takes one
+        # lock per process, and a reader and a writer thread both in SQLite queue on it
+        # (measured 1M members: 115,000 rows/s with the threads, 186,000-194,000 in line).
+        self.inline = self.src.dialect.embedded and self.target.dialect.embedded
+
+    def read(self, after: Any) -> list[tuple[Any, ...]]:
+        where, params = self.src.key_range(self.key_expr, after, self.s.hi)
         select = (
-            f"SELECT {cols} FROM {m.source_table.sql} WHERE {where} "  # type: ignore[union-attr]
-            f"ORDER BY {key_expr} LIMIT {int(chunk_rows)}"
+            f"SELECT {self.cols} FROM {self.source_table.sql} WHERE {where} "
+            f"ORDER BY {self.key_expr} LIMIT {int(self.chunk_rows)}"
         )
-        # PostgreSQL's binary protocol hands over typed tuples fastest (measured: ~2x COPY out)
-        if isinstance(src, PostgresDatabase):
-            return src.query_binary(select, params)
-        return src.query(select, params)
+        return self.src.query_bulk(select, params)
 
-    writes: queue.Queue[_Chunk | None] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def write(chunk: _Chunk) -> None:
-        with target.transaction():
+    def write(self, chunk: _Chunk) -> None:
+        m, s = self.m, self.s
+        with self.target.transaction():
             if not m.checkpoints.claim(s.index, chunk.start):
-                stop.set()  # another worker moved this slice on
+                self.stop.set()  # another worker moved this slice on
                 return
-            if chunk.out and isinstance(target, PostgresDatabase):
-                text = "\n".join(chunk.out) + "\n"
-                target.copy_in(m.target_table, m.mapping.target_columns, text)
-            elif chunk.out:
-                target.insert_rows(m.target_table, m.mapping.target_columns, chunk.out)
+            if chunk.out:
+                self.target.bulk_load(m.target_table, m.mapping.target_columns, chunk.out)
             m.checkpoints.add_rejects(chunk.rejects)
             m.checkpoints.advance(
                 s.index, chunk.end, len(chunk.out), len(chunk.rejects), chunk.done
             )
 
-    def writer() -> None:
-        while (chunk := writes.get()) is not None:
+    def writer(self) -> None:
+        while (chunk := self.writes.get()) is not None:
             try:
-                if not stop.is_set():
-                    write(chunk)
+                if not self.stop.is_set():
+                    self.write(chunk)
             except BaseException as exc:
-                failure.append(exc)
-                stop.set()
+                self.failure.append(exc)
+                self.stop.set()
             finally:
-                writes.task_done()
+                self.writes.task_done()
 
-    # Both stores SQLite: no pipeline threads. SQLite's allocator takes one lock per
-    # process, and a reader and a writer thread both in SQLite queue on it (measured
-    # 1M members: 115,000 rows/s with the threads, 186,000-194,000 in line).
-    inline = src.dialect == "sqlite" and target.dialect == "sqlite"
-    thread = threading.Thread(target=writer, name="copy-writer", daemon=True)
-    if not inline:
-        thread.start()
-    slept = 0.0
-    reader: Executor = (
-        _Inline() if inline else ThreadPoolExecutor(1, thread_name_prefix="copy-reader")
-    )
-    try:
-        start = s.last
-        pending = reader.submit(read, s.start)
-        while not stop.is_set():
-            began = time.monotonic()
-            rows = pending.result()
-            done = len(rows) < chunk_rows
-            end = rows[-1][key_at] if rows else start
-            if not done and not inline:
-                pending = reader.submit(read, end)
-            out, bad = transform(rows)
-            rejects = [
-                (row[key_at], str(why), dict(zip(m.mapping.source_columns, row, strict=True)))
-                for row, why in bad
-            ]
-            if inline:
-                write(_Chunk(start, end, out, rejects, done))
-            else:
-                writes.put(_Chunk(start, end, out, rejects, done))
-                if governor.ratio > 0 or governor.probe is not None:
-                    _drained(writes, stop)  # the pause must pause the source, not just us
-            slept += governor.pause(time.monotonic() - began)
-            tick(len(rows))
-            if done:
-                break
-            start = end
-            if inline:
-                pending = reader.submit(read, end)
-    finally:
-        writes.put(None)
+    def run(self, governor: Governor, tick: Callable[[int], None]) -> float:
+        inline, key_at, columns = self.inline, self.key_at, self.m.mapping.source_columns
+        thread = threading.Thread(target=self.writer, name="copy-writer", daemon=True)
         if not inline:
-            thread.join()
-        reader.shutdown(wait=True)
-    if failure:
-        raise failure[0]
-    return slept
+            thread.start()
+        slept = 0.0
+        reader: Executor = (
+            _Inline() if inline else ThreadPoolExecutor(1, thread_name_prefix="copy-reader")
+        )
+        try:
+            start = self.s.last
+            pending = reader.submit(self.read, self.s.start)
+            while not self.stop.is_set():
+                began = time.monotonic()
+                rows = pending.result()
+                done = len(rows) < self.chunk_rows
+                end = rows[-1][key_at] if rows else start
+                if not done and not inline:
+                    pending = reader.submit(self.read, end)
+                out, bad = self.transform(rows)
+                rejects = [
+                    (row[key_at], str(why), dict(zip(columns, row, strict=True)))
+                    for row, why in bad
+                ]
+                if inline:
+                    self.write(_Chunk(start, end, out, rejects, done))
+                else:
+                    self.writes.put(_Chunk(start, end, out, rejects, done))
+                    if governor.ratio > 0 or governor.probe is not None:
+                        _drained(self.writes, self.stop)  # the pause must pause the source too
+                slept += governor.pause(time.monotonic() - began)
+                tick(len(rows))
+                if done:
+                    break
+                start = end
+                if inline:
+                    pending = reader.submit(self.read, end)
+        finally:
+            self.writes.put(None)
+            if not inline:
+                thread.join()
+            reader.shutdown(wait=True)
+        if self.failure:
+            raise self.failure[0]
+        return slept
 
 
 def _drained(writes: queue.Queue[_Chunk | None], stop: threading.Event) -> None:

@@ -17,6 +17,26 @@ from cutover.migrate.transform import Reject, parse_cents
 if TYPE_CHECKING:
     from cutover.migrate.migration import Migration
 
+ALL_CHECKS = ("counts", "checksums", "conservation")
+MAX_ROW_DIFFS = 20
+"""Rows listed per differing chunk in the report."""
+TargetSums = tuple[int, str | None, int]
+"""The target's figures for a chunk's key range: rows, checksum, centipoints."""
+
+
+@dataclass
+class Chunk:
+    """One source chunk's figures (and, once compared, the target's)."""
+
+    lo: Any
+    hi: Any
+    rows: int
+    accepted: int
+    digest: str | None
+    """MD5 over each accepted row's projection and, after `#`, its centipoints, in key order."""
+    cents: int
+    rejected_keys: list[Any]
+
 
 @dataclass(frozen=True)
 class RowDiff:

@@ -36,12 +36,12 @@ from cutover.migrate.catchup import (
     require_copied,
     run_catch_up,
 )
-from cutover.migrate.diff import ChunkDiff, VerifyReport, compare_rows
+from cutover.migrate.comparer import DEFAULT_CHUNK_ROWS, Comparer
+from cutover.migrate.diff import ALL_CHECKS, ChunkDiff, VerifyReport, compare_rows
 from cutover.migrate.mapping import MappingRef
 from cutover.migrate.migration import Endpoint, Migration, PathChoice
 from cutover.migrate.progress import Progress, ProgressFn
 from cutover.migrate.transform import Reject
-from cutover.migrate.verification import ALL_CHECKS, DEFAULT_CHUNK_ROWS, Comparer
 from cutover.plan.models import Store
 
 log = get_logger("cutover.migrate.drain")
@@ -96,40 +96,15 @@ def final_drain(
     """Freeze, drain, verify, (switch), unfreeze; `freeze=None` means writes are already held."""
     with Migration.open(source, target, mapping, job=job, path=path) as m:
         require_copied(m)
-        converged = run_catch_up(
-            m, max_lag_s=max_lag_s, max_lag_entries=max_lag_entries, batch=batch, progress=progress
-        )
-        comparer: Comparer | None = None
-        base, suspects = 0, set[Any]()
-        if verify:
-            comparer, base, suspects = _prepass(m, chunk_rows)
-            base, suspects = _narrow(m, base, suspects, max_lag_s, max_lag_entries, batch)
-        # last, a tight catch-up: what is left for the pause to apply is what arrives meanwhile
-        run_catch_up(
-            m,
-            max_lag_s=max_lag_s,
-            max_lag_entries=min(max_lag_entries, PRE_FREEZE_ENTRIES),
-            batch=batch,
+        converged, comparer, base, suspects = _before_freeze(
+            m, verify, chunk_rows, max_lag_s, max_lag_entries, batch, progress
         )
         began = time.monotonic()
         if freeze is not None:
             freeze()
         log.info("writes_frozen", job=m.job)
-        switched = False
         try:
-            upto = m.log.settled_position(settle_timeout_s)
-            drained, applied = _drain(m, upto, batch, progress)
-            report = None
-            rechecked = 0
-            if comparer is not None:
-                report, rechecked = _recheck(m, comparer, base, suspects, upto)
-                if not report.ok:
-                    raise VerificationError(
-                        report.summary() + ": " + "; ".join(report.problems[:5]), report=report
-                    )
-            if switch is not None:
-                switch()
-                switched = True
+            paused = _paused(m, comparer, base, suspects, settle_timeout_s, batch, switch, progress)
         except BaseException:
             if unfreeze is not None:
                 unfreeze()
@@ -142,22 +117,89 @@ def final_drain(
             "drained",
             job=m.job,
             pause_s=round(pause, 3),
-            entries=drained,
-            rechecked=rechecked,
-            switched=switched,
+            entries=paused.drained,
+            rechecked=paused.rechecked,
+            switched=paused.switched,
         )
         return DrainReport(
             m.job,
             m.path,
             pause,
-            drained,
-            applied,
-            rechecked,
+            paused.drained,
+            paused.applied,
+            paused.rechecked,
             converged,
-            report,
-            switched,
+            paused.report,
+            paused.switched,
             unfreeze is not None,
         )
+
+
+def _before_freeze(
+    m: Migration,
+    verify: bool,
+    chunk_rows: int,
+    max_lag_s: float,
+    max_lag_entries: int,
+    batch: int,
+    progress: ProgressFn | None,
+) -> tuple[CatchUpReport, Comparer | None, int, set[Any]]:
+    """Steps 1 and 2, writes flowing: catch up, verify (the pre-pass) and narrow the keys
+    left to re-check, then a tight catch-up. Returns the first catch-up's report, the
+    pre-pass and the position and keys the pause must re-check from."""
+    converged = run_catch_up(
+        m, max_lag_s=max_lag_s, max_lag_entries=max_lag_entries, batch=batch, progress=progress
+    )
+    comparer: Comparer | None = None
+    base, suspects = 0, set[Any]()
+    if verify:
+        comparer, base, suspects = _prepass(m, chunk_rows)
+        base, suspects = _narrow(m, base, suspects, max_lag_s, max_lag_entries, batch)
+    # last, a tight catch-up: what is left for the pause to apply is what arrives meanwhile
+    run_catch_up(
+        m,
+        max_lag_s=max_lag_s,
+        max_lag_entries=min(max_lag_entries, PRE_FREEZE_ENTRIES),
+        batch=batch,
+    )
+    return converged, comparer, base, suspects
+
+
+@dataclass(frozen=True)
+class _Paused:
+    """What happened while writes were held."""
+
+    drained: int
+    applied: int
+    rechecked: int
+    report: VerifyReport | None
+    switched: bool
+
+
+def _paused(
+    m: Migration,
+    comparer: Comparer | None,
+    base: int,
+    suspects: set[Any],
+    settle_timeout_s: float,
+    batch: int,
+    switch: Callback | None,
+    progress: ProgressFn | None,
+) -> _Paused:
+    """Inside the pause: settle, apply the last entries, re-check, switch if given."""
+    upto = m.log.settled_position(settle_timeout_s)
+    drained, applied = _drain(m, upto, batch, progress)
+    report = None
+    rechecked = 0
+    if comparer is not None:
+        report, rechecked = _recheck(m, comparer, base, suspects, upto)
+        if not report.ok:
+            raise VerificationError(
+                report.summary() + ": " + "; ".join(report.problems[:5]), report=report
+            )
+    if switch is not None:
+        switch()
+    return _Paused(drained, applied, rechecked, report, switch is not None)
 
 
 def _prepass(m: Migration, chunk_rows: int) -> tuple[Comparer, int, set[Any]]:
@@ -252,17 +294,7 @@ def _check_keys(m: Migration, source_keys: set[Any]) -> _KeyCheck:
 def _drain(m: Migration, upto: int, batch: int, progress: ProgressFn | None) -> tuple[int, int]:
     state = m.checkpoints.load()
     assert state is not None
-    applied = state.applied_pos
-    applier = Applier(m, batch)
-    entries = 0
-    while applied < upto:
-        position, n = applier.apply(applied, upto)
-        if position == applied:
-            current = m.checkpoints.load()
-            assert current is not None
-            applied = max(applied, current.applied_pos)
-            continue
-        applied, entries = position, entries + n
+    applied, entries = Applier(m, batch).apply_until(state.applied_pos, upto)
     if progress:
         progress(Progress("drain", m.path, entries, applied_pos=applied, head_pos=upto))
     return entries, applied

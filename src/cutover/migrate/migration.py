@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from cutover.errors import StoreError, UsageError
@@ -26,8 +25,9 @@ from cutover.migrate.capture import Changelog
 from cutover.migrate.checkpoint import Checkpoints
 from cutover.migrate.feeds import Feed, open_feed
 from cutover.migrate.mapping import Mapping, MappingRef, as_mapping
+from cutover.migrate.python_transform import Compiled, compile_python
+from cutover.migrate.sql_transform import SqlTransform, compile_sql
 from cutover.migrate.stores import Database, TableRef, describe, open_store
-from cutover.migrate.transform import Compiled, SqlTransform, compile_python, compile_sql
 from cutover.plan.models import Store
 
 PathChoice = Literal["auto", "sql", "python"]
@@ -101,9 +101,7 @@ class Migration:
             if src.config.engine == "csv":
                 source_store = open_feed(src.config, spec, src.label)
             else:
-                if src.config.engine == "sqlite" and not Path(src.config.path or "").exists():
-                    raise StoreError("no such SQLite file", store=src.label)
-                source_store = open_store(src.config, src.label)
+                source_store = open_store(src.config, src.label, create=False)
                 opened.append(source_store)
                 source_table = source_store.resolve(src.config.table or spec.source.table)
                 _check_source(source_store, source_table, spec)
@@ -184,7 +182,7 @@ class Migration:
             self.target_table,
             dict(types),
             self.mapping.target.key,
-            keyed=self.target.dialect != "postgresql" or self.is_feed,
+            keyed=not self.target.dialect.defers_key or self.is_feed,
         )
         self.checkpoints.ensure()
         if capture and self.changelog is not None and not self.changelog.installed():
@@ -220,11 +218,7 @@ def choose_path(
         )
         can = False
     else:
-        why = (
-            "source and target share a PostgreSQL database: the transform runs in SQL"
-            if target.dialect == "postgresql"
-            else "both stores are SQLite files: the target attaches the source, the transform runs in SQL"
-        )
+        why = target.sql_path_reason
         can = True
     if requested == "sql" and not can:
         raise UsageError(f"the sql path is not possible here: {why}")
@@ -281,7 +275,7 @@ def _check_target(db: Database, table: TableRef, mapping: Mapping) -> None:
             f"target table {table} does not fit the mapping: {'; '.join(problems)}", store=db.label
         )
     # a table without its key is fine on PostgreSQL: the copy adds it when it ends
-    if db.dialect != "postgresql" and not db.unique_key(table, mapping.target.key):
+    if not db.dialect.defers_key and not db.unique_key(table, mapping.target.key):
         raise StoreError(
             f"target table {table}: key {mapping.target.key!r} is not a primary key or unique index",
             store=db.label,
@@ -304,7 +298,7 @@ def default_workers(migration: Migration, *, full_speed: bool = False) -> int:
     SQLite has one writer, and small copies finish before a second stream starts.
     """
     if (
-        migration.target.dialect != "postgresql"
+        migration.target.dialect.embedded
         or migration.is_feed
         or migration.source_table is None
         or (migration.path == "sql" and not full_speed)

@@ -1,9 +1,7 @@
-"""One interface over the data stores a migration reads and writes: SQLite and PostgreSQL.
+"""The `Database` interface every store implements, and the table names it speaks in.
 
-`open_store(config)` turns a plan's `Store` settings (engine, path or DSN, the
-*name* of the password secret) into a connected `Database`. The rest of the data
-plane speaks only this interface plus a little dialect-aware SQL; every driver
-error is translated here, at the boundary: `StoreError` (exit 2) while connecting
+The rest of the data plane speaks only this interface; every driver error is
+translated in the engine modules, at the boundary: `StoreError` (exit 2) while connecting
 or checking, `MigrationError` once work is under way. Passwords never appear in a
 label, a log line or an error.
 """
@@ -20,9 +18,12 @@ from typing import Any, ClassVar
 
 from cutover import secrets
 from cutover.errors import MigrationError, StoreError
-from cutover.migrate.transform import Dialect, ident
+from cutover.migrate.stores.dialect import SqlDialect, ident
 from cutover.plan.models import Store
 
+ChunkSums = tuple[Any, int, int, str | None, int, list[Any]]
+"""A checksum chunk's figures: (last key, rows, accepted rows, MD5 of the accepted rows'
+text, their centipoints, the rejected keys)."""
 ColumnTypes = dict[str, str]
 """Column name -> normalised type: `integer`, `text`, `numeric`, or the engine's own name."""
 
@@ -62,9 +63,12 @@ def describe(config: Store) -> str:
 class Database(ABC):
     """A connected store. Autocommit by default; `transaction()` groups writes atomically."""
 
-    dialect: ClassVar[Dialect]
+    dialect: ClassVar[SqlDialect]
+    """How this engine spells what the data plane needs (see `dialect.py`)."""
     ph: ClassVar[str]
     """The driver's parameter placeholder."""
+    sql_path_reason: ClassVar[str]
+    """Why the SQL path runs when source and target are on this engine's one server."""
 
     def __init__(self, config: Store, label: str) -> None:
         self.config = config
@@ -199,7 +203,85 @@ class Database(ABC):
 
     def key_order(self, key: str, key_is_text: bool) -> str:
         """ORDER BY / comparison expression for a key: bytewise for text on every engine."""
-        return ident(key)
+        return self.dialect.key_order(key, key_is_text)
+
+    bulk_text: ClassVar[bool] = False
+    """Whether `bulk_load` takes COPY text lines (`Compiled.rows_copy`) instead of row
+    tuples (`Compiled.rows`)."""
+
+    def bulk_load(self, table: TableRef, columns: Sequence[str], out: Sequence[Any]) -> None:
+        """The fastest load of a transformed chunk: row tuples, or lines if `bulk_text`."""
+        self.insert_rows(table, columns, out)
+
+    def query_bulk(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A query on the bulk read path (typed rows, as fast as the driver hands them over)."""
+        return self.query(sql, params)
+
+    @abstractmethod
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement once per row of parameters."""
+
+    # ------------------------------------------------------------ session
+    def keep_aggregate_order(self) -> None:
+        """Aggregates read their rows in a subquery's key order: never in parallel."""
+        return None  # nothing to change on this engine
+
+    def relax_durability(self) -> None:
+        """Commits need not wait for the disk (a crash loses only the last ones, in order)."""
+        return None  # nothing to change on this engine
+
+    def restore_durability(self) -> None:
+        """Commits wait for the disk again (the undo of `relax_durability`)."""
+        return None  # nothing to change on this engine
+
+    # ------------------------------------------------------------ checksums
+    @abstractmethod
+    def checksum_chunk(self, inner: str, params: Sequence[Any], key_is_text: bool) -> ChunkSums:
+        """Aggregate one chunk of checksum rows: `inner` selects `k` (key), `txt` (row
+        text), `cents` and `reason` (NULL for a clean row) in key order."""
+
+    # ------------------------------------------------------------ capture
+    @abstractmethod
+    def install_triggers(
+        self, table: TableRef, log: TableRef, key: str, key_type: str, prefix: str
+    ) -> None:
+        """Create the changelog `log` and the triggers (named from `prefix`) that write to
+        it in the same transaction as every change of `table`; idempotent."""
+
+    @abstractmethod
+    def drop_triggers(self, table: TableRef, prefix: str) -> None:
+        """Drop the triggers `install_triggers` created; idempotent."""
+
+    @abstractmethod
+    def has_triggers(self, table: TableRef, prefix: str) -> bool:
+        """Whether the capture triggers are in place."""
+
+    def log_head(self, log: TableRef) -> int:
+        """The highest changelog position visible now."""
+        return int(self.scalar(f"SELECT coalesce(max(pos), 0) FROM {log.sql}"))
+
+    def log_top(self, log: TableRef) -> int:
+        """The highest changelog position handed out, committed or not."""
+        return self.log_head(log)
+
+    def write_counter(self, log: TableRef) -> int:
+        """A cheap, ever-growing count of writes (positions handed out), for rates."""
+        return self.log_head(log)
+
+    def running_writers(self) -> list[str]:
+        """Transactions still open that have written (none where the writer is alone, and
+        what a reader sees is a prefix)."""
+        return []
+
+    def any_running(self, writers: list[str]) -> bool:
+        """Whether any of `writers` (from `running_writers`) is still running."""
+        return False
+
+    # ------------------------------------------------------------ tables
+    @abstractmethod
+    def replace_with_empty(self, table: TableRef, aside: str) -> None:
+        """Inside a transaction: rename `table` to `aside` and put an empty table of the
+        same shape in its place."""
 
     # --------------------------------------------------------------------- misc
     def now(self) -> float:
@@ -213,20 +295,3 @@ class Database(ABC):
     @abstractmethod
     def reach(self, other: Database, table: TableRef) -> TableRef:
         """How `self` names `other`'s table inside one statement (after `same_server`)."""
-
-
-def open_store(config: Store, label: str | None = None) -> Database:
-    """Connect to a database store named in a plan; `StoreError` if it cannot be used."""
-    name = label or describe(config)
-    if config.engine == "sqlite":
-        from cutover.migrate.sqlite import SqliteDatabase
-
-        return SqliteDatabase(config, name)
-    if config.engine == "postgresql":
-        from cutover.migrate.postgres import PostgresDatabase
-
-        return PostgresDatabase(config, name)
-    raise StoreError(
-        f"a {config.engine} store is a file feed; it can be a source, not a database",
-        store=name,
-    )

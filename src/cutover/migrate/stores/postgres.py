@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 import psycopg
 
 from cutover import secrets
-from cutover.migrate.stores import ColumnTypes, Database, TableRef, split_table
-from cutover.migrate.transform import Dialect, ident
+from cutover.migrate.stores.base import ChunkSums, ColumnTypes, Database, TableRef, split_table
+from cutover.migrate.stores.dialect import POSTGRESQL, SqlDialect, ident
 from cutover.plan.models import Store
 
 CONNECT_TIMEOUT_S = 10
@@ -25,6 +25,10 @@ CONNECT_TIMEOUT_S = 10
 _INTEGER = {"smallint", "integer", "bigint"}
 _TEXT = {"text", "character varying", "character"}
 _ARRAY = {"integer": "bigint[]", "text": "text[]"}
+_RUNNING_WRITERS = (
+    "SELECT coalesce(array_agg(transactionid::text), '{}') FROM pg_locks "
+    "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted"
+)
 
 
 def _connect_problem(exc: psycopg.Error) -> str:
@@ -51,8 +55,13 @@ def _connect_problem(exc: psycopg.Error) -> str:
 
 
 class PostgresDatabase(Database):
-    dialect: ClassVar[Dialect] = "postgresql"
-    ph: ClassVar[str] = "%s"
+    dialect: ClassVar[SqlDialect] = POSTGRESQL
+    ph: ClassVar[str] = POSTGRESQL.ph
+    integer_type: ClassVar[str] = POSTGRESQL.integer_type
+    sql_path_reason: ClassVar[str] = (
+        "source and target share a PostgreSQL database: the transform runs in SQL"
+    )
+    bulk_text: ClassVar[bool] = True
 
     def __init__(self, config: Store, label: str) -> None:
         super().__init__(config, label)
@@ -69,6 +78,7 @@ class PostgresDatabase(Database):
             raise self.fail(_connect_problem(exc)) from None
         info = self.conn.info
         self.identity = (info.host, info.port, info.dbname)
+        self._sequences: dict[str, str] = {}
 
     def close(self) -> None:
         self.conn.close()
@@ -209,8 +219,114 @@ class PostgresDatabase(Database):
             f"SELECT {cols} FROM {table.sql} WHERE {ident(key)} = ANY(%s::{kind})", [list(keys)]
         )
 
-    def key_order(self, key: str, key_is_text: bool) -> str:
-        return f'{ident(key)} COLLATE "C"' if key_is_text else ident(key)
+    def bulk_load(self, table: TableRef, columns: Sequence[str], out: Sequence[Any]) -> None:
+        self.copy_in(table, columns, "\n".join(out) + "\n")
+
+    def query_bulk(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        # the binary protocol hands over typed tuples fastest (measured: ~2x COPY out)
+        return self.query_binary(sql, params)
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._guard(), self.conn.cursor() as cur:
+            cur.executemany(sql, rows)
+
+    def keep_aggregate_order(self) -> None:
+        self.execute("SET max_parallel_workers_per_gather = 0")
+
+    def relax_durability(self) -> None:
+        self.execute("SET synchronous_commit = off")
+
+    def restore_durability(self) -> None:
+        self.execute("RESET synchronous_commit")
+
+    def checksum_chunk(self, inner: str, params: Sequence[Any], key_is_text: bool) -> ChunkSums:
+        korder = 'k COLLATE "C"' if key_is_text else "k"
+        hi, n, accepted, digest, total, rejected = self.query(
+            f"SELECT max({korder}), count(*), count(*) FILTER (WHERE reason IS NULL), "
+            f"md5(string_agg(txt, E'\\n') FILTER (WHERE reason IS NULL)), "
+            f"coalesce(sum(cents) FILTER (WHERE reason IS NULL), 0), "
+            f"array_agg(k) FILTER (WHERE reason IS NOT NULL) FROM ({inner}) c",
+            params,
+        )[0]
+        return hi, int(n), int(accepted), digest, int(total), list(rejected or [])
+
+    def install_triggers(
+        self, table: TableRef, log: TableRef, key: str, key_type: str, prefix: str
+    ) -> None:
+        name, k = f"{prefix}_capture", ident(key)
+        fn = table.sibling(name).sql
+        self.execute(
+            f"CREATE TABLE IF NOT EXISTS {log.sql} (pos bigserial PRIMARY KEY, op char(1) NOT NULL, "
+            f"key {key_type}, xid xid8 NOT NULL DEFAULT pg_current_xact_id(), "
+            "at float8 NOT NULL DEFAULT extract(epoch FROM clock_timestamp()))"
+        )
+        self.execute(
+            f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+            "BEGIN\n"
+            f"  IF TG_OP = 'DELETE' THEN INSERT INTO {log.sql} (op, key) VALUES ('D', OLD.{k});"
+            " RETURN NULL; END IF;\n"
+            "  IF TG_OP = 'UPDATE' THEN\n"
+            "    IF NEW IS NOT DISTINCT FROM OLD THEN RETURN NULL; END IF;\n"
+            f"    IF OLD.{k} IS DISTINCT FROM NEW.{k} THEN "
+            f"INSERT INTO {log.sql} (op, key) VALUES ('D', OLD.{k}); END IF;\n"
+            "  END IF;\n"
+            f"  INSERT INTO {log.sql} (op, key) VALUES (left(TG_OP, 1), NEW.{k});\n"
+            "  RETURN NULL;\n"
+            "END $$"
+        )
+        self.execute(
+            f"CREATE OR REPLACE TRIGGER {ident(name)} AFTER INSERT OR UPDATE OR DELETE "
+            f"ON {table.sql} FOR EACH ROW EXECUTE FUNCTION {fn}()"
+        )
+
+    def drop_triggers(self, table: TableRef, prefix: str) -> None:
+        name = f"{prefix}_capture"
+        if self.columns(table) is not None:
+            self.execute(f"DROP TRIGGER IF EXISTS {ident(name)} ON {table.sql}")
+        self.execute(f"DROP FUNCTION IF EXISTS {table.sibling(name).sql}()")
+
+    def has_triggers(self, table: TableRef, prefix: str) -> bool:
+        return bool(
+            self.scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) "
+                "AND tgname = %s)",
+                [table.sql, f"{prefix}_capture"],
+            )
+        )
+
+    def log_top(self, log: TableRef) -> int:
+        # positions are handed out before commit: the sequence knows the highest
+        seq = self.scalar("SELECT pg_get_serial_sequence(%s, 'pos')", [log.sql])
+        last, called = self.query(f"SELECT last_value, is_called FROM {seq}")[0]
+        return int(last) if called else 0
+
+    def write_counter(self, log: TableRef) -> int:
+        sequence = self._sequences.get(log.sql)
+        if sequence is None:
+            sequence = str(self.scalar("SELECT pg_get_serial_sequence(%s, 'pos')", [log.sql]))
+            self._sequences[log.sql] = sequence
+        return int(self.scalar(f"SELECT last_value FROM {sequence}"))
+
+    def running_writers(self) -> list[str]:
+        """Every transaction running now that has written something (it holds its own id lock)."""
+        return list(self.scalar(_RUNNING_WRITERS))
+
+    def any_running(self, writers: list[str]) -> bool:
+        """Asked of the lock table, not the commit log or a snapshot: a transaction holds the
+        lock on its own id until after new snapshots can see it (the commit log says
+        "committed" a moment earlier), and a snapshot's list of running transactions leaves
+        out the newest ones (those at or past its `xmax`)."""
+        return bool(
+            self.scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' "
+                "AND mode = 'ExclusiveLock' AND granted AND transactionid::text = ANY (%s))",
+                [writers],
+            )
+        )
+
+    def replace_with_empty(self, table: TableRef, aside: str) -> None:
+        self.execute(f"ALTER TABLE {table.sql} RENAME TO {ident(aside)}")
+        self.execute(f"CREATE TABLE {table.sql} (LIKE {table.sibling(aside).sql} INCLUDING ALL)")
 
     def now(self) -> float:
         return float(self.scalar("SELECT extract(epoch FROM clock_timestamp())::float8"))

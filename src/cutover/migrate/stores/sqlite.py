@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cutover.migrate.stores import ColumnTypes, Database, TableRef, split_table
-from cutover.migrate.transform import Dialect, ident
+from cutover.migrate.stores.base import ChunkSums, ColumnTypes, Database, TableRef, split_table
+from cutover.migrate.stores.dialect import SQLITE, SqlDialect, ident, md5_text
 from cutover.plan.models import Store
 
 BUSY_TIMEOUT_MS = 30_000
@@ -41,9 +41,12 @@ def normalise(declared: str) -> str:
 
 
 class SqliteDatabase(Database):
-    dialect: ClassVar[Dialect] = "sqlite"
-    ph: ClassVar[str] = "?"
-    integer_type: ClassVar[str] = "INTEGER"
+    dialect: ClassVar[SqlDialect] = SQLITE
+    ph: ClassVar[str] = SQLITE.ph
+    integer_type: ClassVar[str] = SQLITE.integer_type
+    sql_path_reason: ClassVar[str] = (
+        "both stores are SQLite files: the target attaches the source, the transform runs in SQL"
+    )
 
     def __init__(self, config: Store, label: str, *, create: bool = True) -> None:
         super().__init__(config, label)
@@ -169,6 +172,72 @@ class SqliteDatabase(Database):
                 f"ON CONFLICT ({ident(key)}) {action}",
                 rows,
             )
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._guard():
+            self.conn.executemany(sql, rows)
+
+    def checksum_chunk(self, inner: str, params: Sequence[Any], key_is_text: bool) -> ChunkSums:
+        # the engine concatenates the chunk in key order (an aggregate over an ordered
+        # subquery keeps its order), Python hashes one string; both sides run in SQLite's
+        # C code with the GIL released, so source and target verify in parallel
+        hi, n, accepted, joined, total = self.query(
+            "SELECT max(k), count(*), count(*) - count(reason), "
+            "group_concat(CASE WHEN reason IS NULL THEN txt END, char(10)), "
+            f"coalesce(sum(CASE WHEN reason IS NULL THEN cents END), 0) FROM ({inner}) c",
+            params,
+        )[0]
+        rejected = []
+        if n != accepted:
+            rejected = [
+                r[0]
+                for r in self.query(f"SELECT k FROM ({inner}) c WHERE reason IS NOT NULL", params)
+            ]
+        return hi, int(n), int(accepted), md5_text(joined), int(total), rejected
+
+    def install_triggers(
+        self, table: TableRef, log: TableRef, key: str, key_type: str, prefix: str
+    ) -> None:
+        now, k, name = SQLITE.now, ident(key), ident(log.name)
+        schema = f"{ident(table.schema)}." if table.schema else ""
+        self.execute(
+            f"CREATE TABLE IF NOT EXISTS {log.sql} (pos INTEGER PRIMARY KEY AUTOINCREMENT, "
+            f"op TEXT NOT NULL, key {key_type}, at REAL NOT NULL)"
+        )
+        on = f"ON {ident(table.name)}"
+        self.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {schema}{ident(prefix + '_ins')} AFTER INSERT {on} BEGIN "
+            f"INSERT INTO {name} (op, key, at) VALUES ('I', NEW.{k}, {now}); END"
+        )
+        self.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {schema}{ident(prefix + '_upd')} AFTER UPDATE {on} BEGIN "
+            f"INSERT INTO {name} (op, key, at) SELECT 'D', OLD.{k}, {now} "
+            f"WHERE OLD.{k} IS NOT NEW.{k}; "
+            f"INSERT INTO {name} (op, key, at) VALUES ('U', NEW.{k}, {now}); END"
+        )
+        self.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {schema}{ident(prefix + '_del')} AFTER DELETE {on} BEGIN "
+            f"INSERT INTO {name} (op, key, at) VALUES ('D', OLD.{k}, {now}); END"
+        )
+
+    def drop_triggers(self, table: TableRef, prefix: str) -> None:
+        for kind in ("ins", "upd", "del"):
+            self.execute(f"DROP TRIGGER IF EXISTS {table.sibling(f'{prefix}_{kind}').sql}")
+
+    def has_triggers(self, table: TableRef, prefix: str) -> bool:
+        schema = f"{ident(table.schema)}." if table.schema else ""
+        found = self.query(
+            f"SELECT count(*) FROM {schema}sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)",
+            [f"{prefix}_ins", f"{prefix}_upd", f"{prefix}_del"],
+        )
+        return bool(found and found[0][0] == 3)
+
+    def replace_with_empty(self, table: TableRef, aside: str) -> None:
+        ddl = self.scalar(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table.name]
+        )
+        self.execute(f"ALTER TABLE {table.sql} RENAME TO {ident(aside)}")
+        self.execute(str(ddl))  # an empty table of the same shape takes its place
 
     def same_server(self, other: Database) -> bool:
         return isinstance(other, SqliteDatabase)
