@@ -22,6 +22,7 @@ publish repeated within the stream's duplicate window is stored once).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import sys
 import threading
@@ -66,11 +67,21 @@ class JsonLines:
             self._handle.close()
 
 
+def optional(module: str, extra: str) -> Any:
+    """Import an optional dependency, or say in one line which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UsageError(
+            f"publishing there needs the {module!r} package: pip install 'cutover[{extra}]'"
+        ) from None
+
+
 class RedisStream:
     """XADD to a Redis stream, pipelined in batches."""
 
     def __init__(self, url: str, *, batch: int = 200) -> None:
-        import redis
+        redis = optional("redis", "redis")
 
         parts = urlsplit(url)
         query = parse_qs(parts.query)
@@ -137,7 +148,7 @@ class NatsJetStream:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     async def _connect(self) -> None:
-        import nats
+        nats = optional("nats", "nats")
         from nats.js.errors import NotFoundError
 
         # nats-py keeps retrying a refused first connection whatever its options say
