@@ -28,10 +28,10 @@ from typing import Any
 from cutover.errors import UsageError
 from cutover.plan.models import Plan, Store
 from cutover.sim.kinds import MERGE_LEG_SUFFIX, Original, TransactionRequest, price, rules_program
+from cutover.sim.ledger import ACKNOWLEDGED, read_ledger
 from cutover.sim.records import find_core
 from cutover.sim.state import RequestRecord, SystemStore
 from cutover.sim.stores import RecordStore, TxnRow
-from cutover.sim.traffic import ACKNOWLEDGED, read_ledger
 
 SHOW = 20
 """Discrepancies named per check in the text report."""
