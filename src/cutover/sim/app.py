@@ -329,19 +329,22 @@ def create_app(estate: Estate, *, token: str | None) -> ASGIApp:
     async def transactions(
         request: Request, system_id: str, body: TransactionRequest
     ) -> JSONResponse:
-        estate.front(system_id)
+        estate.business.front(system_id)
         return await run(
             request,
             system_id,
             "transactions",
-            lambda: estate.transact(system_id, body),
+            lambda: estate.business.transact(system_id, body),
             inject=False,  # the estate injects (and logs) transaction faults itself
         )
 
     @api.get(BUSINESS + "/members/{member_id}")
     async def member(request: Request, system_id: str, member_id: int) -> JSONResponse:
         return await run(
-            request, system_id, "members", lambda: Reply(200, estate.balance(system_id, member_id))
+            request,
+            system_id,
+            "members",
+            lambda: Reply(200, estate.business.balance(system_id, member_id)),
         )
 
     # ------------------------------------------------------------ sim only
