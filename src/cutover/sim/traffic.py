@@ -31,9 +31,9 @@ from cutover import logs
 from cutover.errors import UsageError
 from cutover.sim.connection import Connection, TransportFailure
 from cutover.sim.events import Publisher, event_of
+from cutover.sim.fronts import Router, discover_fronts, estate_root
 from cutover.sim.generator import Event, Generator, Settings
 from cutover.sim.ledger import ACKNOWLEDGED, Ledger, read_ledger
-from cutover.sim.router import Router, discover_fronts, estate_root
 
 __all__ = [
     "ACKNOWLEDGED",
@@ -48,7 +48,7 @@ __all__ = [
     "run_traffic",
     "write_stream",
 ]
-"""Ledger and Router live in `cutover.sim.ledger` and `cutover.sim.router`; importable here too."""
+"""Ledger and Router live in `cutover.sim.ledger` and `cutover.sim.fronts`; importable here too."""
 
 log = logs.get_logger("cutover.sim.traffic")
 
