@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from cutover.cli import demo, estate, gate, migrate, notices, plan, run, server
 from cutover.cli.app import app, main
 
@@ -23,6 +21,3 @@ __all__ = ["app", "main"]
 
 for _module in (plan, migrate, estate, notices, demo, run, gate, server):
     _module.register(app)
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from cutover.errors import Problem
 from cutover.plan.durations import format_duration
 from cutover.plan.loader import SourceMap
-from cutover.plan.models import FreezeStep, MigrateStep, Plan, UnfreezeStep
+from cutover.plan.models import FreezeStep, MigrateStep, Phase, Plan, System, UnfreezeStep
 from cutover.plan.order import find_cycle
 from cutover.plan.timeline import Timeline, build_timeline
 
@@ -90,58 +90,9 @@ class _Linter:
 
     def references(self) -> Iterator[Problem]:
         for si, system in enumerate(self.plan.systems):
-            base = ("systems", si)
-            if system.department not in self.departments:
-                yield self.at(
-                    (*base, "department"),
-                    f"system {system.id!r}: unknown department {system.department!r}"
-                    + _hint(system.department, self.departments),
-                )
-            for di, dep in enumerate(system.depends_on):
-                if dep == system.id:
-                    yield self.at((*base, "depends_on", di), f"system {dep!r} depends on itself")
-                elif dep not in self.systems:
-                    yield self.at(
-                        (*base, "depends_on", di),
-                        f"system {system.id!r} depends on unknown system {dep!r}"
-                        + _hint(dep, self.systems),
-                    )
-            for fi, feature in enumerate(system.degrades):
-                if feature not in self.features:
-                    yield self.at(
-                        (*base, "degrades", fi),
-                        f"system {system.id!r} degrades unknown feature {feature!r}"
-                        + _hint(feature, self.features),
-                    )
-            for ti, step in enumerate(system.steps):
-                for fi, feature in enumerate(step.degrades):
-                    if feature not in self.features:
-                        yield self.at(
-                            (*base, "steps", ti, "degrades", fi),
-                            f"step {step.key!r} degrades unknown feature {feature!r}"
-                            + _hint(feature, self.features),
-                        )
+            yield from self._system_references(si, system)
         for pi, phase in enumerate(self.plan.phases):
-            for i, system_id in enumerate(phase.systems):
-                if system_id not in self.systems:
-                    yield self.at(
-                        ("phases", pi, "systems", i),
-                        f"phase {phase.id!r} names unknown system {system_id!r}"
-                        + _hint(system_id, self.systems),
-                    )
-            if phase.gate:
-                for ai, approver in enumerate(phase.gate.approvers):
-                    if approver not in self.departments:
-                        yield self.at(
-                            ("phases", pi, "gate", "approvers", ai),
-                            f"gate approver {approver!r} is not a department"
-                            + _hint(approver, self.departments),
-                        )
-                    elif phase.gate.approvers.index(approver) != ai:
-                        yield self.at(
-                            ("phases", pi, "gate", "approvers", ai),
-                            f"approver {approver!r} is listed twice",
-                        )
+            yield from self._phase_references(pi, phase)
         for bi, budget in enumerate(self.plan.budgets):
             if budget.feature not in self.features:
                 yield self.at(
@@ -149,6 +100,61 @@ class _Linter:
                     f"budget for unknown feature {budget.feature!r}"
                     + _hint(budget.feature, self.features),
                 )
+
+    def _system_references(self, si: int, system: System) -> Iterator[Problem]:
+        base = ("systems", si)
+        if system.department not in self.departments:
+            yield self.at(
+                (*base, "department"),
+                f"system {system.id!r}: unknown department {system.department!r}"
+                + _hint(system.department, self.departments),
+            )
+        for di, dep in enumerate(system.depends_on):
+            if dep == system.id:
+                yield self.at((*base, "depends_on", di), f"system {dep!r} depends on itself")
+            elif dep not in self.systems:
+                yield self.at(
+                    (*base, "depends_on", di),
+                    f"system {system.id!r} depends on unknown system {dep!r}"
+                    + _hint(dep, self.systems),
+                )
+        for fi, feature in enumerate(system.degrades):
+            if feature not in self.features:
+                yield self.at(
+                    (*base, "degrades", fi),
+                    f"system {system.id!r} degrades unknown feature {feature!r}"
+                    + _hint(feature, self.features),
+                )
+        for ti, step in enumerate(system.steps):
+            for fi, feature in enumerate(step.degrades):
+                if feature not in self.features:
+                    yield self.at(
+                        (*base, "steps", ti, "degrades", fi),
+                        f"step {step.key!r} degrades unknown feature {feature!r}"
+                        + _hint(feature, self.features),
+                    )
+
+    def _phase_references(self, pi: int, phase: Phase) -> Iterator[Problem]:
+        for i, system_id in enumerate(phase.systems):
+            if system_id not in self.systems:
+                yield self.at(
+                    ("phases", pi, "systems", i),
+                    f"phase {phase.id!r} names unknown system {system_id!r}"
+                    + _hint(system_id, self.systems),
+                )
+        if phase.gate:
+            for ai, approver in enumerate(phase.gate.approvers):
+                if approver not in self.departments:
+                    yield self.at(
+                        ("phases", pi, "gate", "approvers", ai),
+                        f"gate approver {approver!r} is not a department"
+                        + _hint(approver, self.departments),
+                    )
+                elif phase.gate.approvers.index(approver) != ai:
+                    yield self.at(
+                        ("phases", pi, "gate", "approvers", ai),
+                        f"approver {approver!r} is listed twice",
+                    )
 
     def cycles(self) -> Iterator[Problem]:
         graph = {s.id: list(s.depends_on) for s in self.plan.systems}

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cutover.plan.durations import format_duration
-from cutover.plan.models import Plan
+from cutover.plan.models import Plan, System
 from cutover.plan.timeline import Timeline
 
 FORMAT = "cutover.timeline/1"
@@ -27,9 +27,40 @@ def _s(value: timedelta) -> float:
 
 def timeline_data(plan: Plan, timeline: Timeline, file: str | None = None) -> dict[str, Any]:
     """Everything `cutover show` shows, as plain JSON-ready data."""
-    critical = set(timeline.critical_path)
-    phase_critical = {ref for p in timeline.phases for ref in p.critical}
-    budgets = {b.feature: b for b in plan.budgets}
+    return {
+        "format": FORMAT,
+        "plan": _plan_data(plan, timeline, file),
+        "days": _days(plan, timeline),
+        "phases": _phases(plan, timeline),
+        "departments": _departments(plan, timeline),
+        "critical_path": [
+            {
+                "system": s,
+                "step": t,
+                "start": _iso(plan, timeline.step(s, t).start),
+                "end": _iso(plan, timeline.step(s, t).end),
+            }
+            for s, t in timeline.critical_path
+        ],
+        "features": _features(plan, timeline),
+    }
+
+
+def _plan_data(plan: Plan, timeline: Timeline, file: str | None) -> dict[str, Any]:
+    return {
+        "name": plan.name,
+        "file": file,
+        "timezone": plan.timezone,
+        "program": {"legacy": plan.program.legacy, "target": plan.program.target},
+        "starts_at": _iso(plan, timeline.starts_at),
+        "ends_at": _iso(plan, timeline.end),
+        "duration_s": _s(timeline.duration),
+        "calibrated": bool(timeline.calibrated),
+    }
+
+
+def _days(plan: Plan, timeline: Timeline) -> list[dict[str, Any]]:
+    """The phases under way on each local day (a phase running past midnight is on both)."""
     days: dict[str, list[str]] = {}
     for slot in timeline.phases:
         day = slot.start.astimezone(plan.zone).date().isoformat()
@@ -37,7 +68,10 @@ def timeline_data(plan: Plan, timeline: Timeline, file: str | None = None) -> di
         end_day = slot.end.astimezone(plan.zone).date().isoformat()
         if end_day != day:
             days.setdefault(end_day, []).append(slot.phase)
+    return [{"date": d, "phases": list(dict.fromkeys(p))} for d, p in days.items()]
 
+
+def _phases(plan: Plan, timeline: Timeline) -> list[dict[str, Any]]:
     phases = []
     for phase, slot in zip(plan.phases, timeline.phases, strict=True):
         phases.append(
@@ -56,47 +90,55 @@ def timeline_data(plan: Plan, timeline: Timeline, file: str | None = None) -> di
                 "critical": [{"system": s, "step": t} for s, t in slot.critical],
             }
         )
+    return phases
 
-    departments = []
-    for department in plan.departments:
-        systems = []
-        for system in plan.systems:
-            if system.department != department.id:
-                continue
-            sslot = timeline.system(system.id)
-            steps = [
-                {
-                    "id": st.step,
-                    "kind": st.kind,
-                    "start": _iso(plan, st.start),
-                    "end": _iso(plan, st.end),
-                    "duration_s": _s(st.duration),
-                    "critical": (st.system, st.step) in critical,
-                    "phase_critical": (st.system, st.step) in phase_critical,
-                    "calibrated": (st.system, st.step) in timeline.calibrated,
-                }
-                for st in sslot.steps
-            ]
-            systems.append(
-                {
-                    "id": system.id,
-                    "name": system.title,
-                    "phase": sslot.phase,
-                    "depends_on": list(system.depends_on),
-                    "start": _iso(plan, sslot.start),
-                    "end": _iso(plan, sslot.end),
-                    "steps": steps,
-                }
-            )
-        departments.append(
-            {
-                "id": department.id,
-                "name": department.name,
-                "lead": department.lead,
-                "systems": systems,
-            }
-        )
 
+def _departments(plan: Plan, timeline: Timeline) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": department.id,
+            "name": department.name,
+            "lead": department.lead,
+            "systems": [
+                _system(plan, timeline, system)
+                for system in plan.systems
+                if system.department == department.id
+            ],
+        }
+        for department in plan.departments
+    ]
+
+
+def _system(plan: Plan, timeline: Timeline, system: System) -> dict[str, Any]:
+    critical = set(timeline.critical_path)
+    phase_critical = {ref for p in timeline.phases for ref in p.critical}
+    sslot = timeline.system(system.id)
+    steps = [
+        {
+            "id": st.step,
+            "kind": st.kind,
+            "start": _iso(plan, st.start),
+            "end": _iso(plan, st.end),
+            "duration_s": _s(st.duration),
+            "critical": (st.system, st.step) in critical,
+            "phase_critical": (st.system, st.step) in phase_critical,
+            "calibrated": (st.system, st.step) in timeline.calibrated,
+        }
+        for st in sslot.steps
+    ]
+    return {
+        "id": system.id,
+        "name": system.title,
+        "phase": sslot.phase,
+        "depends_on": list(system.depends_on),
+        "start": _iso(plan, sslot.start),
+        "end": _iso(plan, sslot.end),
+        "steps": steps,
+    }
+
+
+def _features(plan: Plan, timeline: Timeline) -> list[dict[str, Any]]:
+    budgets = {b.feature: b for b in plan.budgets}
     features = []
     for feature in plan.features:
         fw = timeline.feature(feature.id)
@@ -131,33 +173,7 @@ def timeline_data(plan: Plan, timeline: Timeline, file: str | None = None) -> di
                 "within_budget": within,
             }
         )
-
-    return {
-        "format": FORMAT,
-        "plan": {
-            "name": plan.name,
-            "file": file,
-            "timezone": plan.timezone,
-            "program": {"legacy": plan.program.legacy, "target": plan.program.target},
-            "starts_at": _iso(plan, timeline.starts_at),
-            "ends_at": _iso(plan, timeline.end),
-            "duration_s": _s(timeline.duration),
-            "calibrated": bool(timeline.calibrated),
-        },
-        "days": [{"date": d, "phases": list(dict.fromkeys(p))} for d, p in days.items()],
-        "phases": phases,
-        "departments": departments,
-        "critical_path": [
-            {
-                "system": s,
-                "step": t,
-                "start": _iso(plan, timeline.step(s, t).start),
-                "end": _iso(plan, timeline.step(s, t).end),
-            }
-            for s, t in timeline.critical_path
-        ],
-        "features": features,
-    }
+    return features
 
 
 def _local(plan: Plan, moment: datetime) -> str:

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cutover.sim.generator import Event, Generator, Settings
+    from cutover.sim.ledger import Ledger, read_ledger
     from cutover.sim.reconcile import Report
     from cutover.sim.server import RunningEstate, default_state_dir, running_estate
-    from cutover.sim.traffic import Ledger, TrafficResult, read_ledger, run_traffic
+    from cutover.sim.traffic import TrafficResult, run_traffic
 
 _HOME = {
     "Event": "generator",
@@ -31,9 +32,9 @@ _HOME = {
     "RunningEstate": "server",
     "default_state_dir": "server",
     "running_estate": "server",
-    "Ledger": "traffic",
+    "Ledger": "ledger",
     "TrafficResult": "traffic",
-    "read_ledger": "traffic",
+    "read_ledger": "ledger",
     "run_traffic": "traffic",
 }
 """Loaded on first use: `cutover --help` imports this package and must stay fast."""

@@ -11,85 +11,33 @@ Freeze modes (DESIGN.md): `buffer-writes` accepts business writes and holds
 them durably in the system's own store, replaying them in order on unfreeze;
 `read-only` refuses writes with 503 naming the system's `degrades` features;
 `offline` refuses every business call. A front system forwards what it accepts
-to the system of record (`cutover.sim.records`); if that system is frozen the
-write is held there, or refused naming *its* degraded features.
+to the system of record (`cutover.sim.business`, `cutover.sim.records`); if
+that system is frozen the write is held there, or refused naming *its*
+degraded features.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cutover import __version__, logs
-from cutover.plan.models import MigrateStep, Plan, System
-from cutover.sim.faults import FaultState
+from cutover.plan.models import MigrateStep, Plan
+from cutover.sim.business import Business
 from cutover.sim.kinds import TransactionRequest
 from cutover.sim.records import CannotReplay, Records, Reply, find_core
 from cutover.sim.state import SystemStore
+from cutover.sim.system import EstateError, SimSystem, fingerprint
+
+__all__ = ["Estate", "EstateError", "SimSystem"]
 
 log = logs.get_logger("cutover.sim.estate")
 
 DEFAULT_JOB_SECONDS = 1.0
 DRAIN_BATCH = 200
-
-
-class EstateError(Exception):
-    """An answer other than success: status, reason, and what was degraded."""
-
-    def __init__(
-        self,
-        status: int,
-        reason: str,
-        *,
-        outcome: str = "rejected",
-        degraded: list[str] | None = None,
-    ) -> None:
-        self.status = status
-        self.reason = reason
-        self.outcome = outcome
-        self.degraded = degraded or []
-        super().__init__(reason)
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"reason": self.reason, "status": self.outcome}
-        if self.degraded:
-            body["degraded"] = self.degraded
-        return body
-
-
-@dataclass
-class SimSystem:
-    """One system of the estate and its live state (persisted in `store`)."""
-
-    spec: System
-    store: SystemStore
-    program: str
-    frozen: bool = False
-    mode: str | None = None
-    draining: bool = False
-    faults: FaultState = field(default_factory=FaultState)
-    drain: asyncio.Future[Reply] | None = None
-
-    @property
-    def id(self) -> str:
-        return self.spec.id
-
-    @property
-    def buffering(self) -> bool:
-        return self.frozen and self.mode == "buffer-writes"
-
-    def degraded(self) -> list[str]:
-        if self.frozen and self.mode in ("read-only", "offline"):
-            return list(self.spec.degrades)
-        return []
-
-    def persist(self) -> None:
-        self.store.set_control(program=self.program, frozen=self.frozen, mode=self.mode)
 
 
 class Estate:
@@ -130,6 +78,7 @@ class Estate:
             creation_held=self._creation_held,
         )
         self.fronts = [s for s in self.systems.values() if s.spec.front]
+        self.business = Business(self.system, self.core, self.records)
         log.info(
             "estate_opened",
             plan=plan.name,
@@ -249,8 +198,8 @@ class Estate:
         prior = s.store.answer(key)
         if prior is None:
             return None
-        prior_call, fingerprint, status, body = prior
-        if prior_call != call or fingerprint != _fingerprint(request):
+        prior_call, prior_fingerprint, status, body = prior
+        if prior_call != call or prior_fingerprint != fingerprint(request):
             raise EstateError(
                 422, f"idempotency key {key!r} was used for a different request ({prior_call})"
             )
@@ -260,7 +209,7 @@ class Estate:
         self, system_id: str, call: str, key: str, request: dict[str, Any], reply: Reply
     ) -> None:
         self.system(system_id).store.remember(
-            key, call, _fingerprint(request), reply.status, reply.body
+            key, call, fingerprint(request), reply.status, reply.body
         )
 
     def freeze(self, system_id: str, mode: str) -> Reply:
@@ -326,7 +275,9 @@ class Estate:
                         if s is self.core:
                             self.records.apply(req, held.program, forced=True, origin=held.origin)
                         else:
-                            self._deliver(req, held.program, forced=True, origin=held.origin)
+                            self.business.deliver(
+                                req, held.program, forced=True, origin=held.origin
+                            )
                         done.append(held.seq)
                         replayed += 1
                         if delay:
@@ -398,154 +349,6 @@ class Estate:
             "detail": detail,
         }
 
-    # -------------------------------------------------------------- business
-
-    def front(self, system_id: str) -> SimSystem:
-        s = self.system(system_id)
-        if s.spec.front is None:
-            raise EstateError(404, f"{s.id} is not a front system: it has no business API")
-        return s
-
-    def transact(self, system_id: str, req: TransactionRequest) -> Reply:
-        """A front system receives a business transaction; the answer says what became of it."""
-        s = self.front(system_id)
-        fingerprint = _fingerprint(req.model_dump(exclude_none=True))
-        prior = s.store.ack(req.txn_id)
-        if prior is not None:
-            if prior[0] != fingerprint:
-                reply = Reply(
-                    409,
-                    {
-                        "txn_id": req.txn_id,
-                        "status": "rejected",
-                        "reason": f"txn_id {req.txn_id} was used for a different transaction",
-                    },
-                )
-                self._log(s, req, reply)
-                return reply
-            self._log(s, req, Reply(prior[1], {**prior[2], "status": "repeat"}))
-            return Reply(prior[1], prior[2])
-        injected = s.faults.error_for("transactions")
-        if injected is not None:
-            reply = Reply(
-                injected, {"txn_id": req.txn_id, "status": "refused", "reason": "injected fault"}
-            )
-            self._log(s, req, reply)
-            return reply
-        if s.frozen and s.mode in ("read-only", "offline"):
-            reply = self._refusal(s, req)
-            self._log(s, req, reply)
-            return reply
-        if s.frozen:  # buffer-writes (also while draining): hold it, in order
-            with s.store.transaction():
-                s.store.hold(
-                    "buffer",
-                    req.txn_id,
-                    req.member_id,
-                    req.model_dump(exclude_none=True),
-                    program=s.program,
-                    origin=s.id,
-                    kind=req.kind,
-                )
-                reply = Reply(
-                    202,
-                    {
-                        "txn_id": req.txn_id,
-                        "status": "buffered",
-                        "held_by": s.id,
-                        "program": s.program,
-                    },
-                )
-                s.store.put_ack(req.txn_id, fingerprint, reply.status, reply.body)
-                self._log(s, req, reply)
-            return reply
-        reply = self._deliver(req, s.program, forced=False, origin=s.id)
-        with s.store.transaction():
-            if reply.status in (200, 202):
-                s.store.put_ack(req.txn_id, fingerprint, reply.status, reply.body)
-            self._log(s, req, reply)
-        return reply
-
-    def _deliver(
-        self, req: TransactionRequest, program: str, *, forced: bool, origin: str
-    ) -> Reply:
-        """Hand a write to the system of record: applied, held there, or refused."""
-        core = self.core
-        if core is not None and core.frozen:
-            if core.mode == "buffer-writes":
-                core.store.hold(
-                    "buffer",
-                    req.txn_id,
-                    req.member_id,
-                    req.model_dump(exclude_none=True),
-                    program=program,
-                    origin=origin,
-                    kind=req.kind,
-                )
-                return Reply(
-                    202,
-                    {
-                        "txn_id": req.txn_id,
-                        "status": "buffered",
-                        "held_by": core.id,
-                        "program": program,
-                    },
-                )
-            if forced:
-                raise CannotReplay(f"system of record {core.id} is frozen {core.mode}")
-            return self._refusal(core, req)
-        return self.records.apply(req, program, forced=forced, origin=origin)
-
-    @staticmethod
-    def _refusal(s: SimSystem, req: TransactionRequest) -> Reply:
-        degraded = list(s.spec.degrades)
-        features = ", ".join(degraded) if degraded else "no announced feature"
-        return Reply(
-            503,
-            {
-                "txn_id": req.txn_id,
-                "status": "declined_degraded" if degraded else "refused",
-                "reason": f"{s.id} is frozen {s.mode}: degraded {features}",
-                "degraded": degraded,
-            },
-        )
-
-    def _log(self, s: SimSystem, req: TransactionRequest, reply: Reply) -> None:
-        core = self.core
-        buffering = s.buffering or (core is not None and core.buffering)
-        s.store.log_request(
-            txn_id=req.txn_id,
-            kind=req.kind,
-            member_id=req.member_id,
-            outcome=reply.outcome,
-            status=reply.status,
-            frozen=s.frozen,
-            mode=s.mode if s.frozen else None,
-            buffering=buffering,
-            program=s.program,
-            reason=reply.body.get("reason"),
-        )
-
-    def balance(self, system_id: str, member_id: int) -> dict[str, Any]:
-        s = self.front(system_id)
-        if s.frozen and s.mode == "offline":
-            raise EstateError(
-                503,
-                f"{s.id} is offline",
-                outcome="declined_degraded" if s.spec.degrades else "refused",
-                degraded=list(s.spec.degrades),
-            )
-        member = self.records.member(member_id)
-        if member is None:
-            raise EstateError(404, f"no member {member_id}")
-        return {
-            "member_id": member.member_id,
-            "status": member.status,
-            "balance_cents": member.balance_cents,
-            "lifetime_cents": member.lifetime_cents,
-            "program": s.program,
-        }
-
     def systems_list(self) -> list[dict[str, Any]]:
         return [
             {
@@ -558,7 +361,3 @@ class Estate:
             }
             for s in self.systems.values()
         ]
-
-
-def _fingerprint(request: dict[str, Any]) -> str:
-    return json.dumps({k: v for k, v in request.items() if k != "key"}, sort_keys=True)

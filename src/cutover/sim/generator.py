@@ -250,49 +250,73 @@ class Generator:
     def _transaction(
         self, member: _Member, actives: list[_Member]
     ) -> tuple[str, dict[str, Any]] | None:
-        rng = self.rng
         if not member.active:
             return None  # closed or merged earlier today
-        kind = rng.choices(self._kinds, weights=self._mix)[0]
+        kind = self.rng.choices(self._kinds, weights=self._mix)[0]
         txn_id = self._next_id()
         base: dict[str, Any] = {"txn_id": txn_id, "kind": kind, "member_id": member.member_id}
         if kind in ("redemption", "purchase_with_redemption"):
-            price = rng.choice(REWARD_PRICES)
-            if member.balance < rules.LEGACY_REDEEM_COST_CENTS:
-                kind, base["kind"] = "purchase", "purchase"
-            else:
-                base["item_cents"] = price
-                if kind == "purchase_with_redemption":
-                    base["amount_cents"] = price + self._amount()
-                member.balance -= rules.LEGACY_REDEEM_COST_CENTS
+            kind = self._redeem(member, base, kind)
         if kind in ("transaction_void", "return"):
-            usable = [
-                r
-                for r in member.recent
-                if kind == "transaction_void" or r[1] in ("purchase", "partner_purchase")
-            ]
-            if not usable:
-                kind, base["kind"] = "purchase", "purchase"
-            else:
-                ref, _, amount, channel = usable[-1]
-                member.recent.remove(usable[-1])
-                base["ref_txn_id"] = ref
-                if kind == "return":
-                    base["amount_cents"] = max(1, amount if rng.random() < 0.7 else amount // 2)
+            channel = self._refer_back(member, base, kind)
+            if channel is not None:
                 return channel, base
+            kind = _purchase_instead(base)
         if kind == "accounts_merged":
-            other = rng.choice(actives)
-            if other is member or not other.active:
-                kind, base["kind"] = "purchase", "purchase"
-            else:
-                base["other_member_id"] = other.member_id
-                other.active = False
-                member.balance += other.balance
+            kind = self._merge(member, base, actives)
+        kind = self._details(member, base, kind)
+        channel = self._channel(kind)
+        if kind in ("purchase", "partner_purchase", "purchase_with_redemption", "redemption"):
+            # remember it, so a later void or return can refer to it
+            member.recent.append((txn_id, kind, int(base.get("amount_cents", 0)), channel))
+            member.recent = member.recent[-5:]
+        return channel, base
+
+    def _redeem(self, member: _Member, base: dict[str, Any], kind: str) -> str:
+        """A redemption, or a plain purchase when the member cannot afford one."""
+        price = self.rng.choice(REWARD_PRICES)
+        if member.balance < rules.LEGACY_REDEEM_COST_CENTS:
+            return _purchase_instead(base)
+        base["item_cents"] = price
+        if kind == "purchase_with_redemption":
+            base["amount_cents"] = price + self._amount()
+        member.balance -= rules.LEGACY_REDEEM_COST_CENTS
+        return kind
+
+    def _refer_back(self, member: _Member, base: dict[str, Any], kind: str) -> str | None:
+        """Point a void or return at a recent purchase; its channel, or None if there is none."""
+        usable = [
+            r
+            for r in member.recent
+            if kind == "transaction_void" or r[1] in ("purchase", "partner_purchase")
+        ]
+        if not usable:
+            return None
+        ref, _, amount, channel = usable[-1]
+        member.recent.remove(usable[-1])
+        base["ref_txn_id"] = ref
+        if kind == "return":
+            base["amount_cents"] = max(1, amount if self.rng.random() < 0.7 else amount // 2)
+        return channel
+
+    def _merge(self, member: _Member, base: dict[str, Any], actives: list[_Member]) -> str:
+        """Merge another active member into this one, or make a purchase if none was drawn."""
+        other = self.rng.choice(actives)
+        if other is member or not other.active:
+            return _purchase_instead(base)
+        base["other_member_id"] = other.member_id
+        other.active = False
+        member.balance += other.balance
+        return "accounts_merged"
+
+    def _details(self, member: _Member, base: dict[str, Any], kind: str) -> str:
+        """The fields of the remaining kinds, and what they do to the member."""
+        rng = self.rng
         if kind == "account_closed":
             member.active = False
         if kind == "card_registered":
             if member.card:
-                kind, base["kind"] = "purchase", "purchase"
+                kind = _purchase_instead(base)
             member.card = True
         if kind == "card_reloaded":
             base["amount_cents"] = rng.choice(RELOADS)
@@ -311,15 +335,16 @@ class Generator:
         if kind in ("purchase", "partner_purchase"):
             base["amount_cents"] = self._amount()
             member.balance += rules.earn_cents(rules.LEGACY, base["amount_cents"])
-        channel = self._channel(kind)
-        if kind in ("purchase", "partner_purchase", "purchase_with_redemption", "redemption"):
-            # remember it, so a later void or return can refer to it
-            member.recent.append((txn_id, kind, int(base.get("amount_cents", 0)), channel))
-            member.recent = member.recent[-5:]
-        return channel, base
+        return kind
 
     def _amount(self) -> int:
         return min(25_000, max(95, round(self.rng.lognormvariate(math.log(650), 0.6))))
+
+
+def _purchase_instead(base: dict[str, Any]) -> str:
+    """Make the drafted transaction a plain purchase (what was drawn cannot happen)."""
+    base["kind"] = "purchase"
+    return "purchase"
 
 
 def _iso(at: datetime) -> str:

@@ -26,6 +26,7 @@ from cutover.plan.models import Environment, MigrateStep, Plan, Store, System
 from cutover.sim.kinds import (
     MERGE_LEG_SUFFIX,
     Original,
+    Priced,
     TransactionRequest,
     price,
     rules_program,
@@ -189,18 +190,7 @@ class Records:
         missing = [mid for mid in ids if store.member(mid) is None]
         if missing:
             if forced or from_pending or any(self._creation_pending(mid) for mid in missing):
-                self.pending.hold(
-                    "pending",
-                    req.txn_id,
-                    missing[0],
-                    req.model_dump(exclude_none=True),
-                    program=program,
-                    origin=origin,
-                )
-                return Reply(
-                    202,
-                    {"txn_id": req.txn_id, "status": "pending", "waits_for": missing[0]},
-                )
+                return self._wait(req, missing[0], program, origin)
             return self._declined(req, f"unknown member {missing[0]}")
         assert member is not None
         other = None
@@ -221,6 +211,30 @@ class Records:
         )
         if priced.decline and not forced:
             return self._declined(req, priced.decline)
+        return self._write(store, req, member, other, priced, program)
+
+    def _wait(self, req: TransactionRequest, member_id: int, program: str, origin: str) -> Reply:
+        """Hold a write for a member not created yet; it applies right after the creation."""
+        self.pending.hold(
+            "pending",
+            req.txn_id,
+            member_id,
+            req.model_dump(exclude_none=True),
+            program=program,
+            origin=origin,
+        )
+        return Reply(202, {"txn_id": req.txn_id, "status": "pending", "waits_for": member_id})
+
+    def _write(
+        self,
+        store: RecordStore,
+        req: TransactionRequest,
+        member: Member,
+        other: Member | None,
+        priced: Priced,
+        program: str,
+    ) -> Reply:
+        """Store a priced transaction: the member's new balance and its row (and a merge's leg)."""
         at = self.stamp()
         email = req.email if req.kind == "profile_updated" and req.email else member.email
         status = "closed" if req.kind == "account_closed" else member.status

@@ -24,26 +24,34 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from cutover import logs
 from cutover.errors import UsageError
+from cutover.sim.connection import Connection, TransportFailure
 from cutover.sim.events import Publisher, event_of
+from cutover.sim.fronts import Router, discover_fronts, estate_root
 from cutover.sim.generator import Event, Generator, Settings
+from cutover.sim.ledger import ACKNOWLEDGED, Ledger, read_ledger
+
+__all__ = [
+    "ACKNOWLEDGED",
+    "Ledger",
+    "Router",
+    "TrafficResult",
+    "check_rate",
+    "discover_fronts",
+    "drive",
+    "estate_root",
+    "read_ledger",
+    "run_traffic",
+    "write_stream",
+]
+"""Ledger and Router live in `cutover.sim.ledger` and `cutover.sim.fronts`; importable here too."""
 
 log = logs.get_logger("cutover.sim.traffic")
 
-FALLBACK: dict[str, tuple[str, ...]] = {
-    "pos": ("pos", "partner-pos", "app", "web", "customer-service"),
-    "partner-pos": ("partner-pos", "pos", "app", "web", "customer-service"),
-    "app": ("app", "web", "pos", "customer-service", "partner-pos"),
-    "web": ("web", "app", "pos", "customer-service", "partner-pos"),
-    "customer-service": ("customer-service", "app", "web", "pos", "partner-pos"),
-}
-ACKNOWLEDGED = frozenset({"applied", "buffered", "pending"})
 MAX_RATE = 100_000.0
 TRANSPORT_RETRIES = 5
 PACE_SLACK = 0.002
@@ -116,155 +124,12 @@ class TrafficResult:
         return data
 
 
-class Ledger:
-    """Every request and its acknowledgement, one JSON line each (reconciliation's input)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle: IO[str] = self.path.open("a", encoding="utf-8")
-        self._unflushed = 0
-
-    def write(self, entry: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
-        self._unflushed += 1
-        if self._unflushed >= 500:
-            self._handle.flush()
-            self._unflushed = 0
-
-    def close(self) -> None:
-        self._handle.flush()
-        self._handle.close()
-
-
-def read_ledger(path: str | Path) -> Iterator[dict[str, Any]]:
-    """The ledger's entries, in the order they were written."""
-    with Path(path).open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
-class Router:
-    """Which front system takes a transaction of a given channel from a given member."""
-
-    def __init__(self, fronts: list[tuple[str, str]]) -> None:
-        if not fronts:
-            raise UsageError(
-                "the estate has no front systems (no system with `front:` in the plan)"
-            )
-        self.by_kind: dict[str, list[str]] = {}
-        for system, kind in fronts:
-            self.by_kind.setdefault(kind, []).append(system)
-
-    def route(self, channel: str, member_id: int) -> str:
-        for kind in FALLBACK.get(channel, (channel,)):
-            systems = self.by_kind.get(kind)
-            if systems:
-                return systems[member_id % len(systems)]
-        return next(iter(self.by_kind.values()))[0]
-
-
-def estate_root(url: str) -> str:
-    """The estate's root URL from its root or from a `.../systems/{system}` template."""
-    url = url.rstrip("/")
-    if "/systems/" in url:
-        url = url.split("/systems/")[0]
-    if not url.startswith(("http://", "https://")):
-        raise UsageError(f"--target {url!r}: give the estate's URL, like http://127.0.0.1:8700")
-    return url
-
-
-def discover_fronts(url: str, token: str | None) -> list[tuple[str, str]]:
-    """(system, front kind) of every front system the estate serves."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = httpx.get(f"{estate_root(url)}/estate/v1/systems", headers=headers, timeout=10)
-    except httpx.HTTPError as exc:
-        raise UsageError(
-            f"cannot reach the estate at {estate_root(url)}: {type(exc).__name__}"
-        ) from None
-    if response.status_code == 401:
-        raise UsageError("the estate refused the token: set CUTOVER_ESTATE_TOKEN to its token")
-    if response.status_code != 200:
-        raise UsageError(f"the estate at {estate_root(url)} answered {response.status_code}")
-    return [(s["id"], s["front"]) for s in response.json()["systems"] if s.get("front")]
-
-
 def check_rate(rate: float) -> float:
     if not 0 < rate <= MAX_RATE or rate != rate:
         raise UsageError(
             f"--rate must be more than 0 and at most {MAX_RATE:,.0f} per second (got {rate:g})"
         )
     return rate
-
-
-class TransportFailure(Exception):
-    """The connection failed before a complete answer arrived."""
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection to the estate, lean enough to outrun it.
-
-    httpx's async pool costs more CPU per request than the estate itself once
-    dozens of connections are open, which would make the simulator, not the
-    estate, the bottleneck; this speaks just the HTTP the estate answers
-    (JSON bodies with Content-Length).
-    """
-
-    def __init__(self, host: str, port: int, token: str | None, timeout: float = 30.0) -> None:
-        self.host, self.port, self.timeout = host, port, timeout
-        self._head = f"Host: {host}:{port}\r\nContent-Type: application/json\r\n".encode()
-        if token:
-            self._head += f"Authorization: Bearer {token}\r\n".encode()
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        try:
-            return await asyncio.wait_for(self._post(path, body), self.timeout)
-        except (
-            OSError,
-            asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError,
-            TimeoutError,
-            ValueError,
-        ) as exc:
-            self.close()
-            raise TransportFailure(type(exc).__name__) from None
-
-    async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-        assert self._reader is not None
-        request = (
-            f"POST {path} HTTP/1.1\r\n".encode()
-            + self._head
-            + f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-        self._writer.write(request)
-        await self._writer.drain()
-        head = await self._reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        close = False
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value.strip())
-            elif name == b"connection" and value.strip().lower() == b"close":
-                close = True
-        payload = await self._reader.readexactly(length) if length else b""
-        if close:
-            self.close()
-        return status, payload
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self._reader = self._writer = None
 
 
 async def drive(
@@ -282,38 +147,10 @@ async def drive(
 ) -> TrafficResult:
     """Send `events` at `rate` per second until they run out, `duration` passes, or `stop` is set."""
     check_rate(rate)
-    parts = urlsplit(estate_root(url))
-    if parts.scheme != "http" or not parts.hostname:
-        raise UsageError(f"--target {url!r}: the simulator drives http:// estates")
-    port = parts.port or 80
+    pool = _connections(url, token, concurrency)
     result = TrafficResult()
-    pool: asyncio.Queue[Connection] = asyncio.Queue()
-    for _ in range(concurrency):
-        pool.put_nowait(Connection(parts.hostname, port, token))
-    slots = asyncio.Semaphore(concurrency * 2)
-    chains: dict[int, asyncio.Task[None]] = {}
-    tasks: set[asyncio.Task[None]] = set()
+    sends = _Sends(pool, concurrency, result, ledger, publisher)
     started = time.monotonic()
-
-    unjoined: set[int] = set()
-
-    async def send(event: Event, system: str, before: list[asyncio.Task[None]]) -> None:
-        try:
-            if before:
-                await asyncio.gather(*before, return_exceptions=True)
-            if unjoined.intersection(event.members()):
-                result.skipped += 1
-                return
-            connection = await pool.get()
-            try:
-                outcome = await _send_one(connection, event, system, result, ledger, publisher)
-            finally:
-                pool.put_nowait(connection)
-            if event.kind == "account_created" and outcome not in ACKNOWLEDGED:
-                unjoined.add(event.member_id)
-        finally:
-            slots.release()
-
     for index, event in enumerate(events):
         if stop is not None and stop.is_set():
             break
@@ -323,29 +160,93 @@ async def drive(
         due = started + index / rate
         if due - now > PACE_SLACK:  # sleep only when ahead: timers are coarser than 1/rate
             await asyncio.sleep(due - now)
-        await slots.acquire()
-        system = router.route(event.channel, event.member_id)
+        await sends.slots.acquire()
+        sends.start(event, router.route(event.channel, event.member_id))
+    await sends.finish()
+    result.seconds = time.monotonic() - started
+    log.info("traffic_done", **result.as_dict())
+    return result
+
+
+def _connections(url: str, token: str | None, concurrency: int) -> asyncio.Queue[Connection]:
+    """A pool of `concurrency` (not yet opened) connections to the estate at `url`."""
+    parts = urlsplit(estate_root(url))
+    if parts.scheme != "http" or not parts.hostname:
+        raise UsageError(f"--target {url!r}: the simulator drives http:// estates")
+    port = parts.port or 80
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(concurrency):
+        pool.put_nowait(Connection(parts.hostname, port, token))
+    return pool
+
+
+class _Sends:
+    """The sends of one run in flight: connections, slots, and each member's latest send.
+
+    A send waits for the member's previous ones (`chains`), so a customer does
+    one thing at a time; `slots` bounds how many are in flight.
+    """
+
+    def __init__(
+        self,
+        pool: asyncio.Queue[Connection],
+        concurrency: int,
+        result: TrafficResult,
+        ledger: Ledger | None,
+        publisher: Publisher | None,
+    ) -> None:
+        self.pool = pool
+        self.result = result
+        self.ledger = ledger
+        self.publisher = publisher
+        self.slots = asyncio.Semaphore(concurrency * 2)
+        self.chains: dict[int, asyncio.Task[None]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.unjoined: set[int] = set()
+
+    def start(self, event: Event, system: str) -> None:
+        """Send `event` to `system` after its members' earlier sends; a slot must be held."""
+        chains, tasks = self.chains, self.tasks
         members = event.members()
         before = [chains[m] for m in members if m in chains]
-        task = asyncio.create_task(send(event, system, before))
+        task = asyncio.create_task(self._send(event, system, before))
         tasks.add(task)
         for member in members:
             chains[member] = task
 
-        def _done(done: asyncio.Task[None], members: tuple[int, ...] = members) -> None:
+        def _done(done: asyncio.Task[None]) -> None:
             tasks.discard(done)
             for member in members:
                 if chains.get(member) is done:
                     del chains[member]
 
         task.add_done_callback(_done)
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)
-    while not pool.empty():
-        pool.get_nowait().close()
-    result.seconds = time.monotonic() - started
-    log.info("traffic_done", **result.as_dict())
-    return result
+
+    async def _send(self, event: Event, system: str, before: list[asyncio.Task[None]]) -> None:
+        try:
+            if before:
+                await asyncio.gather(*before, return_exceptions=True)
+            if self.unjoined.intersection(event.members()):
+                self.result.skipped += 1
+                return
+            connection = await self.pool.get()
+            try:
+                outcome = await _send_one(
+                    connection, event, system, self.result, self.ledger, self.publisher
+                )
+            finally:
+                self.pool.put_nowait(connection)
+            if event.kind == "account_created" and outcome not in ACKNOWLEDGED:
+                self.unjoined.add(event.member_id)
+        finally:
+            self.slots.release()
+
+    async def finish(self) -> None:
+        """Wait for every send still in flight, then close the connections."""
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        while not self.pool.empty():
+            self.pool.get_nowait().close()
 
 
 async def _send_one(
@@ -361,24 +262,7 @@ async def _send_one(
     encoded = json.dumps(body, separators=(",", ":")).encode()
     sent_at = time.time()
     begin = time.monotonic()
-    status: int | None = None
-    answer: dict[str, Any] = {}
-    error: str | None = None
-    attempts = 0
-    for attempt in range(1, TRANSPORT_RETRIES + 1):
-        attempts = attempt
-        try:
-            status, raw = await connection.post(path, encoded)
-        except TransportFailure as exc:
-            error = str(exc)
-            await asyncio.sleep(min(2.0, 0.05 * 2**attempt))
-            continue
-        try:
-            answer = json.loads(raw)
-        except ValueError:
-            answer = {"status": "rejected", "reason": raw[:200].decode(errors="replace")}
-        error = None
-        break
+    status, answer, error, attempts = await _exchange(connection, path, encoded)
     latency = (time.monotonic() - begin) * 1000
     outcome = str(answer.get("status", "rejected")) if status is not None else "unknown"
     if outcome == "repeat":
@@ -412,6 +296,31 @@ async def _send_one(
             )
         )
     return outcome
+
+
+async def _exchange(
+    connection: Connection, path: str, encoded: bytes
+) -> tuple[int | None, dict[str, Any], str | None, int]:
+    """POST, retrying transport failures only: (status, answer, last error, attempts)."""
+    status: int | None = None
+    answer: dict[str, Any] = {}
+    error: str | None = None
+    attempts = 0
+    for attempt in range(1, TRANSPORT_RETRIES + 1):
+        attempts = attempt
+        try:
+            status, raw = await connection.post(path, encoded)
+        except TransportFailure as exc:
+            error = str(exc)
+            await asyncio.sleep(min(2.0, 0.05 * 2**attempt))
+            continue
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            answer = {"status": "rejected", "reason": raw[:200].decode(errors="replace")}
+        error = None
+        break
+    return status, answer, error, attempts
 
 
 def run_traffic(
