@@ -3,7 +3,8 @@
 | module | commands |
 | --- | --- |
 | `plan` | validate, show, schema (never import Prefect) |
-| `migrate` | migrate copy, catchup, drain, verify, status, rejects, capture |
+| `migrate` | migrate copy, catchup, drain, verify |
+| `migrate_status` | migrate status, rejects, capture (added by `migrate`) |
 | `estate` | estate serve, simulate, reconcile |
 | `notices` | notices |
 | `demo` | demo, drill |
@@ -14,8 +15,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from cutover.cli import demo, estate, gate, migrate, notices, plan, run, server
 from cutover.cli.app import app, main
 
@@ -23,6 +22,3 @@ __all__ = ["app", "main"]
 
 for _module in (plan, migrate, estate, notices, demo, run, gate, server):
     _module.register(app)
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
