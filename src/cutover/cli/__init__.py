@@ -3,7 +3,8 @@
 | module | commands |
 | --- | --- |
 | `plan` | validate, show, schema (never import Prefect) |
-| `migrate` | migrate copy, catchup, drain, verify, status, rejects, capture |
+| `migrate` | migrate copy, catchup, drain, verify |
+| `migrate_status` | migrate status, rejects, capture (added by `migrate`) |
 | `estate` | estate serve, simulate, reconcile |
 | `notices` | notices |
 | `demo` | demo, drill |

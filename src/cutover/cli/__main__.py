@@ -1,4 +1,4 @@
-"""`python -m cutover.cli ...`: the `cutover` command, for environments without its script."""
+"""`python -m cutover.cli`: the `cutover` command, for tests and environments without the script."""
 
 from __future__ import annotations
 

@@ -17,55 +17,56 @@ from .options import JsonOption
 
 if TYPE_CHECKING:
     from cutover.drill import DemoResult
+    from cutover.plan import LoadedPlan
+
+
+PlanNameOption = Annotated[
+    str, typer.Option("--plan", help="The plan to play: a file, or a packaged plan's name.")
+]
+DemoTimeScaleOption = Annotated[
+    float | None,
+    typer.Option(
+        "--time-scale",
+        min=1.0,
+        help="Plan seconds per real second (default: the plan's active time in about 70 s).",
+    ),
+]
+RateOption = Annotated[
+    float,
+    typer.Option("--rate", min=1.0, max=2000.0, help="Simulated transactions per second."),
+]
+CustomersOption = Annotated[
+    int, typer.Option("--customers", min=10, max=1_000_000, help="Simulated customers.")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the simulated customers.")]
+UiOption = Annotated[
+    bool,
+    typer.Option(
+        "--ui",
+        help="Watch it in the Prefect UI: starts `prefect server start` (or uses "
+        "PREFECT_API_URL's), prints where to look, keeps it up until Ctrl-C.",
+    ),
+]
+DemoHomeOption = Annotated[
+    Path, typer.Option("--home", help="Where demo runs are kept (one folder per run).")
+]
 
 
 def demo(
-    plan: Annotated[
-        str, typer.Option("--plan", help="The plan to play: a file, or a packaged plan's name.")
-    ] = "rewards-tiers",
-    time_scale: Annotated[
-        float | None,
-        typer.Option(
-            "--time-scale",
-            min=1.0,
-            help="Plan seconds per real second (default: the plan's active time in about 70 s).",
-        ),
-    ] = None,
-    rate: Annotated[
-        float,
-        typer.Option("--rate", min=1.0, max=2000.0, help="Simulated transactions per second."),
-    ] = 60.0,
-    customers: Annotated[
-        int, typer.Option("--customers", min=10, max=1_000_000, help="Simulated customers.")
-    ] = 2000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated customers.")] = 7,
-    ui: Annotated[
-        bool,
-        typer.Option(
-            "--ui",
-            help="Watch it in the Prefect UI: starts `prefect server start` (or uses "
-            "PREFECT_API_URL's), prints where to look, keeps it up until Ctrl-C.",
-        ),
-    ] = False,
+    plan: PlanNameOption = "rewards-tiers",
+    time_scale: DemoTimeScaleOption = None,
+    rate: RateOption = 60.0,
+    customers: CustomersOption = 2000,
+    seed: SeedOption = 7,
+    ui: UiOption = False,
     json_out: JsonOption = False,
-    home: Annotated[
-        Path, typer.Option("--home", help="Where demo runs are kept (one folder per run).")
-    ] = Path("var/demo"),
+    home: DemoHomeOption = Path("var/demo"),
 ) -> None:
     """The main job on one machine: estate, traffic and the whole cutover, compressed, then reconciled."""
     from cutover.drill import DemoOptions, run_demo
 
     plan_file = resolve_plan(plan)
-    server: Any = None
-    ui_url = ""
-    if ui:  # before Prefect is imported: it reads PREFECT_API_URL once
-        from cutover.flows.server import start_ui_server, use_running_server
-
-        if os.environ.get("PREFECT_API_URL"):
-            ui_url = use_running_server()
-        else:
-            server = start_ui_server(home / "prefect")
-            ui_url = server.ui_url
+    server, ui_url = _ui_server(home) if ui else (None, "")
     try:
         result = run_demo(
             DemoOptions(
@@ -93,6 +94,19 @@ def demo(
         raise typer.Exit(1)
 
 
+def _ui_server(home: Path) -> tuple[Any, str]:
+    """The Prefect server to watch the demo in (None when PREFECT_API_URL names one) and its UI URL.
+
+    Called before Prefect is imported: it reads PREFECT_API_URL once.
+    """
+    from cutover.flows.server import start_ui_server, use_running_server
+
+    if os.environ.get("PREFECT_API_URL"):
+        return None, use_running_server()
+    server = start_ui_server(home / "prefect")
+    return server, server.ui_url
+
+
 def print_where_to_look(ui_url: str, plan: Path, run_key: str) -> None:
     """Where a department lead finds their systems, the board and the notices of this run."""
     from cutover.plan import load_plan
@@ -108,68 +122,57 @@ def print_where_to_look(ui_url: str, plan: Path, run_key: str) -> None:
     typer.echo("  (docs/ui-for-leads.md walks through each page)")
 
 
-def drill(
-    plan: Annotated[
-        str,
-        typer.Argument(
-            help="The plan to rehearse (or a packaged plan's name).", show_default=False
-        ),
-    ],
-    env: Annotated[
-        str,
-        typer.Option(
-            "--env", help="A simulated environment (never production).", show_default=False
-        ),
-    ],
-    rollback_at: Annotated[
-        str | None,
-        typer.Option(
-            "--rollback-at", help="SYSTEM:STEP after which to roll back, or `end` (after go-live)."
-        ),
-    ] = None,
-    faults: Annotated[
-        Path | None,
-        typer.Option(
-            "--faults", help="Faults file: error rates, latency, failing calls per system."
-        ),
-    ] = None,
-    time_scale: Annotated[
-        float | None,
-        typer.Option("--time-scale", min=1.0, help="Plan seconds per real second (default: auto)."),
-    ] = None,
-    rate: Annotated[
-        float,
-        typer.Option("--rate", min=1.0, max=2000.0, help="Simulated transactions per second."),
-    ] = 60.0,
-    customers: Annotated[int, typer.Option("--customers", min=10, max=1_000_000)] = 2000,
-    seed: Annotated[int, typer.Option("--seed")] = 7,
-    home: Annotated[Path, typer.Option("--home", help="Where drill runs are kept.")] = Path(
-        "var/drills"
+DrillPlanArgument = Annotated[
+    str,
+    typer.Argument(help="The plan to rehearse (or a packaged plan's name).", show_default=False),
+]
+DrillEnvOption = Annotated[
+    str,
+    typer.Option("--env", help="A simulated environment (never production).", show_default=False),
+]
+RollbackAtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rollback-at", help="SYSTEM:STEP after which to roll back, or `end` (after go-live)."
     ),
+]
+FaultsOption = Annotated[
+    Path | None,
+    typer.Option("--faults", help="Faults file: error rates, latency, failing calls per system."),
+]
+DrillTimeScaleOption = Annotated[
+    float | None,
+    typer.Option("--time-scale", min=1.0, help="Plan seconds per real second (default: auto)."),
+]
+DrillCustomersOption = Annotated[int, typer.Option("--customers", min=10, max=1_000_000)]
+DrillSeedOption = Annotated[int, typer.Option("--seed")]
+DrillHomeOption = Annotated[Path, typer.Option("--home", help="Where drill runs are kept.")]
+PastPointOfNoReturnOption = Annotated[
+    bool,
+    typer.Option(
+        "--past-point-of-no-return",
+        help="Rehearse a rollback even past the plan's point of no return (drills only).",
+    ),
+]
+
+
+def drill(
+    plan: DrillPlanArgument,
+    env: DrillEnvOption,
+    rollback_at: RollbackAtOption = None,
+    faults: FaultsOption = None,
+    time_scale: DrillTimeScaleOption = None,
+    rate: RateOption = 60.0,
+    customers: DrillCustomersOption = 2000,
+    seed: DrillSeedOption = 7,
+    home: DrillHomeOption = Path("var/drills"),
     json_out: JsonOption = False,
-    past_point_of_no_return: Annotated[
-        bool,
-        typer.Option(
-            "--past-point-of-no-return",
-            help="Rehearse a rollback even past the plan's point of no return (drills only).",
-        ),
-    ] = False,
+    past_point_of_no_return: PastPointOfNoReturnOption = False,
 ) -> None:
     """Rehearse the cutover on the simulated estate with traffic, faults and a rollback; then reconcile."""
     from cutover.drill import DemoOptions, run_demo
-    from cutover.plan import load_plan
 
-    if env == "production" or env.startswith("prod"):
-        raise UsageError(f"--env {env!r}: drills never run against production")
-    plan_file = resolve_plan(plan)
-    loaded = load_plan(plan_file)
-    environment = loaded.plan.environments.get(env)
-    if environment is None:
-        raise UsageError(f"--env {env!r} is not an environment of the plan")
-    if not environment.simulated:
-        raise UsageError(
-            f"--env {env!r} is not simulated (`simulated: true`): drills run on the estate"
-        )
+    plan_file, loaded = _drill_plan(plan, env)
     result = run_demo(
         DemoOptions(
             plan=plan_file,
@@ -193,6 +196,24 @@ def drill(
         raise typer.Exit(1)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _drill_plan(plan: str, env: str) -> tuple[Path, LoadedPlan]:
+    """The plan file and the loaded plan to rehearse, refusing any environment but a simulated one."""
+    from cutover.plan import load_plan
+
+    if env == "production" or env.startswith("prod"):
+        raise UsageError(f"--env {env!r}: drills never run against production")
+    plan_file = resolve_plan(plan)
+    loaded = load_plan(plan_file)
+    environment = loaded.plan.environments.get(env)
+    if environment is None:
+        raise UsageError(f"--env {env!r} is not an environment of the plan")
+    if not environment.simulated:
+        raise UsageError(
+            f"--env {env!r} is not simulated (`simulated: true`): drills run on the estate"
+        )
+    return plan_file, loaded
 
 
 def print_demo_summary(result: DemoResult) -> None:

@@ -9,12 +9,17 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
 
 from cutover.errors import UsageError
+
+from .options import PlanArgument
+
+if TYPE_CHECKING:
+    from cutover.sim.generator import Settings
 
 TOKEN_ENV = "CUTOVER_ESTATE_TOKEN"
 DEFAULT_PORT = 8700
@@ -75,42 +80,49 @@ def _faults(specs: list[str], plan: Any) -> dict[str, Any]:
     return result
 
 
+SimulatedEnvOption = Annotated[
+    str | None,
+    typer.Option("--env", "-e", help="Simulated environment (default: the plan's first)."),
+]
+PortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--port",
+        "-p",
+        help="Port (default: the environment's base_url port, else 8700; 0: any free port).",
+    ),
+]
+HostOption = Annotated[str, typer.Option("--host", help="Interface to listen on.")]
+WorkdirOption = Annotated[
+    Path, typer.Option("--workdir", help="Relative store paths resolve here.")
+]
+ServeStateDirOption = Annotated[
+    Path | None,
+    typer.Option("--state-dir", help="The systems' own stores (default WORKDIR/var/ENV/estate)."),
+]
+InsecureNoAuthOption = Annotated[
+    bool,
+    typer.Option("--insecure-no-auth", help="Serve without a bearer token (loopback only)."),
+]
+FaultOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fault",
+        help="SYSTEM:KNOB=VALUE fault knob (repeatable), e.g. pos-stores:error_rate=0.05.",
+    ),
+]
+
+
 @estate_app.command("serve")
 def serve(
-    plan: Annotated[Path, typer.Argument(help="The plan file.", show_default=False)],
-    env: Annotated[
-        str | None,
-        typer.Option("--env", "-e", help="Simulated environment (default: the plan's first)."),
-    ] = None,
-    port: Annotated[
-        int | None,
-        typer.Option(
-            "--port",
-            "-p",
-            help="Port (default: the environment's base_url port, else 8700; 0: any free port).",
-        ),
-    ] = None,
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
-    workdir: Annotated[
-        Path, typer.Option("--workdir", help="Relative store paths resolve here.")
-    ] = Path(),
-    state_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--state-dir", help="The systems' own stores (default WORKDIR/var/ENV/estate)."
-        ),
-    ] = None,
-    insecure_no_auth: Annotated[
-        bool,
-        typer.Option("--insecure-no-auth", help="Serve without a bearer token (loopback only)."),
-    ] = False,
-    fault: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--fault",
-            help="SYSTEM:KNOB=VALUE fault knob (repeatable), e.g. pos-stores:error_rate=0.05.",
-        ),
-    ] = None,
+    plan: PlanArgument,
+    env: SimulatedEnvOption = None,
+    port: PortOption = None,
+    host: HostOption = "127.0.0.1",
+    workdir: WorkdirOption = Path(),
+    state_dir: ServeStateDirOption = None,
+    insecure_no_auth: InsecureNoAuthOption = False,
+    fault: FaultOption = None,
 ) -> None:
     """Serve every system of PLAN: control API at /systems/<id>/cutover/v1, business API at /systems/<id>/api/v1."""
     from cutover.plan import load_plan
@@ -118,22 +130,8 @@ def serve(
 
     loaded = load_plan(plan).plan
     env = _environment(loaded, env)
-    token = os.environ.get(TOKEN_ENV) or None
-    if not token and not insecure_no_auth:
-        raise UsageError(
-            f"{TOKEN_ENV} is not set: export a bearer token, or pass --insecure-no-auth for a loopback-only estate"
-        )
-    if insecure_no_auth:
-        token = None
-        if host not in LOOPBACK:
-            raise UsageError(
-                f"--insecure-no-auth serves loopback only; --host {host} needs a token"
-            )
-    if port is None:
-        parts = urlsplit(loaded.environments[env].base_url.replace("{system}", "x"))
-        port = parts.port if parts.hostname in LOOPBACK and parts.port else DEFAULT_PORT
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port must be between 0 and 65535 (got {port})")
+    token = _serve_token(insecure_no_auth, host)
+    port = _serve_port(port, loaded, env)
     faults = _faults(fault or [], loaded)
 
     def ready(actual: int) -> None:
@@ -155,79 +153,103 @@ def serve(
     )
 
 
+def _serve_token(insecure_no_auth: bool, host: str) -> str | None:
+    """The bearer token from the environment; None only for a loopback estate without auth."""
+    token = os.environ.get(TOKEN_ENV) or None
+    if not token and not insecure_no_auth:
+        raise UsageError(
+            f"{TOKEN_ENV} is not set: export a bearer token, or pass --insecure-no-auth for a loopback-only estate"
+        )
+    if insecure_no_auth:
+        token = None
+        if host not in LOOPBACK:
+            raise UsageError(
+                f"--insecure-no-auth serves loopback only; --host {host} needs a token"
+            )
+    return token
+
+
+def _serve_port(port: int | None, plan: Any, env: str) -> int:
+    """--port, else the environment's base_url port on loopback, else 8700."""
+    if port is None:
+        parts = urlsplit(plan.environments[env].base_url.replace("{system}", "x"))
+        port = parts.port if parts.hostname in LOOPBACK and parts.port else DEFAULT_PORT
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535 (got {port})")
+    return port
+
+
+CustomersOption = Annotated[int, typer.Option("--customers", "-n", help="Simulated members.")]
+MonthsOption = Annotated[float, typer.Option("--months", "-m", help="Simulated months.")]
+SeedOption = Annotated[int, typer.Option("--seed", "-s", help="Same seed, same stream.")]
+RateOption = Annotated[
+    float, typer.Option("--rate", "-r", help="Transactions per second sent to the estate.")
+]
+TargetOption = Annotated[
+    str | None,
+    typer.Option("--target", "-t", help="Estate URL to drive, e.g. http://127.0.0.1:8700."),
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Write the event stream here (JSON lines; - for stdout) instead of driving an estate.",
+    ),
+]
+DurationOption = Annotated[
+    float | None, typer.Option("--duration", help="Stop after this many seconds.")
+]
+CountOption = Annotated[
+    int | None, typer.Option("--count", help="Stop after this many transactions.")
+]
+LedgerOption = Annotated[
+    Path, typer.Option("--ledger", help="Ledger of every request and answer (with --target).")
+]
+PublishOption = Annotated[
+    str | None,
+    typer.Option(
+        "--publish",
+        help="Event stream: a JSON-lines file (default var/traffic/events.jsonl with --target), -, redis://127.0.0.1:6379/0?stream=NAME or nats://127.0.0.1:4222?subject=NAME.",
+    ),
+]
+ConcurrencyOption = Annotated[int, typer.Option("--concurrency", help="Connections to the estate.")]
+RunIdOption = Annotated[
+    str | None, typer.Option("--run-id", help="Prefix of every txn_id (default s<seed>).")
+]
+FirstMemberOption = Annotated[
+    int, typer.Option("--first-member", help="First member id (keep runs apart).")
+]
+SummaryJsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+
+
 def simulate(
-    customers: Annotated[int, typer.Option("--customers", "-n", help="Simulated members.")] = 5000,
-    months: Annotated[float, typer.Option("--months", "-m", help="Simulated months.")] = 3.0,
-    seed: Annotated[int, typer.Option("--seed", "-s", help="Same seed, same stream.")] = 1,
-    rate: Annotated[
-        float, typer.Option("--rate", "-r", help="Transactions per second sent to the estate.")
-    ] = 100.0,
-    target: Annotated[
-        str | None,
-        typer.Option("--target", "-t", help="Estate URL to drive, e.g. http://127.0.0.1:8700."),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Write the event stream here (JSON lines; - for stdout) instead of driving an estate.",
-        ),
-    ] = None,
-    duration: Annotated[
-        float | None, typer.Option("--duration", help="Stop after this many seconds.")
-    ] = None,
-    count: Annotated[
-        int | None, typer.Option("--count", help="Stop after this many transactions.")
-    ] = None,
-    ledger: Annotated[
-        Path, typer.Option("--ledger", help="Ledger of every request and answer (with --target).")
-    ] = Path("var/traffic/ledger.jsonl"),
-    publish: Annotated[
-        str | None,
-        typer.Option(
-            "--publish",
-            help="Event stream: a JSON-lines file (default var/traffic/events.jsonl with --target), -, redis://127.0.0.1:6379/0?stream=NAME or nats://127.0.0.1:4222?subject=NAME.",
-        ),
-    ] = None,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", help="Connections to the estate.")
-    ] = 32,
-    run_id: Annotated[
-        str | None, typer.Option("--run-id", help="Prefix of every txn_id (default s<seed>).")
-    ] = None,
-    first_member: Annotated[
-        int, typer.Option("--first-member", help="First member id (keep runs apart).")
-    ] = 1,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    customers: CustomersOption = 5000,
+    months: MonthsOption = 3.0,
+    seed: SeedOption = 1,
+    rate: RateOption = 100.0,
+    target: TargetOption = None,
+    out: OutOption = None,
+    duration: DurationOption = None,
+    count: CountOption = None,
+    ledger: LedgerOption = Path("var/traffic/ledger.jsonl"),
+    publish: PublishOption = None,
+    concurrency: ConcurrencyOption = 32,
+    run_id: RunIdOption = None,
+    first_member: FirstMemberOption = 1,
+    as_json: SummaryJsonOption = False,
 ) -> None:
     """Simulated customers: the 15 transaction types, driving an estate (--target) or written out (--out)."""
-    from cutover.sim.events import JsonLines, open_publisher
     from cutover.sim.generator import Settings
 
-    if (target is None) == (out is None):
-        raise UsageError(
-            "give exactly one of --target URL (drive an estate) or --out FILE (write the stream)"
-        )
-    if duration is not None and (not duration > 0 or math.isinf(duration)):
-        raise UsageError(f"--duration must be a positive number of seconds (got {duration:g})")
-    if count is not None and count < 1:
-        raise UsageError(f"--count must be at least 1 (got {count})")
-    if not 1 <= concurrency <= 1024:
-        raise UsageError(f"--concurrency must be between 1 and 1024 (got {concurrency})")
+    _check_simulate(target, out, duration, count, concurrency)
     settings = Settings(
         customers=customers, months=months, seed=seed, run=run_id, first_member=first_member
     ).check()
     if out is not None:
-        from cutover.sim.traffic import write_stream
-
-        extra = open_publisher(publish)
-        written = write_stream(settings, _Tee(JsonLines(out), extra), count=count)
-        summary: dict[str, Any] = {"generated": written, "out": str(out)}
-        if publish:
-            summary["published"] = publish
-        _summary(summary, as_json, err=str(out) == "-")
+        _write_stream(settings, out, publish, count, as_json)
         return
+    from cutover.sim.events import open_publisher
     from cutover.sim.traffic import check_rate, run_traffic
 
     check_rate(rate)
@@ -246,6 +268,41 @@ def simulate(
         concurrency=concurrency,
     )
     _summary({**result.as_dict(), "ledger": str(ledger)}, as_json)
+
+
+def _check_simulate(
+    target: str | None,
+    out: Path | None,
+    duration: float | None,
+    count: int | None,
+    concurrency: int,
+) -> None:
+    """Refuse a contradictory or out-of-range `simulate`, one line per problem found first."""
+    if (target is None) == (out is None):
+        raise UsageError(
+            "give exactly one of --target URL (drive an estate) or --out FILE (write the stream)"
+        )
+    if duration is not None and (not duration > 0 or math.isinf(duration)):
+        raise UsageError(f"--duration must be a positive number of seconds (got {duration:g})")
+    if count is not None and count < 1:
+        raise UsageError(f"--count must be at least 1 (got {count})")
+    if not 1 <= concurrency <= 1024:
+        raise UsageError(f"--concurrency must be between 1 and 1024 (got {concurrency})")
+
+
+def _write_stream(
+    settings: Settings, out: Path, publish: str | None, count: int | None, as_json: bool
+) -> None:
+    """`simulate --out`: the event stream written to a file (and to --publish), not sent."""
+    from cutover.sim.events import JsonLines, open_publisher
+    from cutover.sim.traffic import write_stream
+
+    extra = open_publisher(publish)
+    written = write_stream(settings, _Tee(JsonLines(out), extra), count=count)
+    summary: dict[str, Any] = {"generated": written, "out": str(out)}
+    if publish:
+        summary["published"] = publish
+    _summary(summary, as_json, err=str(out) == "-")
 
 
 class _Tee:
@@ -273,17 +330,12 @@ def _summary(data: dict[str, Any], as_json: bool, *, err: bool = False) -> None:
 
 
 def reconcile(
-    plan: Annotated[Path, typer.Argument(help="The plan file.", show_default=False)],
+    plan: PlanArgument,
     ledger: Annotated[Path, typer.Option("--ledger", help="The simulator's ledger.")] = Path(
         "var/traffic/ledger.jsonl"
     ),
-    env: Annotated[
-        str | None,
-        typer.Option("--env", "-e", help="Simulated environment (default: the plan's first)."),
-    ] = None,
-    workdir: Annotated[
-        Path, typer.Option("--workdir", help="Relative store paths resolve here.")
-    ] = Path(),
+    env: SimulatedEnvOption = None,
+    workdir: WorkdirOption = Path(),
     state_dir: Annotated[
         Path | None,
         typer.Option(

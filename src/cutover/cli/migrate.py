@@ -1,42 +1,40 @@
-"""`cutover migrate copy|catchup|drain|verify|status|rejects|capture`: the data plane for operators.
+"""`cutover migrate copy|catchup|drain|verify`: the data plane for operators.
 
 Every command names a plan, an environment and a system (and `--step` when the
 system has several migrate steps); the stores and the mapping come from the plan.
 On a terminal a rich progress bar shows rows, rows/s, ETA and lag; elsewhere a plain
-line every few seconds goes to stderr. Results go to stdout. Heavy imports happen
-inside the commands.
+line every few seconds goes to stderr (`cli.progress`). Results go to stdout. Heavy
+imports happen inside the commands. `status`, `rejects` and `capture` live in
+`cli.migrate_status`; the options every command shares in `cli.migrate_options`.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cutover.errors import StepError, UsageError
 
+from . import migrate_status
+from .migrate_options import EnvOpt, JobOpt, JsonOpt, PlanArg, StepOpt, SystemOpt, bind, emit
+from .progress import progress_view
+
 if TYPE_CHECKING:
-    from cutover.migrate.binding import Binding
-    from cutover.migrate.progress import Progress
+    from cutover.migrate.copy import CopyReport
+    from cutover.migrate.throttle import Throttle
 
 migrate_app = typer.Typer(
     name="migrate",
     help="Move a system's data to its new store while writes go on: copy, catch up, drain, verify.",
     no_args_is_help=True,
 )
-capture_app = typer.Typer(
-    name="capture", help="Change capture on a store: install, status, remove.", no_args_is_help=True
-)
-migrate_app.add_typer(capture_app)
 
 
 class PathOption(StrEnum):
@@ -45,82 +43,75 @@ class PathOption(StrEnum):
     python = "python"
 
 
-PlanArg = Annotated[Path, typer.Argument(help="The plan file.", show_default=False)]
-EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment whose stores to use.")]
-SystemOpt = Annotated[str, typer.Option("--system", "-s", help="The system whose data moves.")]
-StepOpt = Annotated[
-    str | None, typer.Option("--step", help="The migrate step's id, if the system has several.")
+PathOpt = Annotated[
+    PathOption, typer.Option("--path", help="auto picks sql when both stores share a server.")
 ]
-JobOpt = Annotated[
-    str | None, typer.Option("--job", help="Job id (default: mapping:source->target).")
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Copy streams (default on 500k+ rows into PostgreSQL: 2 for the python path, "
+        "2 for the sql path at --nice-ratio 0; else 1).",
+    ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+ChunkRowsOpt = Annotated[
+    int, typer.Option("--chunk-rows", min=1, help="Rows per chunk and checkpoint.")
+]
+NiceRatioOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--nice-ratio",
+        min=0.0,
+        help="A fixed throttle: sleep this times each chunk's duration (0 = full speed).",
+    ),
+]
+KeepWritesOpt = Annotated[
+    float,
+    typer.Option(
+        "--keep-writes",
+        min=0.0,
+        max=1.0,
+        help="Adaptive throttle: keep live writes at this share of their rate.",
+    ),
+]
+ThrottleFlagOpt = Annotated[
+    Path | None,
+    typer.Option("--throttle-flag", help="While this file exists, the copy pauses."),
+]
+RejectsOpt = Annotated[
+    Path | None, typer.Option("--rejects", help="Write the reject file here (JSON lines).")
+]
+BatchOpt = Annotated[int, typer.Option("--batch", min=1, help="Changes per applied batch.")]
+FreezeCommandOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--freeze-command", help="Shell command that freezes (buffers) the system's writes."
+    ),
+]
+UnfreezeCommandOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--unfreeze-command",
+        help="Shell command that resumes writes; always run after a freeze.",
+    ),
+]
+SwitchCommandOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--switch-command",
+        help="Shell command run after verification passes, before unfreezing.",
+    ),
+]
+AlreadyFrozenOpt = Annotated[
+    bool, typer.Option("--already-frozen", help="Writes are already held; do not freeze.")
+]
+NoVerifyOpt = Annotated[bool, typer.Option("--no-verify", help="Skip verification (not advised).")]
 
 
 def register(app: typer.Typer) -> None:
     """Add `cutover migrate ...` to the main command."""
     app.add_typer(migrate_app, name="migrate")
-
-
-def _bind(plan: Path, env: str, system: str, step: str | None) -> Binding:
-    from cutover.migrate.binding import bind
-
-    return bind(plan, env, system, step)
-
-
-@contextmanager
-def _progress_view(label: str) -> Iterator[Callable[[Progress], None]]:
-    """A progress callback: a rich bar on a terminal, a plain line every 5 s otherwise."""
-    if not sys.stderr.isatty():
-        last = [0.0]
-
-        def plain(p: Progress) -> None:
-            if time.monotonic() - last[0] >= 5.0:
-                last[0] = time.monotonic()
-                typer.echo(p.line(), err=True)
-
-        yield plain
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
-    from rich.progress import Progress as Bar
-
-    bar = Bar(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[rows]}"),
-        TextColumn("{task.fields[rate]}"),
-        TextColumn("{task.fields[eta]}"),
-        TextColumn("{task.fields[lag]}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
-    task = bar.add_task(label, total=None, rows="", rate="", eta="", lag="")
-
-    def draw(p: Progress) -> None:
-        rows = f"{p.rows_done:,}" + (f"/{p.rows_total:,}" if p.rows_total else "") + " rows"
-        lag = f"lag {p.lag_entries:,} / {p.lag_s:.1f}s" if p.phase in ("catch-up", "drain") else ""
-        bar.update(
-            task,
-            completed=p.rows_done,
-            total=p.rows_total,
-            description=f"{p.phase} [{p.path}]",
-            rows=rows,
-            rate=f"{p.rows_per_s:,.0f}/s",
-            lag=lag,
-            eta=f"eta {p.eta_s:,.0f}s" if p.eta_s is not None else "",
-        )
-
-    with bar:
-        yield draw
-
-
-def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
-    if as_json:
-        typer.echo(json.dumps(data, default=str))
-    else:
-        typer.echo(text)
 
 
 @migrate_app.command("copy")
@@ -130,59 +121,20 @@ def copy_command(
     system: SystemOpt,
     step: StepOpt = None,
     job: JobOpt = None,
-    path: Annotated[
-        PathOption, typer.Option("--path", help="auto picks sql when both stores share a server.")
-    ] = PathOption.auto,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers",
-            min=1,
-            help="Copy streams (default on 500k+ rows into PostgreSQL: 2 for the python path, "
-            "2 for the sql path at --nice-ratio 0; else 1).",
-        ),
-    ] = None,
-    chunk_rows: Annotated[
-        int, typer.Option("--chunk-rows", min=1, help="Rows per chunk and checkpoint.")
-    ] = 20_000,
-    nice_ratio: Annotated[
-        float | None,
-        typer.Option(
-            "--nice-ratio",
-            min=0.0,
-            help="A fixed throttle: sleep this times each chunk's duration (0 = full speed).",
-        ),
-    ] = None,
-    keep_writes: Annotated[
-        float,
-        typer.Option(
-            "--keep-writes",
-            min=0.0,
-            max=1.0,
-            help="Adaptive throttle: keep live writes at this share of their rate.",
-        ),
-    ] = 0.95,
-    throttle_flag: Annotated[
-        Path | None,
-        typer.Option("--throttle-flag", help="While this file exists, the copy pauses."),
-    ] = None,
-    rejects: Annotated[
-        Path | None, typer.Option("--rejects", help="Write the reject file here (JSON lines).")
-    ] = None,
+    path: PathOpt = PathOption.auto,
+    workers: WorkersOpt = None,
+    chunk_rows: ChunkRowsOpt = 20_000,
+    nice_ratio: NiceRatioOpt = None,
+    keep_writes: KeepWritesOpt = 0.95,
+    throttle_flag: ThrottleFlagOpt = None,
+    rejects: RejectsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Install change capture and copy a snapshot in checkpointed chunks (resumes a job under way)."""
     from cutover.migrate.copy import run_copy
-    from cutover.migrate.throttle import Throttle
 
-    b = _bind(plan, env, system, step)
-    flag = str(throttle_flag) if throttle_flag else None
-    throttle = (
-        Throttle(keep_writes=keep_writes, flag_file=flag)
-        if nice_ratio is None
-        else Throttle(keep_writes=None, nice_ratio=nice_ratio, flag_file=flag)
-    )
-    with _progress_view("copy") as view:
+    b = bind(plan, env, system, step)
+    with progress_view("copy") as view:
         report = run_copy(
             b.source,
             b.target,
@@ -191,10 +143,24 @@ def copy_command(
             path=path.value,
             workers=workers,
             chunk_rows=chunk_rows,
-            throttle=throttle,
+            throttle=_throttle(keep_writes, nice_ratio, throttle_flag),
             rejects=rejects,
             progress=view,
         )
+    emit(asdict(report), as_json, _copy_text(report))
+
+
+def _throttle(keep_writes: float, nice_ratio: float | None, flag_file: Path | None) -> Throttle:
+    """The adaptive throttle, or the fixed one when --nice-ratio is given."""
+    from cutover.migrate.throttle import Throttle
+
+    flag = str(flag_file) if flag_file else None
+    if nice_ratio is None:
+        return Throttle(keep_writes=keep_writes, flag_file=flag)
+    return Throttle(keep_writes=None, nice_ratio=nice_ratio, flag_file=flag)
+
+
+def _copy_text(report: CopyReport) -> str:
     text = (
         f"copy {report.job}: {report.rows:,} rows, {report.rejected:,} rejected, "
         f"{report.seconds:.1f}s ({report.rows_per_s:,.0f} rows/s), path {report.path}: "
@@ -202,7 +168,7 @@ def copy_command(
     )
     if report.rejects_file:
         text += f"\nrejects written to {report.rejects_file}"
-    _emit(asdict(report), as_json, text)
+    return text
 
 
 @migrate_app.command("catchup")
@@ -220,9 +186,7 @@ def catchup_command(
         ),
     ] = None,
     max_lag_entries: Annotated[int, typer.Option("--max-lag-entries", min=0)] = 5_000,
-    batch: Annotated[
-        int, typer.Option("--batch", min=1, help="Changes per applied batch.")
-    ] = 5_000,
+    batch: BatchOpt = 5_000,
     timeout: Annotated[
         str | None, typer.Option("--timeout", help="Give up after this long (e.g. 30m).")
     ] = None,
@@ -234,10 +198,10 @@ def catchup_command(
     """Apply captured changes to the target until lag is under the thresholds."""
     from cutover.migrate.catchup import catch_up
 
-    b = _bind(plan, env, system, step)
+    b = bind(plan, env, system, step)
     if follow and timeout is None:
         raise UsageError("--follow runs until --timeout; give one (e.g. --timeout 1h)")
-    with _progress_view("catch-up") as view:
+    with progress_view("catch-up") as view:
         report = catch_up(
             b.source,
             b.target,
@@ -250,7 +214,7 @@ def catchup_command(
             follow=follow,
             progress=view,
         )
-    _emit(
+    emit(
         asdict(report),
         as_json,
         f"catch-up {report.job}: {report.entries:,} changes in {report.seconds:.1f}s "
@@ -270,7 +234,11 @@ def _seconds(text: str, option: str) -> float:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _shell(command: str, what: str, system: str) -> Callable[[], None]:
+def _shell(command: str | None, what: str, system: str) -> Callable[[], None] | None:
+    """The shell command as a callable that raises StepError when it fails; None for no command."""
+    if command is None:
+        return None
+
     def run() -> None:
         done = subprocess.run(command, shell=True, check=False)
         if done.returncode != 0:
@@ -288,35 +256,12 @@ def drain_command(
     system: SystemOpt,
     step: StepOpt = None,
     job: JobOpt = None,
-    freeze_command: Annotated[
-        str | None,
-        typer.Option(
-            "--freeze-command", help="Shell command that freezes (buffers) the system's writes."
-        ),
-    ] = None,
-    unfreeze_command: Annotated[
-        str | None,
-        typer.Option(
-            "--unfreeze-command",
-            help="Shell command that resumes writes; always run after a freeze.",
-        ),
-    ] = None,
-    switch_command: Annotated[
-        str | None,
-        typer.Option(
-            "--switch-command",
-            help="Shell command run after verification passes, before unfreezing.",
-        ),
-    ] = None,
-    already_frozen: Annotated[
-        bool, typer.Option("--already-frozen", help="Writes are already held; do not freeze.")
-    ] = False,
-    no_verify: Annotated[
-        bool, typer.Option("--no-verify", help="Skip verification (not advised).")
-    ] = False,
-    batch: Annotated[
-        int, typer.Option("--batch", min=1, help="Changes per applied batch.")
-    ] = 5_000,
+    freeze_command: FreezeCommandOpt = None,
+    unfreeze_command: UnfreezeCommandOpt = None,
+    switch_command: SwitchCommandOpt = None,
+    already_frozen: AlreadyFrozenOpt = False,
+    no_verify: NoVerifyOpt = False,
+    batch: BatchOpt = 5_000,
     as_json: JsonOpt = False,
 ) -> None:
     """Final drain: freeze writes, apply the last changes, verify, switch, unfreeze; prints the pause."""
@@ -324,23 +269,23 @@ def drain_command(
 
     if (freeze_command is None) == (not already_frozen):
         raise UsageError("give either --freeze-command CMD or --already-frozen")
-    b = _bind(plan, env, system, step)
-    with _progress_view("drain") as view:
+    b = bind(plan, env, system, step)
+    with progress_view("drain") as view:
         report = final_drain(
             b.source,
             b.target,
             b.mapping,
             job=job,
-            freeze=_shell(freeze_command, "freeze", system) if freeze_command else None,
-            unfreeze=_shell(unfreeze_command, "unfreeze", system) if unfreeze_command else None,
-            switch=_shell(switch_command, "switch", system) if switch_command else None,
+            freeze=_shell(freeze_command, "freeze", system),
+            unfreeze=_shell(unfreeze_command, "unfreeze", system),
+            switch=_shell(switch_command, "switch", system),
             verify=not no_verify,
             max_lag_s=b.max_lag_s,
             batch=batch,
             progress=view,
         )
     verdict = "not verified" if report.verification is None else report.verification.summary()
-    _emit(
+    emit(
         asdict(report),
         as_json,
         f"drain {report.job}: write pause {report.pause_s:.3f}s, {report.drained_entries:,} last "
@@ -362,7 +307,7 @@ def verify_command(
     across servers), conservation per member (exit 1 on any difference)."""
     from cutover.migrate.verification import verify
 
-    b = _bind(plan, env, system, step)
+    b = bind(plan, env, system, step)
     report = verify(
         b.source,
         b.target,
@@ -388,110 +333,4 @@ def verify_command(
         raise typer.Exit(1)
 
 
-@migrate_app.command("status")
-def status_command(
-    plan: PlanArg,
-    env: EnvOpt,
-    system: SystemOpt,
-    step: StepOpt = None,
-    job: JobOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Where the job stands: copy, applied position, lag, capture, rejects (read from the stores)."""
-    from cutover.migrate.state import status
-
-    b = _bind(plan, env, system, step)
-    s = status(b.source, b.target, b.mapping, job=job)
-    if as_json:
-        typer.echo(json.dumps(s.to_dict(), default=str))
-        return
-    copy_state = "done" if s.copy_done else ("under way" if s.started else "not started")
-    lines = [
-        f"job {s.job} · path {s.path}",
-        f"copy: {copy_state}, {s.rows_copied:,} rows, {s.rejected:,} rejected, "
-        f"{sum(1 for x in s.slices if x.done)}/{len(s.slices)} slices done",
-    ]
-    if s.capture is not None:
-        cap = s.capture
-        lines.append(
-            f"capture on source: {'installed' if cap.installed else 'not installed'}, head {cap.head:,}, "
-            f"{cap.entries:,} entries kept"
-        )
-        lines.append(
-            f"catch-up: applied {s.applied_pos:,} ({s.applied_entries:,} changes), "
-            f"lag {s.lag_entries:,} entries / {s.lag_s:.2f}s"
-        )
-    if s.reverse_capture is not None:
-        lines.append(
-            f"reverse capture on target: {'installed' if s.reverse_capture.installed else 'not installed'}"
-        )
-    typer.echo("\n".join(lines))
-
-
-@migrate_app.command("rejects")
-def rejects_command(
-    plan: PlanArg,
-    env: EnvOpt,
-    system: SystemOpt,
-    out: Annotated[Path, typer.Option("--out", "-o", help="The reject file to write.")],
-    step: StepOpt = None,
-    job: JobOpt = None,
-) -> None:
-    """Write the reject file: every source row that failed cleansing, with the reason."""
-    from cutover.migrate.state import write_rejects
-
-    b = _bind(plan, env, system, step)
-    count = write_rejects(b.source, b.target, b.mapping, out, job=job)
-    typer.echo(f"{count:,} rejected rows written to {out}")
-
-
-def _capture(
-    plan: Path, env: str, system: str, step: str | None, reverse: bool, action: str
-) -> None:
-    from cutover.migrate import capture
-
-    b = _bind(plan, env, system, step)
-    end = b.target if reverse else b.source
-    where = f"{'target' if reverse else 'source'} {end.label}"
-    if action == "install":
-        s = capture.install_capture(end.config, b.mapping, reverse=reverse, label=end.label)
-        typer.echo(f"capture installed on {where}: head {s.head:,}")
-    elif action == "remove":
-        capture.remove_capture(end.config, b.mapping, reverse=reverse, label=end.label)
-        typer.echo(f"capture removed from {where}")
-    else:
-        s = capture.capture_status(end.config, b.mapping, reverse=reverse, label=end.label)
-        state = "installed" if s.installed else "not installed"
-        age = f", oldest {s.oldest_age_s:.1f}s old" if s.oldest_age_s is not None else ""
-        typer.echo(
-            f"capture on {where} ({s.table}): {state}, head {s.head:,}, {s.entries:,} entries{age}"
-        )
-
-
-ReverseOpt = Annotated[
-    bool, typer.Option("--reverse", help="The target table (reverse capture, for rollback).")
-]
-
-
-@capture_app.command("install")
-def capture_install(
-    plan: PlanArg, env: EnvOpt, system: SystemOpt, step: StepOpt = None, reverse: ReverseOpt = False
-) -> None:
-    """Install change capture (triggers + changelog); idempotent."""
-    _capture(plan, env, system, step, reverse, "install")
-
-
-@capture_app.command("status")
-def capture_status_command(
-    plan: PlanArg, env: EnvOpt, system: SystemOpt, step: StepOpt = None, reverse: ReverseOpt = False
-) -> None:
-    """Show whether capture is installed and how much the changelog holds."""
-    _capture(plan, env, system, step, reverse, "status")
-
-
-@capture_app.command("remove")
-def capture_remove(
-    plan: PlanArg, env: EnvOpt, system: SystemOpt, step: StepOpt = None, reverse: ReverseOpt = False
-) -> None:
-    """Remove change capture (triggers and changelog): the undo of install."""
-    _capture(plan, env, system, step, reverse, "remove")
+migrate_status.add_to(migrate_app)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 DEFAULT_HOME = Path("var/cutover")
 
+PlanArgument = Annotated[Path, typer.Argument(help="The plan file.", show_default=False)]
 JournalOption = Annotated[
     str | None,
     typer.Option(

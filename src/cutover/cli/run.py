@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,52 +22,61 @@ from .options import (
     DataRootOption,
     JournalOption,
     JsonOption,
+    PlanArgument,
     check_environment,
     default_journal,
     default_run_key,
     make_request,
 )
 
-OnFailureChoice = Literal["retry", "skip", "rollback"]
+if TYPE_CHECKING:
+    from cutover.engine.results import RunSummary
+
+RunEnvOption = Annotated[
+    str,
+    typer.Option(
+        "--env",
+        help="Environment of the plan to run against (spelled out).",
+        show_default=False,
+    ),
+]
+TimeScaleOption = Annotated[
+    float,
+    typer.Option(
+        "--time-scale", min=1.0, help="Run N times faster than the plan's clock (drills)."
+    ),
+]
+AutoApproveOption = Annotated[
+    bool, typer.Option("--auto-approve", help="Approve every gate automatically (drills only).")
+]
+RunKeyOption = Annotated[
+    str | None,
+    typer.Option("--run-key", help="Resume (or name) a run: the same key skips what is done."),
+]
+OnFailureOption = Annotated[
+    str | None,
+    typer.Option(
+        "--on-failure",
+        help="Answer decision gates automatically: retry, skip or rollback (drills).",
+    ),
+]
+SkipIdleOption = Annotated[
+    bool,
+    typer.Option("--skip-idle", help="Drills: jump the clock over idle time between phases."),
+]
 
 
 def run(
-    plan: Annotated[Path, typer.Argument(help="The plan file.", show_default=False)],
-    env: Annotated[
-        str,
-        typer.Option(
-            "--env",
-            help="Environment of the plan to run against (spelled out).",
-            show_default=False,
-        ),
-    ],
-    time_scale: Annotated[
-        float,
-        typer.Option(
-            "--time-scale", min=1.0, help="Run N times faster than the plan's clock (drills)."
-        ),
-    ] = 1.0,
-    auto_approve: Annotated[
-        bool, typer.Option("--auto-approve", help="Approve every gate automatically (drills only).")
-    ] = False,
-    run_key: Annotated[
-        str | None,
-        typer.Option("--run-key", help="Resume (or name) a run: the same key skips what is done."),
-    ] = None,
+    plan: PlanArgument,
+    env: RunEnvOption,
+    time_scale: TimeScaleOption = 1.0,
+    auto_approve: AutoApproveOption = False,
+    run_key: RunKeyOption = None,
     journal: JournalOption = None,
     base_url: BaseUrlOption = None,
-    on_failure: Annotated[
-        str | None,
-        typer.Option(
-            "--on-failure",
-            help="Answer decision gates automatically: retry, skip or rollback (drills).",
-        ),
-    ] = None,
+    on_failure: OnFailureOption = None,
     json_out: JsonOption = False,
-    skip_idle: Annotated[
-        bool,
-        typer.Option("--skip-idle", help="Drills: jump the clock over idle time between phases."),
-    ] = False,
+    skip_idle: SkipIdleOption = False,
     data_root: DataRootOption = None,
 ) -> None:
     """Run a cutover plan as a Prefect flow; the same --run-key resumes a crashed run."""
@@ -94,6 +103,11 @@ def run(
         skip_idle=skip_idle,
     )
     summary = execute_run(request)
+    _print_run(summary, plan, env, key, json_out)
+
+
+def _print_run(summary: RunSummary, plan: Path, env: str, key: str, json_out: bool) -> None:
+    """The run's outcome line, the rollback command if one was decided, the JSON if asked."""
     typer.echo(
         f"run {key}: {summary.outcome} — {summary.systems} systems, "
         f"{summary.notices} notices published"
@@ -108,7 +122,7 @@ def run(
 
 
 def rollback_cmd(
-    plan: Annotated[Path, typer.Argument(help="The plan file.", show_default=False)],
+    plan: PlanArgument,
     env: Annotated[
         str, typer.Option("--env", help="Environment (spelled out).", show_default=False)
     ],

@@ -61,6 +61,32 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _reconciliation(report: Any, traffic: Any) -> dict[str, Any]:
+    """The reconciliation figures of the drill report."""
+    return {
+        "sent": traffic.sent if traffic else 0,
+        "acknowledged": report.acknowledged,
+        "lost": len(report.lost),
+        "duplicated": len(report.duplicated),
+        "refused": report.refused,
+        "declined_degraded": report.declined_degraded,
+        "ok": report.ok,
+    }
+
+
+def _rollback(rehearsal: Rehearsal) -> dict[str, Any] | None:
+    """Where and how fast the rehearsal rolled back; None when it did not."""
+    rolled, summary = rehearsal.rolled, rehearsal.summary
+    if rolled is None:
+        return None
+    assert summary is not None
+    return {
+        "at": rehearsal.options.rollback_at or summary.stopped_at,
+        "rto_seconds": rolled.rto_seconds,
+        "systems": rolled.rolled_back,
+    }
+
+
 def summarize(
     rehearsal: Rehearsal,
     report: Any,
@@ -78,22 +104,7 @@ def summarize(
     history = journal.history(run_key)
     outbox = workdir / "run" / "notices-outbox.jsonl"
     notices = _read_jsonl(outbox)
-    reconciliation = {
-        "sent": traffic.sent if traffic else 0,
-        "acknowledged": report.acknowledged,
-        "lost": len(report.lost),
-        "duplicated": len(report.duplicated),
-        "refused": report.refused,
-        "declined_degraded": report.declined_degraded,
-        "ok": report.ok,
-    }
-    rollback = None
-    if rolled is not None:
-        rollback = {
-            "at": rehearsal.options.rollback_at or summary.stopped_at,
-            "rto_seconds": rolled.rto_seconds,
-            "systems": rolled.rolled_back,
-        }
+    reconciliation = _reconciliation(report, traffic)
     full = build_report(
         plan=plan,
         timeline=build_timeline(plan),
@@ -103,7 +114,7 @@ def summarize(
         clock=clock,
         reconciliation=reconciliation,
         notices=[{k: n.get(k) for k in ("at", "feature", "kind", "channel")} for n in notices],
-        rollback=rollback,
+        rollback=_rollback(rehearsal),
         extra={"programs": programs},
     )
     return DemoResult(

@@ -149,6 +149,7 @@ def _fmt(seconds: float | None) -> str:
 
 
 def markdown(report: dict[str, Any]) -> str:
+    """The drill report as Markdown: reconciliation, rollback, steps, pauses, lag, notices."""
     lines = [
         f"# Drill report — {report['plan']}",
         "",
@@ -157,42 +158,11 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     rec = report.get("reconciliation")
     if rec:
-        lines += [
-            "## Reconciliation",
-            "",
-            "| sent | acknowledged | lost | duplicated | refused | declined (announced degradation) |",
-            "| --- | --- | --- | --- | --- | --- |",
-            f"| {rec.get('sent', '—')} | {rec.get('acknowledged', '—')} | {rec.get('lost', '—')} | "
-            f"{rec.get('duplicated', '—')} | {rec.get('refused', '—')} | "
-            f"{rec.get('declined_degraded', '—')} |",
-            "",
-        ]
+        lines += _reconciliation_lines(rec)
     rb = report.get("rollback")
     if rb:
-        lines += [
-            "## Rollback",
-            "",
-            f"Rolled back at `{rb.get('at', '?')}`; time to roll back (RTO): "
-            f"**{rb.get('rto_seconds', 0):.1f} s** real; {len(report.get('undo_steps', []))} undo steps.",
-            "",
-            "| system | undo step | status | real |",
-            "| --- | --- | --- | --- |",
-            *[
-                f"| {u['system']} | {u['step']} | {u['status']} | {u['real_s']:.2f} s |"
-                for u in report.get("undo_steps", [])
-            ],
-            "",
-        ]
-    lines += ["## Steps: planned and actual (plan time)", ""]
-    lines += ["| system | step | planned | actual | status |", "| --- | --- | --- | --- | --- |"]
-    for m in report["steps"]:
-        flag = ""
-        if m["actual_s"] is not None and m["actual_s"] > m["planned_s"] * 1.2:
-            flag = " ⚠ slower"
-        lines.append(
-            f"| {m['system']} | {m['step']} | {_fmt(m['planned_s'])} | {_fmt(m['actual_s'])}{flag} "
-            f"| {m['status']} |"
-        )
+        lines += _rollback_lines(rb, report.get("undo_steps", []))
+    lines += _step_lines(report["steps"])
     if report["write_pauses"]:
         lines += ["", "## Write pauses (real seconds)", "", "| system | pause |", "| --- | --- |"]
         lines += [f"| {p['system']} | {p['write_pause_s']:.3f} s |" for p in report["write_pauses"]]
@@ -202,13 +172,60 @@ def markdown(report: dict[str, Any]) -> str:
             fields = ", ".join(f"{k}={v}" for k, v in lag.items() if k not in ("system", "step"))
             lines.append(f"- {lag['system']} · {lag['step']}: {fields}")
     if report["notices"]:
-        lines += ["", f"## Customer notices sent ({len(report['notices'])})", ""]
-        lines += ["| at | feature | kind | channel |", "| --- | --- | --- | --- |"]
-        lines += [
-            f"| {n.get('at', '')} | {n.get('feature', '')} | {n.get('kind', '')} | {n.get('channel', '')} |"
-            for n in report["notices"]
-        ]
+        lines += _notice_lines(report["notices"])
     return "\n".join(lines) + "\n"
+
+
+def _reconciliation_lines(rec: dict[str, Any]) -> list[str]:
+    return [
+        "## Reconciliation",
+        "",
+        "| sent | acknowledged | lost | duplicated | refused | declined (announced degradation) |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| {rec.get('sent', '—')} | {rec.get('acknowledged', '—')} | {rec.get('lost', '—')} | "
+        f"{rec.get('duplicated', '—')} | {rec.get('refused', '—')} | "
+        f"{rec.get('declined_degraded', '—')} |",
+        "",
+    ]
+
+
+def _rollback_lines(rb: dict[str, Any], undo: list[dict[str, Any]]) -> list[str]:
+    return [
+        "## Rollback",
+        "",
+        f"Rolled back at `{rb.get('at', '?')}`; time to roll back (RTO): "
+        f"**{rb.get('rto_seconds', 0):.1f} s** real; {len(undo)} undo steps.",
+        "",
+        "| system | undo step | status | real |",
+        "| --- | --- | --- | --- |",
+        *[f"| {u['system']} | {u['step']} | {u['status']} | {u['real_s']:.2f} s |" for u in undo],
+        "",
+    ]
+
+
+def _step_lines(steps: list[dict[str, Any]]) -> list[str]:
+    """Planned against actual plan time per step, slower than planned by 20% flagged."""
+    lines = ["## Steps: planned and actual (plan time)", ""]
+    lines += ["| system | step | planned | actual | status |", "| --- | --- | --- | --- | --- |"]
+    for m in steps:
+        flag = ""
+        if m["actual_s"] is not None and m["actual_s"] > m["planned_s"] * 1.2:
+            flag = " ⚠ slower"
+        lines.append(
+            f"| {m['system']} | {m['step']} | {_fmt(m['planned_s'])} | {_fmt(m['actual_s'])}{flag} "
+            f"| {m['status']} |"
+        )
+    return lines
+
+
+def _notice_lines(notices: list[dict[str, Any]]) -> list[str]:
+    lines = ["", f"## Customer notices sent ({len(notices)})", ""]
+    lines += ["| at | feature | kind | channel |", "| --- | --- | --- | --- |"]
+    lines += [
+        f"| {n.get('at', '')} | {n.get('feature', '')} | {n.get('kind', '')} | {n.get('channel', '')} |"
+        for n in notices
+    ]
+    return lines
 
 
 def write_report(report: dict[str, Any], directory: Path) -> Path:
