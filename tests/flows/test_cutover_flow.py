@@ -145,3 +145,34 @@ def test_a_department_not_awaited_is_refused_and_the_run_stays_paused(
             wait_for_paused("flow-refuse")
             resume("flow-refuse", {"department": dept, "decision": "approve", "name": "Q"})
         thread.join(timeout=180)
+
+
+@pytest.mark.parametrize("flow_name", ["cutover", "rollback"])
+def test_the_flows_refuse_production_with_auto_approve_whoever_starts_them(
+    prefect_server: None, workdir: Path, flow_name: str
+) -> None:
+    """Started with plain parameters (as the UI's custom run or `prefect deployment run`
+    would), production with auto-approve fails validation: the run fails saying why,
+    and nothing runs (no journal is even opened)."""
+    from cutover.flows.cutover_flow import cutover
+    from cutover.flows.rollback_flow import rollback
+
+    flow = {"cutover": cutover, "rollback": rollback}[flow_name]
+    parameters = {
+        "plan_path": str(DEMO.resolve()),
+        "env": "production",
+        "run_key": f"refused-{flow_name}",
+        "journal": str(workdir / "journal.db"),
+        "workdir": str(workdir / "run"),
+        "auto_approve": True,
+    }
+    with pytest.raises(Exception, match="--auto-approve is refused for env production"):
+        flow(request=parameters)  # type: ignore[arg-type]
+    assert not (workdir / "journal.db").exists()
+    [run] = [
+        r
+        for r in flow_runs()
+        if r.parameters.get("request", {}).get("run_key") == parameters["run_key"]
+    ]
+    assert run.state is not None and run.state.is_failed()
+    assert "--auto-approve is refused for env production" in str(run.state.message)

@@ -216,48 +216,43 @@ def _drill_plan(plan: str, env: str) -> tuple[Path, LoadedPlan]:
     return plan_file, loaded
 
 
+def _zero_or_red(count: int) -> str:
+    return "[green]0[/]" if count == 0 else f"[red]{count}[/]"
+
+
 def print_demo_summary(result: DemoResult) -> None:
+    """The rehearsal's figures as a table: what a release manager reads first."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console(width=None if Console().is_terminal else 120)
-    r = result.as_dict()
+    kind = "drill" if result.run_key.startswith("drill") else "demo"
     table = Table(
-        title=f"cutover {'drill' if r['run_key'].startswith('drill') else 'demo'} — "
-        f"{r['plan']} ({r['seconds']:.0f} s)",
+        title=f"cutover {kind} — {result.plan} ({result.seconds:.0f} s)",
         title_justify="left",
         show_header=False,
     )
     table.add_column("what")
     table.add_column("value")
-    ok = "[green]0[/]"
+    rolled = f"yes, in {result.rto_seconds or 0:.1f} s (RTO)" if result.rolled_back else "no"
     rows = [
-        ("outcome", r["outcome"]),
-        (
-            "phases / systems / steps done",
-            f"{r['phases']} / {r['systems']} / {r['steps']}",
-        ),
-        ("time scale", f"{r['time_scale']:g}× (idle time skipped)"),
+        ("outcome", result.outcome),
+        ("phases / systems / steps done", f"{result.phases} / {result.systems} / {result.steps}"),
+        ("time scale", f"{result.time_scale:g}× (idle time skipped)"),
         (
             "transactions sent / acknowledged",
-            f"{r['transactions']:,} / {r['acknowledged']:,}",
+            f"{result.transactions:,} / {result.acknowledged:,}",
         ),
-        ("lost", ok if r["lost"] == 0 else f"[red]{r['lost']}[/]"),
-        ("duplicated", ok if r["duplicated"] == 0 else f"[red]{r['duplicated']}[/]"),
-        (
-            "refused (outside an announced degradation)",
-            ok if r["refused"] == 0 else f"[red]{r['refused']}[/]",
-        ),
-        ("declined inside announced degradations", f"{r['declined_degraded']:,}"),
-        ("longest write pause", f"{r['max_write_pause_s']:.3f} s"),
-        (
-            "rolled back",
-            f"yes, in {r['rto_seconds']:.1f} s (RTO)" if r.get("rolled_back") else "no",
-        ),
-        ("programs now served", ", ".join(sorted(set(r.get("programs", {}).values())))),
-        ("customer notices sent", f"{r['notices']} ({', '.join(r['notice_kinds'])})"),
-        ("report", r["report"]),
-        ("notices outbox", r["outbox"]),
+        ("lost", _zero_or_red(result.lost)),
+        ("duplicated", _zero_or_red(result.duplicated)),
+        ("refused (outside an announced degradation)", _zero_or_red(result.refused)),
+        ("declined inside announced degradations", f"{result.declined_degraded:,}"),
+        ("longest write pause", f"{result.max_write_pause_s:.3f} s"),
+        ("rolled back", rolled),
+        ("programs now served", ", ".join(sorted(set(result.programs.values())))),
+        ("customer notices sent", f"{result.notices} ({', '.join(result.notice_kinds)})"),
+        ("report", result.report),
+        ("notices outbox", result.outbox),
     ]
     for what, value in rows:
         table.add_row(what, str(value))
