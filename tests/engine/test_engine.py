@@ -171,3 +171,56 @@ def test_no_mapping_file_is_read_after_the_plan_is_loaded(
     assert [execute(ctx, "loyalty-core", step).status for step in CORE] == ["done"] * 5
     undone = undo_system(ctx, "loyalty-core")
     assert list(undone) == ["freeze", "carry-back", "switch-back", "unfreeze", "discard"]
+
+
+CORE_STEPS = """      - {step: migrate, source: members-legacy, target: members-new, mapping: mappings/members.yaml, rollback: carry-back/members.yaml, expected: 40m}
+      - {step: freeze, mode: buffer-writes, expected: 5m}
+      - {step: verify, checks: [counts, checksums, conservation, system], expected: 10m}
+      - {step: switch, expected: 5m, degrades: [redeem-rewards]}
+      - {step: unfreeze, expected: 5m}
+"""
+SHAPES = {
+    "freeze-first": (
+        """      - {step: freeze, mode: buffer-writes, expected: 5m}
+      - {step: migrate, source: members-legacy, target: members-new, mapping: mappings/members.yaml, rollback: carry-back/members.yaml, expected: 40m}
+      - {step: verify, checks: [counts, checksums, conservation, system], expected: 10m}
+      - {step: switch, expected: 5m, degrades: [redeem-rewards]}
+      - {step: unfreeze, expected: 5m}
+"""
+    ),
+    "no-freeze": (
+        """      - {step: migrate, source: members-legacy, target: members-new, mapping: mappings/members.yaml, rollback: carry-back/members.yaml, expected: 40m}
+      - {step: verify, checks: [counts, checksums, conservation, system], expected: 10m}
+      - {step: switch, expected: 5m, degrades: [redeem-rewards]}
+"""
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+@pytest.mark.parametrize("unfrozen", [True, False], ids=["after-go-live", "still-frozen"])
+def test_a_switched_system_with_data_holds_writes_while_they_go_back(
+    tmp_path: Path, shape: str, unfrozen: bool
+) -> None:
+    """Whatever the order of its steps (freeze first, no freeze at all), a system switched
+    with data is rolled back with writes held from before the carry-back to after the
+    switch-back, and its copy discarded only once it serves the legacy program again."""
+    plans = tmp_path / "plans"
+    shutil.copytree(PLANS, plans)
+    text = (plans / "demo.yaml").read_text()
+    assert CORE_STEPS in text
+    (plans / "demo.yaml").write_text(text.replace(CORE_STEPS, SHAPES[shape]))
+    ctx = RunContext.load(
+        request_for(tmp_path, run_key=f"shape-{shape}", plan_path=str(plans / "demo.yaml"))
+    )
+    ctx.clock()
+    system = ctx.plan.system("loyalty-core")
+    for step in system.steps:
+        if step.step == "unfreeze" and not unfrozen:
+            break
+        ctx.journal.begin(ctx.run_key, system.id, step.key)
+        ctx.journal.finish(ctx.run_key, system.id, step.key)
+    names = [name for name, _ in undo_steps(ctx, system)]
+    frozen = shape == "freeze-first" and not unfrozen
+    hold = [] if frozen else ["freeze"]
+    assert names == [*hold, "carry-back", "switch-back", "unfreeze", "discard"]

@@ -46,5 +46,7 @@ def test_a_request_is_immutable_hashable_and_refuses_unknown_fields() -> None:
 
 
 def test_a_run_key_is_checked() -> None:
-    with pytest.raises(ValidationError, match="lowercase letters, digits and dashes"):
+    with pytest.raises(
+        ValidationError, match="'Night 1': use lowercase letters, digits and dashes"
+    ):
         RunRequest(**{**BASE, "run_key": "Night 1"}, env="staging")  # type: ignore[arg-type]

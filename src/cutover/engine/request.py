@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 OnFailure = Literal["retry", "skip", "rollback"]
 PRODUCTION = "production"
@@ -56,12 +56,15 @@ class RunRequest(BaseModel):
         default=False, description="drills: rehearse a rollback past the point of no return"
     )
 
+    @field_validator("run_key")
+    @classmethod
+    def _run_key(cls, value: str) -> str:
+        if not RUN_KEY.fullmatch(value):
+            raise ValueError(f"{value!r}: use lowercase letters, digits and dashes (max 81)")
+        return value
+
     @model_validator(mode="after")
     def _guard(self) -> RunRequest:
-        if not RUN_KEY.fullmatch(self.run_key):
-            raise ValueError(
-                f"run key {self.run_key!r}: use lowercase letters, digits and dashes (max 81)"
-            )
         if self.env == PRODUCTION:
             refused = [
                 name

@@ -3,8 +3,10 @@
 For each system, its steps are walked in reverse and each kind says what its undo
 takes (`cutover.engine.steps`), from what the journal says was done (never from what
 the plan hoped). For a system that was switched with data of its own this reads:
-hold writes (if they flow) · carry back what was written to the new store since the
-switch · switch back · unfreeze · discard the new store's copy.
+hold writes (buffered, if they flow) · carry back what was written to the new store
+since the switch · switch back · unfreeze · discard the new store's copy. A system
+migrated but not switched: unfreeze (if frozen) · discard. Switched without data:
+switch back · unfreeze (if frozen). A custom step's `undo` call runs in its place.
 
 Systems are rolled back in waves (`cutover.plan.order.rollback_waves`): later phases
 first, and within a phase a system only after every system that depends on it. Every
@@ -91,7 +93,7 @@ def undo_system(ctx: RunContext, system_id: str) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name, action in undo_steps(ctx, system):
         ran, detail = journaled(ctx, system_id, name, action, action="undo")
-        results[name] = detail if ran else "already undone"
+        results.setdefault(name, detail if ran else "already undone")
     return results
 
 

@@ -2,11 +2,11 @@
 
 | step | do | undo (in a rollback, walking the journal backwards) |
 | --- | --- | --- |
-| freeze | `POST /freeze`; after a migrate, the final drain runs inside the freeze | unfreeze, if writes are still held (or the switch's undo held them) |
+| freeze | `POST /freeze`; after a migrate, the final drain runs inside the freeze | unfreeze, if writes are still held (and the switch's undo does not) |
 | migrate | change capture, snapshot copy, delta catch-up until the lag is small | discard the target's copy and the captures |
 | verify | counts, checksums, conservation (data plane) and `GET /verify` | nothing: it changed nothing |
-| switch | `POST /switch`; after a migrate, reverse capture on the new store | carry back post-switch writes (data), then switch back |
-| unfreeze | `POST /unfreeze`: buffered writes replayed in order | hold writes again (buffer) while data is carried back |
+| switch | `POST /switch`; after a migrate, reverse capture on the new store | switch back; with data: hold writes, carry back post-switch writes, switch back, unfreeze |
+| unfreeze | `POST /unfreeze`: buffered writes replayed in order | nothing of its own (the switch's undo holds writes while data goes back) |
 | http | the plan's custom call (and its job, if `wait_job`) | the step's `undo` call, when the plan names one |
 
 Every mutating call carries the step's idempotency key, so a step that began but
@@ -82,6 +82,10 @@ def migrate_step(system: System, before: str | None = None) -> MigrateStep | Non
     return None
 
 
+def _unfreeze(ctx: RunContext, system: System) -> Call:
+    return _call(ctx, system, lambda c, k: c.unfreeze(key=k))
+
+
 def _call(ctx: RunContext, system: System, action: Callable[[ControlClient, str], Any]) -> Call:
     """An undo action that is one control call; it reports the program served after it."""
 
@@ -136,9 +140,9 @@ class Freeze(StepKind):
     def undo(
         self, ctx: RunContext, system: System, step: FreezeStep, touched: Touched
     ) -> list[tuple[str, Call]]:
-        if touched.frozen or touched.moved_data:
-            return [("unfreeze", _call(ctx, system, lambda c, k: c.unfreeze(key=k)))]
-        return []
+        if touched.moved_data or not touched.frozen:
+            return []  # the switch's undo releases the writes it holds; or nothing is held
+        return [("unfreeze", _unfreeze(ctx, system))]
 
 
 class Migrate(StepKind):
@@ -179,7 +183,9 @@ class Verify(StepKind):
 
 class Switch(StepKind):
     name = "switch"
-    undo_text = "switch back to the legacy program"
+    undo_text = "switch back to the legacy program (with data: writes held, carried back first)"
+    undo_after = "started"
+    """A switch that began may have reached the system: switching back is always safe."""
 
     def do(self, ctx: RunContext, system: System, step: SwitchStep, key: str) -> dict[str, Any]:
         version = step.version or ctx.plan.program.target
@@ -197,14 +203,19 @@ class Switch(StepKind):
         legacy = ctx.plan.program.legacy
         back = ("switch-back", _call(ctx, system, lambda c, k: c.switch(legacy, key=k)))
         migrate = migrate_step(system)
-        if touched.moved_data and migrate is not None:
-            return [("carry-back", lambda k: data.carry_back(ctx, system, migrate)), back]
-        return [back]
+        if not touched.moved_data or migrate is None:
+            return [back]
+        # writes held (buffered, none refused) from before the carry-back to after the
+        # switch-back, so nothing written to the new store is left behind
+        hold = ("freeze", _call(ctx, system, lambda c, k: c.freeze("buffer-writes", key=k)))
+        carry = ("carry-back", lambda k: data.carry_back(ctx, system, migrate))
+        release = ("unfreeze", _unfreeze(ctx, system))
+        return [*([] if touched.frozen else [hold]), carry, back, release]
 
 
 class Unfreeze(StepKind):
     name = "unfreeze"
-    undo_text = "freeze again"
+    undo_text = "nothing of its own: the switch's undo holds writes while data goes back"
 
     def do(self, ctx: RunContext, system: System, step: UnfreezeStep, key: str) -> dict[str, Any]:
         with client_for(ctx, system.id) as client:
@@ -214,13 +225,6 @@ class Unfreeze(StepKind):
         if frozen is not None:
             detail["write_pause_s"] = round((utcnow() - frozen).total_seconds(), 4)
         return detail
-
-    def undo(
-        self, ctx: RunContext, system: System, step: UnfreezeStep, touched: Touched
-    ) -> list[tuple[str, Call]]:
-        if not touched.moved_data:
-            return []  # nothing to carry back: the switch goes back without holding writes
-        return [("freeze", _call(ctx, system, lambda c, k: c.freeze("buffer-writes", key=k)))]
 
 
 class Http(StepKind):
@@ -301,8 +305,14 @@ def execute(ctx: RunContext, system_id: str, step_key: str) -> StepOutcome:
         return {**kind.do(ctx, system, step, key), "undo": kind.undo_named(step)}
 
     ran, detail = journaled(ctx, system_id, step_key, work)
-    if ran and ctx.request.rollback_at == f"{system_id}:{step_key}":
-        raise StepError("drill: the rollback point is reached", system=system_id, step=step_key)
     return StepOutcome(
         system=system_id, step=step_key, status="done" if ran else "already-done", detail=detail
     )
+
+
+def stop_at_rollback_point(ctx: RunContext, outcome: StepOutcome) -> None:
+    """Drills: StepError once the step named by `rollback_at` is done, so the phase stops there."""
+    if outcome.status == "done" and ctx.request.rollback_at == f"{outcome.system}:{outcome.step}":
+        raise StepError(
+            "drill: the rollback point is reached", system=outcome.system, step=outcome.step
+        )

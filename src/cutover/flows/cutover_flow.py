@@ -56,24 +56,27 @@ def cutover(request: RunRequest) -> RunSummary:
         notices=0,
         workdir=request.workdir,
     )
-    with watcher.running(request.watch_interval):
-        try:
-            for index, phase in enumerate(ctx.plan.phases):
-                watcher.clock = wait_for_phase(ctx, index, watcher.clock)
-                if phase.gate is not None:
-                    gates.sign_off(ctx, index)
-                    view.emit("gate.approved", payload={"phase": phase.id})
-                view.emit("phase.started", payload={"phase": phase.id})
-                summary.skipped += settle_phase(
-                    ctx,
-                    index,
-                    run=partial(run_phase, ctx, index, watcher=watcher),
-                    decide=gates.failure_decider(ctx, index),
-                )
-                view.emit("phase.finished", payload={"phase": phase.id})
-        except RollbackRequested as exc:
-            summary.outcome, summary.stopped_at = "rollback-requested", str(exc)
-        finally:
-            view.emit("run.finished", payload={"outcome": summary.outcome})
-    summary.notices = watcher.published
+    ended = "failed"  # unless the loop below ends one of the two ways it can
+    try:
+        with watcher.running(request.watch_interval):
+            try:
+                for index, phase in enumerate(ctx.plan.phases):
+                    watcher.clock = wait_for_phase(ctx, index, watcher.clock)
+                    if phase.gate is not None:
+                        gates.sign_off(ctx, index)
+                        view.emit("gate.approved", payload={"phase": phase.id})
+                    view.emit("phase.started", payload={"phase": phase.id})
+                    summary.skipped += settle_phase(
+                        ctx,
+                        index,
+                        run=partial(run_phase, ctx, index, watcher=watcher),
+                        decide=gates.failure_decider(ctx, index),
+                    )
+                    view.emit("phase.finished", payload={"phase": phase.id})
+            except RollbackRequested as exc:
+                summary.outcome, summary.stopped_at = "rollback-requested", str(exc)
+            ended = summary.outcome
+    finally:  # after the watcher's last tick: its notices and boards come first
+        summary.notices = watcher.published
+        view.emit("run.finished", payload={"outcome": ended})
     return summary

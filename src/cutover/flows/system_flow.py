@@ -23,7 +23,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from cutover.engine.context import RunContext
 from cutover.engine.request import RunRequest
 from cutover.engine.results import StepOutcome, SystemResult
-from cutover.engine.steps import execute
+from cutover.engine.steps import execute, stop_at_rollback_point
 from cutover.errors import StepError
 from cutover.logs import bind_context
 
@@ -60,6 +60,7 @@ def run_step(request: RunRequest, system: str, step: str) -> StepOutcome:
     kind = next(s.step for s in ctx.plan.system(system).steps if s.key == step)
     if kind in EVENT_KINDS:
         emit(kind, system=system, step=step, payload=outcome.detail)
+    stop_at_rollback_point(ctx, outcome)
     return outcome
 
 
