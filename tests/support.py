@@ -32,3 +32,17 @@ def run_cli(*args: str) -> CliResult:
     with redirect_stdout(out), redirect_stderr(err):
         code = main(list(args))
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+SIGNOFF = {
+    "loyalty-platform": ("Priya Natarajan", "CUTOVER_SIGNOFF_LOYALTY_PLATFORM", "priya-0ff-s3cret"),
+    "store-tech": ("Marcus Webb", "CUTOVER_SIGNOFF_STORE_TECH", "marcus-0ff-s3cret"),
+    "digital": ("Hana Sato", "CUTOVER_SIGNOFF_DIGITAL", "hana-0ff-s3cret"),
+}
+"""The demo plan's signers: department -> (lead, secret name, the secret's test value)."""
+
+
+def set_signoff_secrets() -> None:
+    """Export the demo plan's sign-off secrets, as a release manager's environment would."""
+    for _, name, value in SIGNOFF.values():
+        os.environ[name] = value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,32 @@ def wait_for_paused(run_key: str, timeout: float = 90) -> Any:
             return runs[0]
         time.sleep(0.5)
     raise AssertionError(f"run {run_key} never paused at a gate")
+
+
+def cutover_events(run_key: str, timeout: float = 15.0, *, until: str | None = None) -> list[Any]:
+    """The `cutover.*` events of one run (related to `cutover.run.<key>`), oldest first.
+
+    Events reach the server in the background: waits until one named `until` is there."""
+    from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
+
+    deadline = time.monotonic() + timeout
+    since = EventOccurredFilter(since=datetime.now(UTC) - timedelta(hours=2))
+    while True:
+        found: list[Any] = []
+        with prefect_client() as client:
+            page = client.read_events(
+                EventFilter(event=EventNameFilter(prefix=["cutover."]), occurred=since), limit=50
+            )
+            found += page.events
+            while page.next_page:
+                page = client.read_events_page(str(page.next_page))
+                found += page.events
+        mine = [
+            e
+            for e in found
+            if e.resource.id == f"cutover.run.{run_key}"
+            or any(r.id == f"cutover.run.{run_key}" for r in e.related)
+        ]
+        if until is None or any(e.event == until for e in mine) or time.monotonic() > deadline:
+            return sorted(mine, key=lambda e: e.occurred)
+        time.sleep(0.5)

@@ -15,6 +15,8 @@ CutoverError                      anything cutover raises on purpose
 ├── StepError                     a step of the cutover failed
 │     .system, .step, .retryable  retryable: only a data move that stopped part-way (it
 │                                 resumes); the HTTP client already retried the rest
+├── GateTimeout                   nobody answered a gate in time (exit 4): says who is due
+│     .gate                       and the command that comes back to it
 ├── RollbackError                 the way back failed or is refused
 │     .system, .step
 ├── MigrationError                a data move stopped part-way (a store failed or went away);
@@ -117,6 +119,16 @@ class StepError(CutoverError):
         self.retryable = retryable
         """True when trying the step again can help and no layer below has retried it."""
         super().__init__(f"{system} · {step}: {message}")
+
+
+class GateTimeout(CutoverError):
+    """A gate waited its whole time and was not answered; the run stops there, resumable."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, gate: str) -> None:
+        self.gate = gate
+        super().__init__(message)
 
 
 class RollbackError(CutoverError):

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from support import ROOT
+from support import ROOT, SIGNOFF
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -54,6 +54,8 @@ def prefect_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectUI]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CUTOVER_SERVER_AUTH", auth)
         env.setenv("CUTOVER_ESTATE_TOKEN", "browser-tests-token-0123456789")
+        for _, secret_name, value in SIGNOFF.values():
+            env.setenv(secret_name, value)
         server = start_server(home=home / "server", require_auth=True, startup_timeout=180)
         try:
             from prefect.settings import (

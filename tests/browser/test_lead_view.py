@@ -20,6 +20,7 @@ import pytest
 
 from cutover.journal import Journal
 from cutover.sim.server import running_estate
+from support import SIGNOFF
 from support_flows import DEMO, _plan, artifact, run_demo, wait_for_paused
 
 pytestmark = pytest.mark.slow
@@ -76,18 +77,26 @@ def test_a_lead_signs_the_gate_and_follows_the_run_in_the_prefect_ui(
         page.get_by_role("link", name="Runs", exact=True).first.click()
         page.get_by_role("link", name=RUN_KEY, exact=True).click()
         expect(page.get_by_text("Paused").first).to_be_visible()
-        page.get_by_role("button", name="Open menu").click()
-        page.get_by_role("menuitem", name="Resume").click()
-        form = page.get_by_role("dialog")
+        form = _open_resume_form(page)
         expect(form.get_by_text(f"Go / no-go: {first.title}")).to_be_visible()
         expect(form.get_by_text(str(first.gate.note))).to_be_visible()
-        for label in ("Department", "Decision", "Name", "Comment (Optional)"):
+        for label in ("Department", "Decision", "Name", "Secret", "Comment (Optional)"):
             expect(form.get_by_text(label, exact=True)).to_be_visible()
         expect(form.get_by_text("(Optional)")).to_have_count(1)  # the rest are required
-        _choose(page, form, "Department", "loyalty-platform")
-        _choose(page, form, "Decision", "approve")
-        form.locator("textarea").nth(0).fill("Priya Natarajan")
-        form.locator("textarea").nth(1).fill("legacy backup verified at 20:40")
+        lead, _, secret = SIGNOFF["loyalty-platform"]
+        # a wrong secret first: refused, and the form says so when it opens again
+        _fill_sign_off(page, form, lead, "not-her-secret", "")
+        form.get_by_role("button", name="Resume").click()
+        expect(form).to_be_hidden()
+        _wait(
+            lambda: any(
+                d.decision == "refused" for d in Journal(tmp_path / "journal.db").decisions(RUN_KEY)
+            )
+        )
+        page.reload()
+        form = _open_resume_form(page)
+        expect(form.get_by_text("wrong name or sign-off secret").first).to_be_visible()
+        _fill_sign_off(page, form, lead, secret, "legacy backup verified at 20:40")
         page.screenshot(path=str(screenshots / "1-gate-form.png"))
         form.get_by_role("button", name="Resume").click()
         expect(form).to_be_hidden()
@@ -96,13 +105,14 @@ def test_a_lead_signs_the_gate_and_follows_the_run_in_the_prefect_ui(
         wait_for_paused_at(RUN_KEY, "gate-fronts", tmp_path / "journal.db")
         decisions = Journal(tmp_path / "journal.db").decisions(RUN_KEY)
         assert [(d.gate, d.department, d.decision, d.who, d.comment) for d in decisions] == [
+            ("gate-prepare", "loyalty-platform", "refused", lead, "wrong name or sign-off secret"),
             (
                 "gate-prepare",
                 "loyalty-platform",
                 "approve",
-                "Priya Natarajan",
+                lead,
                 "legacy backup verified at 20:40",
-            )
+            ),
         ]
         page.reload()
         page.get_by_role("tab", name="Subflow Runs").click()
@@ -145,9 +155,11 @@ def test_a_lead_signs_the_gate_and_follows_the_run_in_the_prefect_ui(
         page.screenshot(path=str(screenshots / "5-notices.png"), full_page=True)
 
         # -- the other leads sign from a terminal; the run ends
-        resume(RUN_KEY, {"department": "store-tech", "decision": "approve", "name": "M. Webb"})
-        wait_for_paused_at(RUN_KEY, "gate-fronts", tmp_path / "journal.db")
-        resume(RUN_KEY, {"department": "digital", "decision": "approve", "name": "Hana Sato"})
+        for department in ("store-tech", "digital"):
+            wait_for_paused_at(RUN_KEY, "gate-fronts", tmp_path / "journal.db")
+            who, _, value = SIGNOFF[department]
+            answer = {"department": department, "decision": "approve", "name": who}
+            resume(RUN_KEY, {**answer, "secret": value})
         thread.join(timeout=120)
         assert "error" not in result, result.get("error")
         assert result["summary"].outcome == "completed"
@@ -178,6 +190,23 @@ def wait_for_paused_at(run_key: str, gate: str, journal: Path, timeout: float = 
         time.sleep(0.5)
     failed = [r for r in Journal(journal).history(run_key) if r.status == "failed"]
     raise AssertionError(f"run {run_key} never paused at {gate}: seen {sorted(seen)}; {failed}")
+
+
+def _open_resume_form(page: Any) -> Any:
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("Paused").first).to_be_visible()
+    page.get_by_role("button", name="Open menu").click()
+    page.get_by_role("menuitem", name="Resume").click()
+    return page.get_by_role("dialog")
+
+
+def _fill_sign_off(page: Any, form: Any, name: str, secret: str, comment: str) -> None:
+    _choose(page, form, "Department", "loyalty-platform")
+    _choose(page, form, "Decision", "approve")
+    form.locator("textarea").nth(0).fill(name)
+    form.locator("input[type=password]").fill(secret)
+    form.locator("textarea").nth(1).fill(comment)
 
 
 def _choose(page: Any, form: Any, field: str, option: str) -> None:

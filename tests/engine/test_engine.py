@@ -109,7 +109,7 @@ def test_the_decision_loop_retries_the_failed_systems_and_their_dependents(
         rounds.append(only)
         return {"pos-stores": "503"} if len(rounds) == 1 else {}
 
-    def decide(gate: str, description: str) -> Verdict:
+    def decide(gate: str, description: str, failures: dict[str, str]) -> Verdict:
         gates.append(gate)
         assert "| pos-stores | 503 |" in description
         return Verdict("retry", "flaky")
@@ -123,7 +123,10 @@ def test_a_skip_verdict_journals_the_failed_step_as_skipped(tmp_path: Path) -> N
     ctx = _phase_ctx(tmp_path)
     answers = iter([{"mobile-app": "boom"}, {}])
     skipped = settle_phase(
-        ctx, 1, run=lambda only: next(answers), decide=lambda g, d: Verdict("skip", "known issue")
+        ctx,
+        1,
+        run=lambda only: next(answers),
+        decide=lambda g, d, f: Verdict("skip", "known issue"),
     )
     assert skipped == ["mobile-app · freeze"]
     record = ctx.journal.outcome(ctx.run_key, "mobile-app", "freeze")
@@ -138,7 +141,7 @@ def test_a_rollback_verdict_stops_the_run(tmp_path: Path) -> None:
             ctx,
             0,
             run=lambda only: {"loyalty-core": "verify failed"},
-            decide=lambda g, d: Verdict("rollback", "no"),
+            decide=lambda g, d, f: Verdict("rollback", "no"),
         )
 
 
@@ -146,7 +149,7 @@ def test_automatic_retries_give_up_after_three_rounds(tmp_path: Path) -> None:
     ctx = _phase_ctx(tmp_path, on_failure="retry")
     with pytest.raises(StepError, match="still failing after 3 automatic retries"):
         settle_phase(
-            ctx, 2, run=lambda only: {"crm-email": "down"}, decide=lambda g, d: Verdict("retry")
+            ctx, 2, run=lambda only: {"crm-email": "down"}, decide=lambda g, d, f: Verdict("retry")
         )
 
 

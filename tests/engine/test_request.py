@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -50,3 +52,24 @@ def test_a_run_key_is_checked() -> None:
         ValidationError, match="'Night 1': use lowercase letters, digits and dashes"
     ):
         RunRequest(**{**BASE, "run_key": "Night 1"}, env="staging")  # type: ignore[arg-type]
+
+
+def test_gates_wait_in_human_time_whatever_the_time_scale(tmp_path: Path) -> None:
+    """A compressed drill compresses the plan, never the time a person has to sign."""
+    from cutover.engine.context import RunContext
+    from cutover.engine.phases import DRILL_GATE_WAIT, MIN_GATE_WAIT, gate_timeout
+    from support import PLANS
+
+    def ctx(**fields: object) -> RunContext:
+        base = {
+            "plan_path": str((PLANS / "rewards-tiers.yaml").resolve()),
+            "run_key": "human",
+            "journal": str(tmp_path / "j.db"),
+            "workdir": str(tmp_path),
+        }
+        return RunContext.load(RunRequest(**{**base, **fields}))  # type: ignore[arg-type]
+
+    drill = ctx(env="staging", scale=2000.0)
+    assert gate_timeout(drill, 0) == DRILL_GATE_WAIT
+    real = ctx(env="production")
+    assert gate_timeout(real, 0) >= MIN_GATE_WAIT  # until the next phase is due

@@ -7,6 +7,7 @@ code's return values.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import Counter
 from pathlib import Path
@@ -18,10 +19,63 @@ from cutover import logs
 from cutover.control.client import ControlClient
 from cutover.journal import Journal
 from cutover.sim.server import running_estate
-from support import PLANS
-from support_flows import _plan, artifact, flow_runs, run_demo, run_log_lines, wait_for_paused
+from support import PLANS, SIGNOFF, run_cli
+from support_flows import (
+    _plan,
+    artifact,
+    cutover_events,
+    flow_runs,
+    run_demo,
+    run_log_lines,
+    wait_for_paused,
+)
 
 DEMO = PLANS / "demo.yaml"
+
+
+def sign(
+    department: str,
+    decision: str = "approve",
+    *,
+    name: str = "",
+    secret: str = "",
+    comment: str = "",
+) -> dict[str, str]:
+    """A sign-off form's answer for `department`, by its lead with the right secret by default."""
+    lead, _, value = SIGNOFF[department]
+    return {
+        "department": department,
+        "decision": decision,
+        "name": name or lead,
+        "secret": secret or value,
+        "comment": comment,
+    }
+
+
+def _until(condition: Any, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except AssertionError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("condition never held")
+
+
+def _description(paused: Any) -> str:
+    import json
+
+    from prefect.input.run_input import keyset_from_paused_state
+
+    from support_flows import prefect_client
+
+    with prefect_client() as client:
+        keyset = keyset_from_paused_state(paused.state)
+        return str(json.loads(client.read_flow_run_input(paused.id, keyset["description"])))
 
 
 def test_demo_cutover_completes_and_leads_see_their_systems(
@@ -82,31 +136,27 @@ def test_gates_wait_for_each_department_and_record_who_signed(
         thread.start()
         paused = wait_for_paused("flow-gates")
         schema = waiting_for(paused)
-        assert set(schema["required"]) >= {"department", "decision", "name"}
+        assert set(schema["required"]) >= {"department", "decision", "name", "secret"}
+        assert schema["properties"]["secret"]["format"] == "password"
         assert "comment" not in schema.get("required", [])
-        resume(
-            "flow-gates",
-            {
-                "department": "loyalty-platform",
-                "decision": "approve",
-                "name": "Priya Natarajan",
-                "comment": "backup verified",
-            },
+        # someone who is not the lead is refused, journaled, and the gate keeps waiting
+        resume("flow-gates", sign("loyalty-platform", name="Random Intern", secret="guess"))
+        paused = wait_for_paused("flow-gates")
+        assert "**Last answer:** Loyalty Platform: wrong name or sign-off secret" in _description(
+            paused
         )
+        resume("flow-gates", sign("loyalty-platform", comment="backup verified"))
         # the second gate needs two departments: hold first, then both approve
         paused = wait_for_paused("flow-gates")
-        resume(
-            "flow-gates",
-            {
-                "department": "store-tech",
-                "decision": "hold",
-                "name": "Marcus Webb",
-                "comment": "stores still closing",
-            },
-        )
-        for dept, who in (("store-tech", "Marcus Webb"), ("digital", "Hana Sato")):
+        resume("flow-gates", sign("store-tech", "hold", comment="stores still closing"))
+        paused = wait_for_paused("flow-gates")
+        description = _description(paused)
+        assert "✋ held by Marcus Webb: stores still closing" in description
+        held = {"state": "✋ held", "note": "held by Marcus Webb: stores still closing"}
+        _until(lambda: any(held.items() <= row.items() for row in artifact("board-flow-gates")))
+        for dept in ("store-tech", "digital"):
             wait_for_paused("flow-gates")
-            resume("flow-gates", {"department": dept, "decision": "approve", "name": who})
+            resume("flow-gates", sign(dept))
         thread.join(timeout=180)
     assert "error" not in result, result.get("error")
     assert result["summary"].outcome == "completed"
@@ -115,16 +165,67 @@ def test_gates_wait_for_each_department_and_record_who_signed(
         for d in Journal(workdir / "journal.db").decisions("flow-gates")
     ]
     assert decisions == [
+        ("gate-prepare", "loyalty-platform", "refused", "Random Intern"),
         ("gate-prepare", "loyalty-platform", "approve", "Priya Natarajan"),
         ("gate-fronts", "store-tech", "hold", "Marcus Webb"),
         ("gate-fronts", "store-tech", "approve", "Marcus Webb"),
         ("gate-fronts", "digital", "approve", "Hana Sato"),
     ]
+    events = cutover_events("flow-gates", until="cutover.gate.held")
+    by_name = {(e.event, tuple(r.id for r in e.related if r.role == "department")) for e in events}
+    assert {
+        ("cutover.gate.waiting", ("cutover.department.loyalty-platform",)),
+        ("cutover.gate.refused", ("cutover.department.loyalty-platform",)),
+        ("cutover.gate.signed", ("cutover.department.loyalty-platform",)),
+        ("cutover.gate.held", ("cutover.department.store-tech",)),
+        ("cutover.gate.signed", ("cutover.department.digital",)),
+    } <= by_name
+    _assert_no_secret_anywhere("flow-gates", workdir, events)
+
+
+def _stored_input(client: Any, flow_run_id: Any, key: str) -> str | None:
+    """A run input Prefect still holds (the sign-off answers are deleted once read)."""
+    try:
+        return str(client.read_flow_run_input(flow_run_id, key))
+    except Exception:
+        return None
+
+
+def _assert_no_secret_anywhere(run_key: str, workdir: Path, events: list[Any]) -> None:
+    """Every log line, artifact, event and journal row of the run, searched for each secret."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from support_flows import prefect_client
+
+    runs = flow_runs(f"run:{run_key}")
+    with prefect_client() as client:
+        logs_ = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[r.id for r in runs]))
+        )
+        artifacts = client.read_artifacts()
+        inputs = [
+            _stored_input(client, r.id, f"paused-gate-prepare-{n}-response")
+            for r in runs
+            for n in (1, 2)
+        ]
+    journal = Journal(workdir / "journal.db")
+    haystack = "\n".join(
+        [log.message for log in logs_]
+        + [f"{a.data} {a.description}" for a in artifacts]
+        + [e.model_dump_json() for e in events]
+        + [str(r) for r in journal.history(run_key)]
+        + [str(d) for d in journal.decisions(run_key)]
+        + [str(i) for i in inputs if i]
+    )
+    assert len(logs_) > 10 and artifacts and events  # there was something to search
+    for _, _, secret in SIGNOFF.values():
+        assert secret not in haystack
 
 
 def test_a_department_not_awaited_is_refused_and_the_run_stays_paused(
-    prefect_server: None, workdir: Path
+    prefect_server: None, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """...and `cutover gate approve` reads the secret from stdin, says when it is refused."""
     from cutover.errors import UsageError
     from cutover.flows.gate_client import paused_runs, resume
 
@@ -136,14 +237,22 @@ def test_a_department_not_awaited_is_refused_and_the_run_stays_paused(
         thread.start()
         wait_for_paused("flow-refuse")
         with pytest.raises(UsageError, match="not awaited at this gate"):
-            resume("flow-refuse", {"department": "digital", "decision": "approve", "name": "X"})
+            resume("flow-refuse", sign("digital"))
         assert paused_runs("flow-refuse")
-        resume(
-            "flow-refuse", {"department": "loyalty-platform", "decision": "approve", "name": "P"}
-        )
+        lead, _, secret = SIGNOFF["loyalty-platform"]
+        approve = ("gate", "approve", "flow-refuse", "-d", "loyalty-platform", "-n", lead)
+        monkeypatch.setattr("sys.stdin", io.StringIO("not-the-secret\n"))
+        refused = run_cli(*approve)
+        assert refused.code == 1, refused.output
+        assert "Loyalty Platform: wrong name or sign-off secret" in refused.out
+        assert "not-the-secret" not in refused.output
+        wait_for_paused("flow-refuse")
+        monkeypatch.setattr("sys.stdin", io.StringIO(secret + "\n"))
+        signed = run_cli(*approve)
+        assert signed.code == 0, signed.output
         for dept in ("store-tech", "digital"):
             wait_for_paused("flow-refuse")
-            resume("flow-refuse", {"department": dept, "decision": "approve", "name": "Q"})
+            resume("flow-refuse", sign(dept))
         thread.join(timeout=180)
 
 
@@ -176,3 +285,33 @@ def test_the_flows_refuse_production_with_auto_approve_whoever_starts_them(
     ]
     assert run.state is not None and run.state.is_failed()
     assert "--auto-approve is refused for env production" in str(run.state.message)
+
+
+def test_a_gate_nobody_answers_ends_the_run_in_one_line_after_its_human_time(
+    prefect_server: None, workdir: Path
+) -> None:
+    """At 3000x a 5 s gate would last 2 ms of real time if the clock compressed it: it waits
+    its 5 real seconds, then the run stops with who is due and how to come back (exit 4)."""
+    import shutil
+
+    from cutover.errors import GateTimeout
+    from cutover.flows.launch import execute_run
+    from support_flows import demo_request
+
+    plans = workdir / "plans"
+    shutil.copytree(PLANS, plans)
+    text = (plans / "demo.yaml").read_text()
+    note = "      note: Confirm the legacy backup"
+    (plans / "demo.yaml").write_text(text.replace(note, "      timeout: 5s\n" + note))
+    with running_estate(plans / "demo.yaml", "staging", workdir=workdir) as estate:
+        request = demo_request(
+            workdir, "gate-timeout", estate.base_url, auto_approve=False, scale=3000.0
+        ).model_copy(update={"plan_path": str(plans / "demo.yaml")})
+        with pytest.raises(GateTimeout) as raised:
+            execute_run(request)
+    assert raised.value.exit_code == 4
+    assert str(raised.value) == (
+        "gate gate-prepare was not answered in 5 s; still due: Loyalty Platform "
+        f"(Priya Natarajan). Come back to it with: cutover run {plans / 'demo.yaml'} "
+        "--env staging --run-key gate-timeout"
+    )

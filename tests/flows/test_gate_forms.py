@@ -12,7 +12,8 @@ from cutover.flows.gates import sign_off_model
 
 def _department(remaining: list[str]) -> dict[str, Any]:
     schema = sign_off_model(remaining).model_json_schema()
-    assert {"department", "decision", "name"} <= set(schema["required"])
+    assert {"department", "decision", "name", "secret"} <= set(schema["required"])
+    assert schema["properties"]["secret"]["format"] == "password"  # a password box in the UI
     assert "comment" not in schema["required"]
     return dict(schema["properties"]["department"])
 
@@ -28,6 +29,16 @@ def test_one_department_left_is_a_choice_not_a_read_only_box() -> None:
 def test_several_departments_left_are_offered_and_no_other() -> None:
     assert _department(["store-tech", "digital"])["enum"] == ["store-tech", "digital"]
     form = sign_off_model(["store-tech"])
-    assert form(department="store-tech", decision="approve", name="M").department == "store-tech"
+    assert form(department="store-tech", decision="approve", name="M", secret="s").department == (
+        "store-tech"
+    )
     with pytest.raises(ValidationError):
-        form(department="digital", decision="approve", name="H")
+        form(department="digital", decision="approve", name="H", secret="s")
+
+
+def test_a_name_of_only_whitespace_is_refused_and_the_secret_never_prints() -> None:
+    form = sign_off_model(["store-tech"])
+    with pytest.raises(ValidationError):
+        form(department="store-tech", decision="approve", name="   ", secret="s")
+    answer = form(department="store-tech", decision="approve", name="M", secret="hunter2-xyz")
+    assert "hunter2-xyz" not in repr(answer) and "hunter2-xyz" not in answer.model_dump_json()

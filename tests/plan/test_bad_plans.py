@@ -6,13 +6,14 @@ comments) and changes one thing; the test asserts the exact line printed.
 
 from __future__ import annotations
 
+import shutil
 import time
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from support import run_cli
+from support import PLANS, run_cli
 
 BASE = """\
 name: Bad plan cases
@@ -26,8 +27,8 @@ environments:
       legacy: {engine: sqlite, path: var/legacy.db}
       fresh: {engine: sqlite, path: var/new.db}
 departments:
-  - {id: ops, name: Operations, lead: Ann}
-  - {id: web, name: Web, lead: Bob}
+  - {id: ops, name: Operations, lead: Ann, signoff_secret: OPS_SIGNOFF}
+  - {id: web, name: Web, lead: Bob, signoff_secret: WEB_SIGNOFF}
 systems:
   - id: core
     department: ops
@@ -401,3 +402,19 @@ def test_show_on_bad_plan_runs_nothing(tmp_path: Path) -> None:
     assert result.code == 2
     assert result.out == ""
     assert result.err.strip() == f"{path}:38: gate approver 'legal' is not a department"
+
+
+def test_a_department_that_signs_a_gate_must_name_its_signoff_secret(tmp_path: Path) -> None:
+    """Anyone could sign for a department without a secret: lint refuses it at its line."""
+    plan = tmp_path / "plan.yaml"
+    source = (PLANS / "demo.yaml").read_text()
+    plan.write_text(source.replace(", signoff_secret: CUTOVER_SIGNOFF_DIGITAL", ""))
+    shutil.copytree(PLANS / "mappings", tmp_path / "mappings")
+    shutil.copytree(PLANS / "carry-back", tmp_path / "carry-back")
+    result = run_cli("validate", str(plan))
+    line = source.splitlines().index(next(x for x in source.splitlines() if "id: digital" in x)) + 1
+    assert result.code == 2
+    assert result.out.strip() == (
+        f"{plan}:{line}: department 'digital' approves the gate of phase 'fronts' but names "
+        "no `signoff_secret`: name the secret its lead types to sign (docs/gates.md)"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -45,8 +46,7 @@ def gate_approve(
     comment: Annotated[str, typer.Option("--comment", "-m")] = "",
 ) -> None:
     """Approve a gate for one department."""
-    flow_run = _sign(run, department, "approve", name, comment)
-    typer.echo(f"{flow_run}: {department} approved by {name}")
+    _sign(run, department, "approve", name, comment)
 
 
 @gate_app.command("hold")
@@ -59,16 +59,41 @@ def gate_hold(
     ],
 ) -> None:
     """Hold a gate for one department (the phase keeps waiting; recorded with your reason)."""
-    flow_run = _sign(run, department, "hold", name, comment)
-    typer.echo(f"{flow_run}: {department} holds ({comment})")
+    _sign(run, department, "hold", name, comment)
 
 
-def _sign(run: str, department: str, decision: str, name: str, comment: str) -> str:
-    """Answer a sign-off gate for one department, as the UI's form does."""
-    from cutover.flows.gate_client import resume
+def read_secret(department: str) -> str:
+    """The signer's sign-off secret: prompted for on a terminal, else one line of stdin."""
+    if sys.stdin.isatty():
+        import getpass
 
-    answer = {"department": department, "decision": decision, "name": name, "comment": comment}
-    return resume(run, answer)
+        value = getpass.getpass(f"sign-off secret for {department}: ")
+    else:
+        value = sys.stdin.readline().rstrip("\n")
+    if not value:
+        raise UsageError("no sign-off secret given (it is read from the terminal or stdin)")
+    return value
+
+
+def _sign(run: str, department: str, decision: str, name: str, comment: str) -> None:
+    """Answer a sign-off gate for one department, as the UI's form does, and say what came of it."""
+    from cutover.flows.gate_client import answer_of, resume
+
+    answer = {
+        "department": department,
+        "decision": decision,
+        "name": name,
+        "secret": read_secret(department),
+        "comment": comment,
+    }
+    flow_run = resume(run, answer)
+    outcome = answer_of(flow_run)
+    if outcome is None:
+        typer.echo(f"{flow_run.name}: {department}: {decision} recorded; the run goes on")
+        return
+    typer.echo(f"{flow_run.name}: {outcome}")
+    if "refused" in outcome or "locked" in outcome or "needs its reason" in outcome:
+        raise typer.Exit(1)
 
 
 @gate_app.command("decide")
@@ -95,7 +120,7 @@ def gate_decide(
             "(a budget gate)"
         )
     flow_run = resume(run, {"action": action, "reason": reason, "name": name})
-    typer.echo(f"{flow_run}: {action} ({reason})")
+    typer.echo(f"{flow_run.name}: {action} ({reason})")
 
 
 def register(app: typer.Typer) -> None:

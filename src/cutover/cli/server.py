@@ -12,36 +12,47 @@ from .options import DEFAULT_HOME
 
 server_app = typer.Typer(help="A real Prefect server for cutovers.", no_args_is_help=True)
 
+PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+HostOption = Annotated[
+    str,
+    typer.Option("--host", help="Address to listen on; 0.0.0.0 lets leads on other machines in."),
+]
+HomeOption = Annotated[
+    Path,
+    typer.Option("--home", help="PREFECT_HOME for the server (its SQLite database lives here)."),
+]
+AuthSecretOption = Annotated[
+    str,
+    typer.Option(
+        "--auth-secret", help="Name of the secret holding 'user:password' for basic auth."
+    ),
+]
+NoAuthOption = Annotated[
+    bool,
+    typer.Option("--no-auth", help="No login at all (only for a server no one else reaches)."),
+]
+PagingPlanOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--plan", help="Also create a paging automation per department (off; docs/gates.md)."
+    ),
+]
+
 
 @server_app.command("start")
 def server_start(
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 4200,
-    host: Annotated[
-        str,
-        typer.Option(
-            "--host", help="Address to listen on; 0.0.0.0 lets leads on other machines in."
-        ),
-    ] = "127.0.0.1",
-    home: Annotated[
-        Path,
-        typer.Option(
-            "--home", help="PREFECT_HOME for the server (its SQLite database lives here)."
-        ),
-    ] = DEFAULT_HOME / "prefect",
-    auth_secret: Annotated[
-        str,
-        typer.Option(
-            "--auth-secret", help="Name of the secret holding 'user:password' for basic auth."
-        ),
-    ] = "CUTOVER_SERVER_AUTH",
-    no_auth: Annotated[
-        bool,
-        typer.Option("--no-auth", help="No login at all (only for a server no one else reaches)."),
-    ] = False,
+    port: PortOption = 4200,
+    host: HostOption = "127.0.0.1",
+    home: HomeOption = DEFAULT_HOME / "prefect",
+    auth_secret: AuthSecretOption = "CUTOVER_SERVER_AUTH",
+    no_auth: NoAuthOption = False,
+    plan: PagingPlanOption = None,
 ) -> None:
     """Start `prefect server start` for cutovers (SQLite, or PostgreSQL via PREFECT_API_DATABASE_CONNECTION_URL), with basic auth and crash detection."""
     from cutover.flows.server import database_description, start_server
+    from cutover.plan import load_plan
 
+    loaded = load_plan(plan) if plan is not None else None  # a bad plan starts nothing
     server = start_server(
         home=home,
         port=port,
@@ -51,9 +62,12 @@ def server_start(
     )
     try:
         os.environ.update(server.client_env())
-        from cutover.flows.automations import ensure_zombie_automation
+        from cutover.flows.automations import ensure_lead_automations, ensure_zombie_automation
 
         ensure_zombie_automation()
+        if loaded is not None:
+            paging = ensure_lead_automations(loaded.plan)
+            typer.echo(f"  {len(paging)} paging automations (off): {', '.join(paging)}")
     except BaseException:
         server.stop()
         raise

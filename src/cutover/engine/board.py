@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cutover.journal import StepRecord
+from cutover.journal import Decision, StepRecord
 from cutover.plan.durations import format_duration
 from cutover.plan.models import Plan
 from cutover.plan.timeline import Timeline
@@ -25,6 +25,7 @@ STATE_LABEL = {
     "skipped": "⏭ skipped",
     "undone": "↩ rolled back",
     "undoing": "↩ rolling back",
+    "held": "✋ held",
 }
 
 
@@ -103,6 +104,38 @@ def rows(
                         note,
                     )
                 )
+    return out
+
+
+def hold_rows(plan: Plan, timeline: Timeline, decisions: list[Decision]) -> list[Row]:
+    """A row per department holding a gate, "held by NAME: REASON", until it approves."""
+    held: dict[tuple[str, str], Decision] = {}
+    for d in decisions:
+        if d.decision == "hold":
+            held[(d.gate, d.department)] = d
+        elif d.decision == "approve":
+            held.pop((d.gate, d.department), None)
+    starts = {slot.phase: slot.scheduled for slot in timeline.phases}
+    out = []
+    for (gate, department), d in held.items():
+        phase = gate.removeprefix("gate-")
+        note = f"held by {d.who}: {d.comment}"
+        start = starts.get(phase, timeline.starts_at)
+        out.append(
+            Row(
+                department,
+                gate,
+                phase,
+                "sign-off",
+                "held",
+                start,
+                timedelta(0),
+                d.at,
+                None,
+                "",
+                note,
+            )
+        )
     return out
 
 

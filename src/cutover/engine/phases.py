@@ -7,8 +7,8 @@ plain callables in place of Prefect's task runs and pauses:
     skipped = settle_phase(ctx, index, run=run_systems, decide=ask_someone)
 
 `run(only)` runs the phase's systems (all of them, or only those named) and returns
-system -> error for the ones that failed; `decide(gate, description)` answers a
-decision gate with a `Verdict`. A `rollback` verdict raises `RollbackRequested`.
+system -> error for the ones that failed; `decide(gate, description, failures)`
+answers a decision gate with a `Verdict`. A `rollback` verdict raises `RollbackRequested`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from .context import RunContext
 AUTO_RETRIES = 3
 """Drills answering `retry` automatically give up after this many rounds."""
 MIN_GATE_WAIT = timedelta(hours=12)
+DRILL_GATE_WAIT = timedelta(minutes=30)
+"""A compressed drill compresses the plan, never the time a person has to sign."""
 
 
 class RollbackRequested(Exception):
@@ -42,20 +44,25 @@ class Verdict:
 
 
 RunSystems = Callable[[set[str] | None], dict[str, str]]
-Decide = Callable[[str, str], Verdict]
+Decide = Callable[[str, str, dict[str, str]], Verdict]
+"""(gate, description, failing system -> error) -> the answer."""
 
 
-def gate_timeout(ctx: RunContext, phase_index: int, clock: RunClock | None = None) -> timedelta:
-    """Real time a gate of the phase waits: until the next phase is due (at least 12 h of plan
-    time), or the gate's own `timeout` from the plan."""
+def gate_timeout(ctx: RunContext, phase_index: int) -> timedelta:
+    """Real time a person has to answer a gate of the phase: human time, never compressed.
+
+    The gate's own `timeout` (real time) if the plan sets one; in a compressed drill,
+    DRILL_GATE_WAIT; in real time, until the next phase is due (at least 12 h).
+    """
+    gate = ctx.plan.phases[phase_index].gate
+    if gate is not None and gate.timeout is not None:
+        return gate.timeout
+    if ctx.request.scale != 1.0:
+        return DRILL_GATE_WAIT
     phases = ctx.timeline.phases
     current = phases[phase_index]
     horizon = phases[phase_index + 1].scheduled if phase_index + 1 < len(phases) else current.end
-    plan_wait = max(horizon - current.scheduled, MIN_GATE_WAIT)
-    gate = ctx.plan.phases[phase_index].gate
-    if gate is not None and gate.timeout is not None:
-        plan_wait = gate.timeout
-    return timedelta(seconds=(clock or ctx.clock()).real_seconds(plan_wait))
+    return max(horizon - current.scheduled, MIN_GATE_WAIT)
 
 
 def wait_for_phase(ctx: RunContext, phase_index: int, clock: RunClock) -> RunClock:
@@ -81,7 +88,7 @@ def settle_phase(
     while failures:
         attempt += 1
         description = failure_description(phase.title, failures)
-        verdict = decide(f"decide-{phase.id}-{attempt}", description)
+        verdict = decide(f"decide-{phase.id}-{attempt}", description, failures)
         if verdict.action == "rollback":
             raise RollbackRequested(description)
         if verdict.action == "skip":

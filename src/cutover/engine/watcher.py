@@ -40,6 +40,7 @@ class RunWatcher:
         self.alarms: list[tuple[str, int, timedelta]] = []
         self._alarmed: set[tuple[str, int]] = set()
         self._seen = -1
+        self._answers = 0
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -58,12 +59,14 @@ class RunWatcher:
                         payload={"feature": feature, "projected_s": projected.total_seconds()},
                     )
             self.view.flush()
-            if len(history) != self._seen:
+            answers = len(self.ctx.journal.decisions(self.ctx.run_key))
+            if len(history) != self._seen or answers != self._answers:
                 changed = {
                     self.ctx.plan.system(r.system).department for r in history[max(self._seen, 0) :]
                 }
-                self.view.board(history, self.clock, None if self._seen < 0 else changed)
-                self._seen = len(history)
+                everyone = self._seen < 0 or answers != self._answers  # a hold concerns all boards
+                self.view.board(history, self.clock, None if everyone else changed)
+                self._seen, self._answers = len(history), answers
 
     def take_alarms(self) -> list[tuple[str, int, timedelta]]:
         """The budget alarms raised since the last call (feature, window, projected outage)."""

@@ -108,8 +108,7 @@ def _hold_for_budget(ctx: RunContext, index: int, alarms: list[Any]) -> None:
     """A budget gate: the running steps go on while someone decides."""
     phase_id = ctx.plan.phases[index].id
     decision = gates.budget_gate(
-        journal=ctx.journal,
-        run_key=ctx.run_key,
+        ctx,
         gate=f"budget-{phase_id}-{alarms[0][0]}-{alarms[0][1]}",
         description=budget_description(ctx, phase_id, alarms),
         timeout=gate_timeout(ctx, index),

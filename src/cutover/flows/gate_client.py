@@ -8,6 +8,7 @@ longer) awaited is refused and the run stays paused.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -55,8 +56,6 @@ def waiting_for(flow_run: Any) -> dict[str, Any]:
     with _client() as client:
         keyset = keyset_from_paused_state(flow_run.state)
         value = client.read_flow_run_input(flow_run.id, keyset["schema"])
-    import json
-
     return dict(json.loads(value)) if value else {}
 
 
@@ -69,8 +68,8 @@ def awaited_departments(schema: dict[str, Any]) -> list[str]:
     return [str(v) for v in values if v is not None]
 
 
-def resume(run: str, answer: dict[str, Any]) -> str:
-    """Resume the paused run with `answer`; returns the flow run's name."""
+def resume(run: str, answer: dict[str, Any]) -> Any:
+    """Resume the paused run with `answer`; returns the flow run as it was paused."""
     from prefect.flow_runs import resume_flow_run
 
     flow_run = one_paused(run)
@@ -91,4 +90,38 @@ def resume(run: str, answer: dict[str, Any]) -> str:
         resume_flow_run(flow_run.id, run_input=answer, _sync=True)  # type: ignore[call-arg]
     except Exception as exc:
         raise UsageError(f"the gate refused the answer: {exc}") from None
-    return str(flow_run.name)
+    return flow_run
+
+
+def answer_of(paused: Any, settle: float = 15.0) -> str | None:
+    """What became of the answer just given: the next form's "Last answer" line, or None
+    when the run went on (every department signed, so it runs and does not pause again)."""
+    import time
+
+    before = paused.state.state_details.pause_key
+    running_since: float | None = None
+    with _client() as client:
+        while True:
+            current = client.read_flow_run(paused.id)
+            state = current.state
+            if state is None or state.is_final():
+                return None
+            if state.is_paused() and state.state_details.pause_key != before:
+                return _last_answer(client, current)
+            if state.is_running():
+                running_since = running_since or time.monotonic()
+                if time.monotonic() - running_since > settle:
+                    return None
+            time.sleep(0.5)
+
+
+def _last_answer(client: Any, flow_run: Any) -> str | None:
+    from prefect.input.run_input import keyset_from_paused_state
+
+    keyset = keyset_from_paused_state(flow_run.state)
+    raw = client.read_flow_run_input(flow_run.id, keyset["description"])
+    text = json.loads(raw) if raw else ""
+    for line in str(text).splitlines():
+        if line.startswith("**Last answer:** "):
+            return line.removeprefix("**Last answer:** ")
+    return None

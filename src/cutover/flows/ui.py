@@ -17,7 +17,7 @@ from prefect.events import emit_event
 from cutover.clock import RunClock
 from cutover.engine import board
 from cutover.engine.context import RunContext
-from cutover.journal import StepRecord
+from cutover.journal import Decision, StepRecord
 from cutover.logs import get_logger
 from cutover.notices.publish import Sink
 from cutover.notices.render import Rendered, when
@@ -49,10 +49,15 @@ def publish_board(
     run_key: str,
     clock: RunClock,
     departments: set[str] | None = None,
+    decisions: list[Decision] | None = None,
 ) -> None:
-    """The whole-cutover board, and the board of each department (or of `departments`)."""
+    """The whole-cutover board, and the board of each department (or of `departments`).
+
+    Gates held by a department come first, each as a row "held by NAME: REASON".
+    """
     with _board_lock:
-        everything = board.rows(plan, timeline, history, to_plan_time=clock.to_plan)
+        everything = board.hold_rows(plan, timeline, decisions or [])
+        everything += board.rows(plan, timeline, history, to_plan_time=clock.to_plan)
         create_table_artifact(
             key=artifact_key("board", run_key),
             table=[r.as_dict(plan) for r in everything],
@@ -141,10 +146,26 @@ def emit(
     system: str | None = None,
     step: str | None = None,
     payload: dict[str, Any] | None = None,
+    related: dict[str, str | list[str]] | None = None,
 ) -> None:
-    """A Prefect event `cutover.<name>` about a system (or the cutover as a whole)."""
+    """A Prefect event `cutover.<name>` about a system (or the cutover as a whole).
+
+    `related` adds resources an automation can match on, by role: e.g.
+    `{"department": ["digital"], "phase": "fronts", "gate": "gate-fronts"}` becomes
+    `cutover.department.digital` (role `department`), `cutover.phase.fronts`, ...
+    """
     resource_id = f"cutover.system.{system}" if system else f"cutover.run.{run_key}"
-    related = [{"prefect.resource.id": f"cutover.run.{run_key}", "prefect.resource.role": "run"}]
+    links = [{"prefect.resource.id": f"cutover.run.{run_key}", "prefect.resource.role": "run"}]
+    links = links if system else []
+    for role, ids in (related or {}).items():
+        for one in [ids] if isinstance(ids, str) else ids:
+            links.append(
+                {"prefect.resource.id": f"cutover.{role}.{one}", "prefect.resource.role": role}
+            )
+    if related and not system:
+        links.append(
+            {"prefect.resource.id": f"cutover.run.{run_key}", "prefect.resource.role": "run"}
+        )
     try:
         emit_event(
             event=f"cutover.{name}",
@@ -153,7 +174,7 @@ def emit(
                 "prefect.resource.name": system or run_key,
                 **({"cutover.step": step} if step else {}),
             },
-            related=related if system else None,
+            related=links or None,
             payload=payload or {},
         )
     except Exception as exc:  # events are telemetry: never fail a cutover step over one
@@ -179,7 +200,10 @@ class PrefectView:
         emit(name, run_key=self.ctx.run_key, system=system, step=step, payload=payload)
 
     def board(self, history: list[StepRecord], clock: RunClock, changed: set[str] | None) -> None:
-        publish_board(self.ctx.plan, self.ctx.timeline, history, self.ctx.run_key, clock, changed)
+        decisions = self.ctx.journal.decisions(self.ctx.run_key)
+        publish_board(
+            self.ctx.plan, self.ctx.timeline, history, self.ctx.run_key, clock, changed, decisions
+        )
 
     def flush(self) -> None:
         self.artifacts.flush(self.ctx.plan)

@@ -155,6 +155,14 @@ class _Linter:
                         ("phases", pi, "gate", "approvers", ai),
                         f"approver {approver!r} is listed twice",
                     )
+                elif not self.plan.department(approver).signoff_secret:
+                    di = [d.id for d in self.plan.departments].index(approver)
+                    yield self.at(
+                        ("departments", di),
+                        f"department {approver!r} approves the gate of phase {phase.id!r} but "
+                        "names no `signoff_secret`: name the secret its lead types to sign "
+                        "(docs/gates.md)",
+                    )
 
     def cycles(self) -> Iterator[Problem]:
         graph = {s.id: list(s.depends_on) for s in self.plan.systems}

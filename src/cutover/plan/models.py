@@ -13,26 +13,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from cutover.plan.departments import Department as Department
+from cutover.plan.departments import Signer as Signer
 from cutover.plan.durations import Duration, Offset
-
-Id = Annotated[
-    str,
-    Field(
-        pattern=r"^[a-z][a-z0-9-]{0,62}$",
-        description="lowercase letters, digits and dashes, starting with a letter",
-    ),
-]
-"""Ids become Prefect tags and artifact keys, which allow only these characters."""
-
-SecretName = Annotated[
-    str,
-    Field(
-        pattern=r"^[A-Za-z_][A-Za-z0-9_./-]{0,127}$",
-        description="the NAME of an environment variable or Prefect Secret block, never a value",
-    ),
-]
+from cutover.plan.types import Id as Id
+from cutover.plan.types import SecretName as SecretName
+from cutover.plan.types import Strict as Strict
 
 FreezeMode = Literal["buffer-writes", "read-only", "offline"]
 Channel = Literal["app-banner", "email", "status-page", "ivr", "pos-receipt", "web-banner"]
@@ -42,12 +30,6 @@ CheckName = Literal["counts", "checksums", "conservation", "system"]
 ALL_CHECKS: tuple[CheckName, ...] = ("counts", "checksums", "conservation", "system")
 DEFAULT_CHANNELS: tuple[Channel, ...] = ("app-banner", "status-page")
 NOTICE_FIELDS = frozenset({"feature", "start", "end", "duration", "program"})
-
-
-class Strict(BaseModel):
-    """Base of every plan model: unknown keys are an error, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 # --------------------------------------------------------------------------- steps
@@ -149,13 +131,6 @@ Step = Annotated[
 # ------------------------------------------------------------------ organisation
 
 
-class Department(Strict):
-    id: Id
-    name: str = Field(min_length=1)
-    lead: str = Field(min_length=1, description="who signs this department's gates")
-    contact: str | None = Field(default=None, description="how to reach the lead on the day")
-
-
 class System(Strict):
     id: Id
     name: str | None = None
@@ -222,8 +197,9 @@ class Gate(Strict):
     approvers: list[Id] = Field(min_length=1, description="department ids; each signs separately")
     timeout: Duration | None = Field(
         default=None,
-        description="how long to wait for sign-off; default: until the next phase is due, "
-        "at least 12 h of plan time",
+        description="how long a person has to answer, in real time (never compressed); "
+        "default: in real time until the next phase is due (at least 12 h), in a "
+        "compressed drill 30 minutes",
     )
     note: str | None = Field(default=None, description="shown to the leads on the sign-off form")
 
