@@ -107,6 +107,10 @@ def test_demo_cutover_completes_and_leads_see_their_systems(
     assert {row["state"] for row in board} == {"✅ done"}
     mine = artifact("board-digital-flow-ok")
     assert {row["system"] for row in mine} == {"mobile-app", "crm-email"}
+    events = cutover_events("flow-ok", until="cutover.gate.signed")
+    signed = {r.id for e in events if e.event == "cutover.gate.signed" for r in e.related}
+    assert {"cutover.department.loyalty-platform", "cutover.gate.gate-prepare"} <= signed
+    assert any(e.event == "cutover.gate.waiting" for e in events)
     notices = artifact("notices-flow-ok")
     assert {n["kind"] for n in notices} >= {"advance", "started", "restored"}
 
@@ -256,9 +260,19 @@ def test_a_department_not_awaited_is_refused_and_the_run_stays_paused(
         thread.join(timeout=180)
 
 
-@pytest.mark.parametrize("flow_name", ["cutover", "rollback"])
-def test_the_flows_refuse_production_with_auto_approve_whoever_starts_them(
-    prefect_server: None, workdir: Path, flow_name: str
+@pytest.mark.parametrize(
+    ("flow_name", "option", "refused"),
+    [
+        ("cutover", {"auto_approve": True}, "--auto-approve"),
+        ("cutover", {"scale": 300.0}, "--time-scale 300"),
+        ("cutover", {"on_failure": "rollback"}, "--on-failure"),
+        ("cutover", {"skip_idle": True}, "--skip-idle"),
+        ("rollback", {"auto_approve": True}, "--auto-approve"),
+        ("rollback", {"past_point_of_no_return": True}, "--past-point-of-no-return"),
+    ],
+)
+def test_the_flows_refuse_production_with_drill_options_whoever_starts_them(
+    prefect_server: None, workdir: Path, flow_name: str, option: dict[str, Any], refused: str
 ) -> None:
     """Started with plain parameters (as the UI's custom run or `prefect deployment run`
     would), production with auto-approve fails validation: the run fails saying why,
@@ -270,12 +284,12 @@ def test_the_flows_refuse_production_with_auto_approve_whoever_starts_them(
     parameters = {
         "plan_path": str(DEMO.resolve()),
         "env": "production",
-        "run_key": f"refused-{flow_name}",
+        "run_key": f"refused-{flow_name}-{refused.split()[0].strip('-')}",
         "journal": str(workdir / "journal.db"),
         "workdir": str(workdir / "run"),
-        "auto_approve": True,
+        **option,
     }
-    with pytest.raises(Exception, match="--auto-approve is refused for env production"):
+    with pytest.raises(Exception, match=f"{refused} is refused for env production"):
         flow(request=parameters)  # type: ignore[arg-type]
     assert not (workdir / "journal.db").exists()
     [run] = [
@@ -284,7 +298,7 @@ def test_the_flows_refuse_production_with_auto_approve_whoever_starts_them(
         if r.parameters.get("request", {}).get("run_key") == parameters["run_key"]
     ]
     assert run.state is not None and run.state.is_failed()
-    assert "--auto-approve is refused for env production" in str(run.state.message)
+    assert f"{refused} is refused for env production" in str(run.state.message)
 
 
 def test_a_gate_nobody_answers_ends_the_run_in_one_line_after_its_human_time(
