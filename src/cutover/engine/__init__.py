@@ -8,7 +8,8 @@
 | `journaled` | the journaled action: done once, skipped on resume, outcome on record |
 | `data` | the data-plane call behind each step |
 | `rollback` | undo walked backwards from the journal; the point of no return |
-| `phases` | gate timing, waiting for a phase, the decision loop after a failure |
+| `phases` | gate timing (human time), waiting for a phase, the decision loop after a failure |
+| `signoff` | who may sign a gate (lead or deputy, with a secret), holds, the lockout |
 | `watcher` | notices as they fall due, budget alarms, boards, shown through a `RunView` |
 | `report`, `board` | the drill report; the status board's rows |
 | `results` | typed results: step outcome, run summary, rollback summary |
