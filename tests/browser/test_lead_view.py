@@ -154,6 +154,27 @@ def test_a_lead_signs_the_gate_and_follows_the_run_in_the_prefect_ui(
         assert all(redeem.values()), notices  # every notice says something to customers
         page.screenshot(path=str(screenshots / "5-notices.png"), full_page=True)
 
+        # -- Store Technology holds from a terminal: the form and the board say who and why
+        wait_for_paused_at(RUN_KEY, "gate-fronts", tmp_path / "journal.db")
+        webb, _, webb_secret = SIGNOFF["store-tech"]
+        hold = {"department": "store-tech", "decision": "hold", "name": webb}
+        resume(RUN_KEY, {**hold, "secret": webb_secret, "comment": "stores still closing"})
+        _wait(
+            lambda: any(
+                d.decision == "hold" for d in Journal(tmp_path / "journal.db").decisions(RUN_KEY)
+            )
+        )
+        wait_for_paused_at(RUN_KEY, "gate-fronts", tmp_path / "journal.db")
+        page.get_by_role("link", name="Runs", exact=True).first.click()
+        page.get_by_role("link", name=RUN_KEY, exact=True).click()
+        form = _open_resume_form(page)
+        expect(form.get_by_text(f"held by {webb}: stores still closing").first).to_be_visible()
+        page.screenshot(path=str(screenshots / "5b-gate-held.png"))
+        held = {"state": "✋ held", "note": f"held by {webb}: stores still closing"}
+        _wait(lambda: any(held.items() <= row.items() for row in artifact(f"board-{RUN_KEY}")))
+        board = _open_latest_artifact(page, ui, f"board-{RUN_KEY}")
+        assert any(held.items() <= row.items() for row in board), board
+
         # -- the other leads sign from a terminal; the run ends
         for department in ("store-tech", "digital"):
             wait_for_paused_at(RUN_KEY, "gate-fronts", tmp_path / "journal.db")
