@@ -49,10 +49,11 @@ def execute_run(request: RunRequest) -> RunSummary:
 
     from .cutover_flow import cutover
 
-    with tags(f"run:{request.run_key}", f"env:{request.env}"):
-        summary = cutover(request)
-    del keep
-    return summary
+    try:
+        with tags(f"run:{request.run_key}", f"env:{request.env}"):
+            return cutover(request)
+    finally:
+        _restore(keep)
 
 
 def execute_rollback(request: RunRequest) -> RollbackSummary:
@@ -62,7 +63,15 @@ def execute_rollback(request: RunRequest) -> RollbackSummary:
 
     from .rollback_flow import rollback
 
-    with tags(f"run:{request.run_key}", f"env:{request.env}", "rollback"):
-        result = rollback(request)
-    del keep
-    return result
+    try:
+        with tags(f"run:{request.run_key}", f"env:{request.env}", "rollback"):
+            return rollback(request)
+    finally:
+        _restore(keep)
+
+
+def _restore(settings: Any) -> None:
+    """Leave the temporary settings here, in the context that entered them (a collected
+    generator would reset Prefect's context variable from another context)."""
+    if settings is not None:
+        settings.__exit__(None, None, None)
