@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+import pytest
 
 from support import PLANS, run_cli
 
@@ -80,4 +83,33 @@ def test_rollback_of_an_unknown_run_is_refused(tmp_path: Path) -> None:
     assert (
         result.err.strip()
         == f"cutover: no run 'nope' in the journal {journal}: nothing to roll back"
+    )
+
+
+def test_an_unknown_packaged_plan_name_is_one_line() -> None:
+    result = run_cli("demo", "--plan", "nosuchplan")
+    assert result.code == 2
+    assert result.err.strip() == (
+        "cutover: nosuchplan: no such plan file, and no packaged plan of that name "
+        "(packaged: demo, platform-migration, rewards-tiers)"
+    )
+
+
+def test_a_run_key_that_is_no_tag_is_refused() -> None:
+    result = run_cli("run", DEMO, "--env", "staging", "--run-key", "Bad Key")
+    assert result.code == 2
+    assert result.err.strip() == (
+        "cutover: --run-key: 'Bad Key': use lowercase letters, digits and dashes (max 81)"
+    )
+
+
+def test_signing_without_a_secret_is_refused_before_anything_is_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The secret comes from a prompt or stdin, never the command line; none given: exit 2."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    result = run_cli("gate", "approve", "any-run", "-d", "digital", "-n", "Hana Sato")
+    assert result.code == 2
+    assert result.err.strip() == (
+        "cutover: no sign-off secret given (it is read from the terminal or stdin)"
     )

@@ -2,7 +2,7 @@
 
 The engine says what happened (`emit`), which notices to deliver (`sinks`) and when
 the boards are stale (`board`); the flows plug the Prefect UI in (events,
-artifacts), tests plug in a recorder, and `QuietView` shows nothing.
+artifacts); tests may plug in a recorder.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from cutover.clock import RunClock
-from cutover.journal import StepRecord
+from cutover.journal import Decision, StepRecord
 from cutover.notices.publish import Sink
 
 
@@ -34,32 +34,17 @@ class RunView(Protocol):
         """Tell subscribers that `name` happened (a step started, a notice went out...)."""
         ...
 
-    def board(self, history: list[StepRecord], clock: RunClock, changed: set[str] | None) -> None:
-        """Refresh the status boards (`changed`: only these departments; None: all)."""
+    def board(
+        self,
+        history: list[StepRecord],
+        decisions: list[Decision],
+        clock: RunClock,
+        changed: set[str] | None,
+    ) -> None:
+        """Refresh the status boards from the journal's steps and gate answers
+        (`changed`: only these departments' boards; None: all)."""
         ...
 
     def flush(self) -> None:
         """Write what the sinks collected since the last call."""
         ...
-
-
-class QuietView:
-    """A view that shows nothing: for runs and tests without a UI."""
-
-    sinks: Sequence[Sink] = ()
-
-    def emit(
-        self,
-        name: str,
-        *,
-        system: str | None = None,
-        step: str | None = None,
-        payload: dict[str, Any] | None = None,
-    ) -> None:
-        return None
-
-    def board(self, history: list[StepRecord], clock: RunClock, changed: set[str] | None) -> None:
-        return None
-
-    def flush(self) -> None:
-        return None

@@ -59,13 +59,14 @@ class RunWatcher:
                         payload={"feature": feature, "projected_s": projected.total_seconds()},
                     )
             self.view.flush()
-            answers = len(self.ctx.journal.decisions(self.ctx.run_key))
+            decisions = self.ctx.journal.decisions(self.ctx.run_key)
+            answers = len(decisions)
             if len(history) != self._seen or answers != self._answers:
                 changed = {
                     self.ctx.plan.system(r.system).department for r in history[max(self._seen, 0) :]
                 }
                 everyone = self._seen < 0 or answers != self._answers  # a hold concerns all boards
-                self.view.board(history, self.clock, None if everyone else changed)
+                self.view.board(history, decisions, self.clock, None if everyone else changed)
                 self._seen, self._answers = len(history), answers
 
     def take_alarms(self) -> list[tuple[str, int, timedelta]]:

@@ -155,17 +155,12 @@ def emit(
     `cutover.department.digital` (role `department`), `cutover.phase.fronts`, ...
     """
     resource_id = f"cutover.system.{system}" if system else f"cutover.run.{run_key}"
-    links = [{"prefect.resource.id": f"cutover.run.{run_key}", "prefect.resource.role": "run"}]
-    links = links if system else []
-    for role, ids in (related or {}).items():
-        for one in [ids] if isinstance(ids, str) else ids:
-            links.append(
-                {"prefect.resource.id": f"cutover.{role}.{one}", "prefect.resource.role": role}
-            )
-    if related and not system:
-        links.append(
-            {"prefect.resource.id": f"cutover.run.{run_key}", "prefect.resource.role": "run"}
-        )
+    roles: dict[str, str | list[str]] = {"run": run_key} if system or related else {}
+    links = [
+        {"prefect.resource.id": f"cutover.{role}.{one}", "prefect.resource.role": role}
+        for role, ids in {**roles, **(related or {})}.items()
+        for one in ([ids] if isinstance(ids, str) else ids)
+    ]
     try:
         emit_event(
             event=f"cutover.{name}",
@@ -199,8 +194,13 @@ class PrefectView:
     ) -> None:
         emit(name, run_key=self.ctx.run_key, system=system, step=step, payload=payload)
 
-    def board(self, history: list[StepRecord], clock: RunClock, changed: set[str] | None) -> None:
-        decisions = self.ctx.journal.decisions(self.ctx.run_key)
+    def board(
+        self,
+        history: list[StepRecord],
+        decisions: list[Decision],
+        clock: RunClock,
+        changed: set[str] | None,
+    ) -> None:
         publish_board(
             self.ctx.plan, self.ctx.timeline, history, self.ctx.run_key, clock, changed, decisions
         )
