@@ -1,7 +1,10 @@
 """Prefect hooked into cutover's own seams: log lines in the runs' logs, secrets from blocks.
 
 `install()` runs wherever flows run: the CLI before it starts one, and a worker when
-it imports the flows. Both hooks are idempotent.
+it imports the flows. Both hooks are idempotent. In a flow-run process a worker
+started, it also ties that process's life to the worker's: a worker killed with
+`kill -9` takes its runs with it, so their heartbeats stop and the crash automation
+marks them Crashed, instead of orphans finishing steps nobody watches.
 """
 
 from __future__ import annotations
@@ -21,6 +24,26 @@ def install() -> None:
     """Send cutover's log lines to Prefect runs; look secrets up in Prefect Secret blocks too."""
     to_prefect()
     secrets.add_source(secret_from_block)
+    if os.environ.get("PREFECT__FLOW_RUN_ID"):  # set by a worker for the run it starts
+        die_with_parent()
+
+
+def die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent dies (PR_SET_PDEATHSIG); else nothing."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died between the two calls
+        os._exit(1)
 
 
 def secret_from_block(name: str) -> str | None:

@@ -5,7 +5,8 @@ duplicate ids; unknown ids (departments, systems, features, stores, approvers);
 dependency cycles; a system in no phase or in two; a system depending on one in a
 later phase; a phase starting before what it depends on can finish; a freeze
 never unfrozen (or an unfreeze with no freeze); a degraded feature with no
-notice; a budget the timeline breaks; customer text naming an internal system,
+notice; a budget the timeline breaks; a work pool naming an unknown system or
+a system in two pools (`cutover.plan.pools`); customer text naming an internal system,
 a URL or something that looks like a secret. (The mapping and carry-back files
 a migrate step names are loaded and checked by `cutover.plan.step_files`.)
 """
@@ -21,6 +22,7 @@ from cutover.plan.durations import format_duration
 from cutover.plan.loader import SourceMap
 from cutover.plan.models import FreezeStep, MigrateStep, Phase, Plan, System, UnfreezeStep
 from cutover.plan.order import find_cycle
+from cutover.plan.pools import pool_problems
 from cutover.plan.timeline import Timeline, build_timeline
 
 _URL = re.compile(r"https?://|www\.|\b[\w-]+\.(?:internal|local|corp|svc)\b", re.I)
@@ -49,6 +51,7 @@ class _Linter:
         yield from self.step_order()
         yield from self.customer_text()
         yield from self.stores()
+        yield from pool_problems(self.plan, self.at)
         structural = [*self.references(), *self.cycles(), *self.placement()]
         yield from structural
         if structural:
