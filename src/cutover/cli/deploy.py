@@ -8,6 +8,7 @@ the creating, is `cutover.flows.deploy`.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -75,7 +76,8 @@ def deploy(
     check_environment(list(loaded.plan.environments), env)
     journal = journal or default_journal()
     check_server_journal(journal)
-    from cutover.flows.deploy import apply, deployment_name, desired
+    from cutover.flows.deploy import apply, desired
+    from cutover.flows.names import deployment_name
 
     key = run_key or deployment_name(plan.stem, env)
     request = make_request(
@@ -84,7 +86,8 @@ def deploy(
         run_key=key,
         journal=journal,
         workdir=workdir or str(default_workdir(journal, key)),
-        data_root=str(data_root.resolve()) if data_root else None,
+        # relative store paths resolve here, not in each worker's own folder
+        data_root=str((data_root or Path.cwd()).resolve()),
     )
     pools, specs = desired(loaded.plan, request, plan.stem)
     actions = apply(pools, specs, dry_run=dry_run)

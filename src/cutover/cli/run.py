@@ -146,7 +146,7 @@ def _run_from_deployment(
     """Start `cutover/<plan>-<env>` with this run's key and options; follow it to its end."""
     from cutover.errors import GateTimeout
     from cutover.flows import remote
-    from cutover.flows.deploy import deployment_name
+    from cutover.flows.names import deployment_name
 
     name = deployment_name(plan.stem, env)
     deployed = remote.deployed_request(remote.CUTOVER_FLOW, name)

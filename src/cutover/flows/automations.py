@@ -59,14 +59,18 @@ def zombie_automation(within: timedelta = timedelta(seconds=90)) -> Automation:
 
 
 def ensure_zombie_automation(within: timedelta = timedelta(seconds=90)) -> str:
-    """Create the automation unless one with the same name exists; returns its id."""
+    """Create the automation unless one with the same name and window exists; its id.
+
+    One with another window (`cutover server start --crash-after`) is replaced."""
     existing: Any
     try:
         existing = Automation.read(name=NAME)
     except ValueError:
         existing = None
     if existing is not None:
-        return str(existing.id)
+        if getattr(existing.trigger, "within", None) == within:
+            return str(existing.id)
+        existing.delete()
     created: Any = zombie_automation(within).create()
     return str(created.id)
 

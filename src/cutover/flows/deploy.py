@@ -18,7 +18,6 @@ computes the same changes and applies none.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,17 +25,14 @@ from cutover.engine.request import RunRequest
 from cutover.errors import UsageError
 from cutover.plan.models import Plan
 
-SYSTEM_FLOW = "cutover-system"
-CUTOVER_FLOW = "cutover"
-ROLLBACK_FLOW = "cutover-rollback"
-ENTRYPOINTS = {
-    CUTOVER_FLOW: "cutover.flows.cutover_flow.cutover",
-    SYSTEM_FLOW: "cutover.flows.system_flow.system_cutover",
-    ROLLBACK_FLOW: "cutover.flows.rollback_flow.rollback",
-}
-HEARTBEAT_SECONDS = 30
-"""Flow runs on workers heartbeat every 30 s (Prefect's minimum): the crash automation
-marks a run Crashed when three in a row are missing (`cutover server start`)."""
+from .names import (
+    CUTOVER_FLOW,
+    ENTRYPOINTS,
+    HEARTBEAT_SECONDS,
+    ROLLBACK_FLOW,
+    SYSTEM_FLOW,
+    deployment_name,
+)
 
 Change = Literal["create", "update", "unchanged"]
 
@@ -60,15 +56,6 @@ class Action:
     kind: Literal["work pool", "deployment"]
     name: str
     detail: str = ""
-
-
-def deployment_name(plan_stem: str, env: str) -> str:
-    """`<plan file stem>-<env>`, in the characters Prefect names allow everywhere."""
-    return re.sub(r"[^a-z0-9-]+", "-", f"{plan_stem}-{env}".lower()).strip("-")
-
-
-def system_deployment(pool: str) -> str:
-    return f"{SYSTEM_FLOW}/{pool}"
 
 
 def desired(plan: Plan, request: RunRequest, plan_stem: str) -> tuple[list[str], list[Any]]:

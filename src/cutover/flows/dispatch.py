@@ -27,7 +27,7 @@ from cutover.errors import StepError
 from cutover.plan.order import ordered
 
 from . import gates, workers
-from .deploy import system_deployment
+from .names import system_deployment
 from .system_flow import system_cutover
 
 

@@ -32,8 +32,8 @@ def prefect_settings(scale: float) -> Any:
     os.environ.setdefault("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "30d")
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    from .deploy import HEARTBEAT_SECONDS
     from .hooks import install
+    from .names import HEARTBEAT_SECONDS
 
     install()  # cutover's log lines in the runs' logs in the UI; secrets from blocks
     # Real time: a heartbeat every 30 s, as on the workers (`cutover deploy`), so the crash

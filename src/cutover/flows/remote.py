@@ -19,7 +19,7 @@ from typing import Any
 from cutover.engine.request import RunRequest
 from cutover.errors import UsageError
 
-from .deploy import CUTOVER_FLOW, ROLLBACK_FLOW
+from .names import CUTOVER_FLOW, ROLLBACK_FLOW
 
 FOLLOW_SECONDS = 2.0
 
@@ -93,11 +93,11 @@ def follow(flow_run_id: str, say: Callable[[str], None]) -> RemoteEnd:
             state = run.state
             name = (state.name if state else None) or "Pending"
             message = (state.message or "") if state else ""
+            if state is not None and state.is_final():
+                return RemoteEnd(flow_run_id, name, message)  # the caller says how it ended
             if name != seen:
                 seen = name
                 say(_describe(name, message))
-            if state is not None and state.is_final():
-                return RemoteEnd(flow_run_id, name, message)
             time.sleep(FOLLOW_SECONDS)
 
 

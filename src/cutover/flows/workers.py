@@ -17,7 +17,7 @@ from cutover.engine.context import RunContext
 from cutover.errors import UsageError
 from cutover.logs import get_logger
 
-from .deploy import system_deployment
+from .names import system_deployment
 
 log = get_logger("cutover.workers")
 
