@@ -51,8 +51,9 @@ def zombie_automation(within: timedelta = timedelta(seconds=90)) -> Automation:
         actions=[
             ChangeFlowRunState(
                 state=StateType.CRASHED,
-                message="No heartbeat: the process running this flow run died. "
-                "Re-run the cutover with the same run key to resume.",
+                message="No heartbeat: the process running this flow run died (its worker "
+                "or host). Answer retry at the cutover's decision gate, or re-run the "
+                "cutover with the same run key: done steps are not repeated.",
             )
         ],
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, cast
 
-from prefect import flow
+from prefect import flow, tags
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -47,6 +47,7 @@ def cutover(request: RunRequest) -> RunSummary:
     """Run a whole cutover plan; returns how it ended (phases, systems, notices, skips)."""
     ctx = RunContext.load(request)  # lint runs here: a bad plan never starts
     workers.check_deployments(ctx)  # every pool the plan places systems in is deployed
+    ui.tag_this_run(request.run_key, request.env)  # found by run key, however it was started
     bind_context(run=request.run_key)
     view = ui.PrefectView(ctx)
     ui.publish_timeline(ctx.plan, ctx.timeline, request.run_key)
@@ -82,7 +83,8 @@ def cutover(request: RunRequest) -> RunSummary:
         summary.notices = watcher.published
         if summary.outcome == "rollback-requested" and request.hand_over_rollback:
             view.emit("rollback.handover", payload={"reason": summary.stopped_at})
-            summary.rollback = rollback(request)  # a child run: the same request, resumable
+            with tags("rollback"):  # a child run: the same request, resumable
+                summary.rollback = rollback(request)
             summary.outcome = "rolled-back"
         ended = summary.outcome
     finally:  # after the watcher's last tick: its notices and boards come first

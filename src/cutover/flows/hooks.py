@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from cutover import secrets
+from cutover.children import die_with_parent
 from cutover.logs import SHARED_PROCESSORS, configure
 
 
@@ -25,25 +26,7 @@ def install() -> None:
     to_prefect()
     secrets.add_source(secret_from_block)
     if os.environ.get("PREFECT__FLOW_RUN_ID"):  # set by a worker for the run it starts
-        die_with_parent()
-
-
-def die_with_parent() -> None:
-    """Linux: SIGKILL this process when its parent dies (PR_SET_PDEATHSIG); else nothing."""
-    import ctypes
-    import signal
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    parent = os.getppid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died between the two calls
-        os._exit(1)
+        die_with_parent()  # SIGKILL: a run must not go on unwatched
 
 
 def secret_from_block(name: str) -> str | None:
