@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from support import PLANS
+
 BIN = Path(sys.executable).parent
 TOKEN = "night-tests-token-0123456789abcdef"
 POOLS = {
@@ -129,7 +131,7 @@ class Estate:
         from cutover.drill.traffic import BackgroundTraffic
 
         traffic = BackgroundTraffic(
-            url=self.url, token=TOKEN, rate=30, customers=120, seed=7, ledger=self.ledger
+            url=self.url, token=TOKEN, rate=20, customers=400, seed=7, ledger=self.ledger
         )
         traffic.start()
         time.sleep(1.0)  # customers sign up and buy before the first freeze
@@ -243,3 +245,19 @@ def reconcile_estate(night: Night, estate: Estate) -> Any:
         workdir=estate.root,
         state_dir=estate.root / "var" / "staging" / "estate",
     )
+
+
+def placed_demo(folder: Path, pools: dict[str, list[str]], control: str | None = None) -> Path:
+    """plans/demo.yaml (with its mapping files) copied to `folder`, its staging systems
+    placed in `pools` (and the cutover flow on `control`)."""
+    for path in PLANS.rglob("*.yaml"):
+        target = folder / path.relative_to(PLANS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text())
+    text = (folder / "demo.yaml").read_text()
+    placement = (f"    control_pool: {control}\n" if control else "") + "    pools:\n"
+    placement += "".join(f"      {pool}: [{', '.join(ids)}]\n" for pool, ids in pools.items())
+    marker = "    token_secret: CUTOVER_ESTATE_TOKEN\n"
+    assert marker in text
+    (folder / "demo.yaml").write_text(text.replace(marker, marker + placement, 1))
+    return folder / "demo.yaml"

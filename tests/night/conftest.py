@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support import PG_DSN, PLANS
-from support_night import BIN, POOLS, TOKEN, Night, Processes, free_port, wait_for
+from support import PG_DSN
+from support_night import BIN, POOLS, TOKEN, Night, Processes, free_port, placed_demo, wait_for
 
 
 def _database(name: str) -> None:
@@ -40,7 +39,7 @@ def night(tmp_path_factory: pytest.TempPathFactory, pg_server: str) -> Iterator[
         "PREFECT_HOME": str(home / "client"),
     }
     processes = Processes()
-    plan = _placed_plan(home)
+    plan = placed_demo(home / "plans", POOLS, control="datacenter")
     try:
         server = processes.start(
             [
@@ -84,21 +83,3 @@ def night(tmp_path_factory: pytest.TempPathFactory, pg_server: str) -> Iterator[
             yield Night(home, env, plan, f"postgresql://{base}/{journal_db}", processes)
     finally:
         processes.stop()
-
-
-def _placed_plan(home: Path) -> Path:
-    """plans/demo.yaml with its staging systems placed over two pools (the cutover flow on
-    the datacenter pool's worker) and its estate's port left to each test."""
-    folder = home / "plans"
-    for path in PLANS.rglob("*.yaml"):
-        target = folder / path.relative_to(PLANS)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(path.read_text())
-    text = (folder / "demo.yaml").read_text()
-    placement = "    control_pool: datacenter\n    pools:\n" + "".join(
-        f"      {pool}: [{', '.join(systems)}]\n" for pool, systems in POOLS.items()
-    )
-    marker = "    token_secret: CUTOVER_ESTATE_TOKEN\n"
-    assert marker in text
-    (folder / "demo.yaml").write_text(text.replace(marker, marker + placement, 1))
-    return folder / "demo.yaml"

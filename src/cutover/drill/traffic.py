@@ -60,8 +60,12 @@ class BackgroundTraffic:
             book.close()
 
     def stop(self) -> Any:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        loop = self._loop
+        if loop is not None and self._stop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:  # the customers ran out of events, the loop just closed
+                pass
         self._thread.join(60)
         if self.error is not None:
             raise self.error
