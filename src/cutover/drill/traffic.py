@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -62,10 +63,9 @@ class BackgroundTraffic:
     def stop(self) -> Any:
         loop = self._loop
         if loop is not None and self._stop is not None and not loop.is_closed():
-            try:
+            # the customers may have run out of events and the loop closed meanwhile
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._stop.set)
-            except RuntimeError:  # the customers ran out of events, the loop just closed
-                pass
         self._thread.join(60)
         if self.error is not None:
             raise self.error
