@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cutover.errors import StoreError
+from cutover.migrate.fit import type_fits
 from cutover.migrate.gap_counter import BATCH, GapCounter, no_cycle_collection, source_fields
 from cutover.migrate.gaps import GapReport
 from cutover.migrate.mapping import Mapping, MappingRef, as_mapping
@@ -50,7 +51,7 @@ def _type_clashes(report: GapReport, columns: dict[str, str], m: Mapping) -> set
     out = set()
     for name, kind in m.source.columns.items():
         actual = columns.get(name)
-        if actual is None or actual == kind or (kind == "cents" and actual in ("text", "numeric")):
+        if actual is None or type_fits(actual, kind):
             continue
         out.add(name)
         report.clashes.append(
