@@ -88,7 +88,7 @@ def test_the_platform_migration_sample_feed_shows_each_planted_gap(
     assert text.code == 1
     assert "phone" in text.out and "not in source.columns" in text.out
     assert "email: missing (required)" in text.out and "(line 13)" in text.out
-    assert "0.37 (1 rows)" in text.out
+    assert "0.37 (1 row)" in text.out
 
 
 def _all_but_sample(loaded: object) -> set[str]:

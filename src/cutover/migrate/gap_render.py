@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cutover.migrate.gaps import GapReport, Remainders, SourceField, TargetColumn
+from cutover.migrate.gaps import GapReport, Remainders, SourceField, TargetColumn, rows
 
 _FIELD_NOTES = {
     "unmapped": "no target column is made from it: its data is dropped",
@@ -67,7 +67,7 @@ def _pair_row(p: Remainders) -> list[str]:
         f"{p.rows:,}",
         _points(p.legacy_cents),
         f"{p.whole_points:,}",
-        f"{_points(p.remainder_cents)} ({p.with_remainder:,} rows)",
+        f"{_points(p.remainder_cents)} ({rows(p.with_remainder)})",
         verdict,
     ]
 
@@ -109,10 +109,10 @@ def sections(report: GapReport) -> list[Section]:
         )
     clashes = Section("Type clashes and values out of range", [])
     group = [r for r in report.rejects if r.group in ("type", "range")]
-    clashes.notes = [f"{r.rule}: {r.rows:,} rows rejected" for r in group] + report.clashes
+    clashes.notes = [f"{r.rule}: {rows(r.rows)} rejected" for r in group] + report.clashes
     if report.duplicate_keys:
         clashes.notes.append(
-            f"{report.duplicate_keys:,} rows repeat a key ({', '.join(report.duplicate_examples)}"
+            f"{rows(report.duplicate_keys)} repeat a key ({', '.join(report.duplicate_examples)}"
             "): the last one wins"
         )
     if not clashes.notes:
@@ -122,7 +122,7 @@ def sections(report: GapReport) -> list[Section]:
 
 
 def _headline(report: GapReport) -> list[str]:
-    counts = f"{report.rows:,} rows: {report.accepted:,} accepted, {report.rejected:,} rejected"
+    counts = f"{rows(report.rows)}: {report.accepted:,} accepted, {report.rejected:,} rejected"
     if report.deletes:
         counts += f", {report.deletes:,} deletes"
     gaps = report.gaps()

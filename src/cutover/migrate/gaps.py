@@ -22,6 +22,11 @@ INT64 = (-(2**63), 2**63 - 1)
 """What an integer column holds in SQLite and in a PostgreSQL bigint."""
 
 
+def rows(count: int) -> str:
+    """`1 row`, `2,500 rows`."""
+    return f"{count:,} row{'' if count == 1 else 's'}"
+
+
 @dataclass
 class SourceField:
     """One column of the source (the mapping's `source.columns` and the sample's header)."""
@@ -120,7 +125,7 @@ class GapReport:
         """What a reviewer must resolve before signing (what `--strict` exits 1 on)."""
         out = [f"source field {f.name!r}: {f.status}" for f in self.fields if f.is_gap]
         out += [f"target column {t.name!r}: empty" for t in self.targets if t.status == "empty"]
-        out += [f"{r.rows:,} rows rejected: {r.rule}" for r in self.rejects]
+        out += [f"{rows(r.rows)} rejected: {r.rule}" for r in self.rejects]
         out += [
             f"points from {r.source!r} are not conserved"
             for r in self.remainders
@@ -128,7 +133,7 @@ class GapReport:
         ]
         out += self.clashes
         if self.duplicate_keys:
-            out.append(f"{self.duplicate_keys:,} rows repeat a key (the last one wins)")
+            out.append(f"{rows(self.duplicate_keys)} repeat a key (the last one wins)")
         return out
 
     def to_dict(self) -> dict[str, Any]:
