@@ -266,3 +266,19 @@ def test_markdown_for_the_sign_off(tmp_path: Path) -> None:
         assert heading in out
     assert "| email: missing (required) | cleansing | 1 | key '1' (line 2) |" in out
     assert "### Gaps" in out
+
+
+def test_a_bad_line_in_a_workers_part_is_one_clear_error(tmp_path: Path) -> None:
+    """Text that is not UTF-8 in a part counted by a worker process is a StoreError naming
+    the sample and the line, as when one process reads it all."""
+    from cutover.errors import StoreError
+
+    lines = [",".join([*HEADER, "joined_on"])]
+    lines += [f"{i},m{i}@x,N,A,1.00,2.00,d" for i in range(1, 300)]
+    data = ("\n".join(lines) + "\n").encode()
+    sample = tmp_path / "bad.csv"
+    sample.write_bytes(data.replace(b"m250@x", b"m250@\xff"))
+    for workers, part_bytes in ((2, 2000), (1, 1 << 20)):
+        with pytest.raises(StoreError) as caught:
+            analyse_feed(MEMBER_FEED, sample, workers=workers, part_bytes=part_bytes)
+        assert str(caught.value) == f"{sample}: line 251: not UTF-8 text"

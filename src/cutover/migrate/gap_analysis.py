@@ -82,8 +82,10 @@ def analyse_feed(
     else:
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         with ProcessPoolExecutor(count, mp_context=context) as pool:
-            for partial in pool.map(_count_part, jobs):
-                counter.merge(partial)
+            for answer in pool.map(_count_in_worker, jobs):
+                if isinstance(answer, str):  # the worker's StoreError, without the store
+                    raise StoreError(answer, store=name)
+                counter.merge(answer)
     return counter.finish(started)
 
 
@@ -145,6 +147,15 @@ def _parts(file: Path, start: int, size: int, part_bytes: int) -> list[Part]:
     if begin < size or not parts:
         parts.append((begin, size, lines_before))
     return parts
+
+
+def _count_in_worker(job: tuple[Mapping, str, str, list[str], Part]) -> Partial | str:
+    """`_count_part` in a worker process: a StoreError comes back as its message (the
+    exception itself does not survive the trip back)."""
+    try:
+        return _count_part(job)
+    except StoreError as exc:
+        return str(exc).removeprefix(f"{exc.store}: ")
 
 
 def _count_part(job: tuple[Mapping, str, str, list[str], Part]) -> Partial:
