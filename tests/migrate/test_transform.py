@@ -202,3 +202,24 @@ def test_number_parsing_is_strict_and_exact() -> None:
     )
     assert parse_cents("0.1") == 10 and parse_cents("1e2") == 10_000
     assert parse_cents("1.005") is None and parse_cents("NaN") is None and parse_cents("x") is None
+
+
+def test_plain_decimals_read_as_the_decimal_reading_does() -> None:
+    """The fast reading of plain decimals ('12.5', '-0.01') gives what Decimal gives, for every
+    shape a feed writes, and leaves the rest (exponents, underscores, 3 places) to Decimal."""
+    from decimal import Decimal, InvalidOperation
+
+    def by_decimal(text: str) -> int | None:
+        try:
+            number = Decimal(text.strip()) * 100
+        except InvalidOperation:
+            return None
+        if not number.is_finite() or number != number.to_integral_value():
+            return None
+        return int(number)
+
+    shapes = ["0", "7", "+7", "-7", "5.", "5.5", "5.50", "-0.01", "007.10", " 12.34 ", "1.005"]
+    shapes += ["1e2", "1_000.5", ".5", "-.5", "12,5", "", " ", "1.2.3", "--1", "+-1", "٣.5"]
+    shapes += [f"{i}.{i % 100:02d}" for i in range(0, 100_000, 997)]
+    for text in shapes:
+        assert parse_cents(text) == by_decimal(text), text

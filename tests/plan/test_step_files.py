@@ -113,6 +113,35 @@ def test_a_mapping_with_a_misspelt_rounding(plans: Path) -> None:
     assert any(x.startswith(f"{mapping}:{line}: rounding: ") for x in lines), lines
 
 
+def test_an_unknown_key_in_a_mapping_field(plans: Path) -> None:
+    """An unknown key inside a field of a mapping file fails validate at that field's line."""
+    mapping = plans / MAPPING
+    replace(
+        mapping,
+        "email: {from: email, transform: lower",
+        "email: {from: email, colour: red, transform: lower",
+    )
+    lines = validate(plans / "demo.yaml")
+    line = line_of(mapping, "colour: red")
+    assert any(
+        x.startswith(f"{mapping}:{line}: fields.email.colour: unknown key") for x in lines
+    ), lines
+
+
+def test_a_huge_mapping_file_or_an_alias_bomb_is_refused(plans: Path) -> None:
+    """A mapping file over 5 MiB is refused before it is read, and one whose aliases expand
+    without end is refused after a bounded walk, as plans are."""
+    mapping = plans / MAPPING
+    mapping.write_text("description: " + "x" * (5 * 1024 * 1024) + "\n")
+    lines = validate(plans / "demo.yaml")
+    assert any(x.startswith(f"{mapping}:1: file is 5.0 MiB, over the 5 MiB limit") for x in lines)
+    levels = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    mapping.write_text("\n".join(levels) + "\n")
+    lines = validate(plans / "demo.yaml")
+    assert any(x.startswith(f"{mapping}:") and "aliases nested too deep" in x for x in lines)
+
+
 def test_a_broken_carry_back_file(plans: Path) -> None:
     """A carry-back file with an unknown key, and one missing its key column, fail at their lines."""
     back = plans / CARRY_BACK

@@ -5,6 +5,7 @@
 | `plan` | validate, show, schema (never import Prefect) |
 | `migrate` | migrate copy, catchup, drain, verify |
 | `migrate_status` | migrate status, rejects, capture (added by `migrate`) |
+| `mapping` | mapping check (the gap analysis) |
 | `estate` | estate serve, simulate, reconcile |
 | `notices` | notices |
 | `demo` | demo, drill |
@@ -16,10 +17,10 @@
 
 from __future__ import annotations
 
-from cutover.cli import demo, deploy, estate, gate, migrate, notices, plan, run, server
+from cutover.cli import demo, deploy, estate, gate, mapping, migrate, notices, plan, run, server
 from cutover.cli.app import app, main
 
 __all__ = ["app", "main"]
 
-for _module in (plan, migrate, estate, notices, demo, run, gate, server, deploy):
+for _module in (plan, migrate, mapping, estate, notices, demo, run, gate, server, deploy):
     _module.register(app)

@@ -7,12 +7,15 @@ import sys
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 
-from cutover.errors import PlanError
+from cutover.errors import PlanError, UsageError
+
+if TYPE_CHECKING:
+    from cutover.plan import LoadedPlan
 
 
 class ShowFormat(StrEnum):
@@ -30,14 +33,31 @@ def _console() -> object:
 
 def validate(
     plans: Annotated[list[Path], typer.Argument(help="Plan files to check.", show_default=False)],
+    env: Annotated[
+        str | None,
+        typer.Option("--env", "-e", help="With --connect: the environment whose stores to read."),
+    ] = None,
+    connect: Annotated[
+        bool,
+        typer.Option(
+            "--connect",
+            help="Also check every mapping's columns and types against the real stores of --env "
+            "(SQLite, PostgreSQL, CSV headers); reads only.",
+        ),
+    ] = False,
 ) -> None:
     """Check plan files: exit 0 when all are valid, else print every problem as FILE:LINE: message and exit 2."""
     from cutover.plan import build_timeline, load_plan
 
+    if connect != (env is not None):
+        raise UsageError(
+            "--connect and --env go together: cutover validate PLAN --env ENV --connect"
+        )
     failed = False
     for path in plans:
         try:
             loaded = load_plan(path)
+            stores = _connect(loaded, env) if env is not None else ""
         except PlanError as exc:
             failed = True
             for problem in exc.problems:
@@ -48,10 +68,25 @@ def validate(
         typer.echo(
             f"{path}: ok — {len(loaded.plan.departments)} departments, "
             f"{len(loaded.plan.systems)} systems, {len(loaded.plan.phases)} phases over "
-            f"{days} day{'s' if days != 1 else ''}"
+            f"{days} day{'s' if days != 1 else ''}{stores}"
         )
     if failed:
         raise typer.Exit(2)
+
+
+def _connect(loaded: LoadedPlan, env: str) -> str:
+    """Check the mappings against the stores of `env`; PlanError listing what does not fit."""
+    from cutover.migrate.connect_check import connect_problems
+
+    environments = loaded.plan.environments
+    if env not in environments:
+        raise UsageError(
+            f"--env {env!r} is not an environment of {loaded.path} ({', '.join(environments)})"
+        )
+    problems = connect_problems(loaded, env)
+    if problems:
+        raise PlanError(problems)
+    return f"; every mapping fits the stores of {env}"
 
 
 def _days(zone: ZoneInfo, start: datetime, end: datetime) -> list[date]:

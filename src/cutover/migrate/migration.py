@@ -24,6 +24,7 @@ from cutover.errors import StoreError, UsageError
 from cutover.migrate.capture import Changelog
 from cutover.migrate.checkpoint import Checkpoints
 from cutover.migrate.feeds import Feed, open_feed
+from cutover.migrate.fit import source_drift, target_misfits
 from cutover.migrate.mapping import Mapping, MappingRef, as_mapping
 from cutover.migrate.python_transform import Compiled, compile_python
 from cutover.migrate.sql_transform import SqlTransform, compile_sql
@@ -231,24 +232,10 @@ def _check_source(db: Database, table: TableRef, mapping: Mapping) -> None:
     columns = db.columns(table)
     if columns is None:
         raise StoreError(f"table {table} does not exist", store=db.label)
-    expected = mapping.source.columns
-    problems = []
-    missing = [c for c in expected if c not in columns]
-    extra = [c for c in columns if c not in expected]
-    if missing:
-        problems.append("missing " + ", ".join(repr(c) for c in missing))
-    if extra:
-        problems.append("not in the mapping " + ", ".join(repr(c) for c in extra))
-    for name, kind in expected.items():
-        actual = columns.get(name)
-        if actual is None:
-            continue
-        ok = actual == kind or (kind == "cents" and actual in ("text", "numeric"))
-        if not ok:
-            problems.append(f"{name!r} is {actual}, the mapping says {kind}")
-    if problems:
+    drift = source_drift(dict(columns), mapping)
+    if drift:
         raise StoreError(
-            f"schema drift in table {table}: {'; '.join(problems)} (mapping {mapping.path})",
+            f"schema drift in table {table}: {'; '.join(drift.parts())} (mapping {mapping.path})",
             store=db.label,
         )
     if not db.unique_key(table, mapping.source.key):
@@ -263,13 +250,7 @@ def _check_target(db: Database, table: TableRef, mapping: Mapping) -> None:
     columns = db.columns(table)
     if columns is None:
         return
-    problems = []
-    for name, kind in mapping.output_types.items():
-        actual = columns.get(name)
-        if actual is None:
-            problems.append(f"missing {name!r}")
-        elif actual != kind:
-            problems.append(f"{name!r} is {actual}, the mapping makes {kind}")
+    problems = list(target_misfits(columns, mapping).values())
     if problems:
         raise StoreError(
             f"target table {table} does not fit the mapping: {'; '.join(problems)}", store=db.label

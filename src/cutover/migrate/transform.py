@@ -49,10 +49,20 @@ def copy_escape(value: str) -> str:
     return COPY_NEEDS_ESCAPE.sub(lambda m: _COPY_ESCAPES[m.group(0)], value)
 
 
+_PLAIN_CENTS = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]{0,2}))?")
+"""What nearly every feed writes ('1234.5', '-0.01', '7'): read without a Decimal."""
+
+
 def parse_cents(text: str) -> int | None:
     """'123.45' -> 12345, exactly; None when it is not a number with at most 2 decimals."""
+    body = text.strip()
+    plain = _PLAIN_CENTS.fullmatch(body)
+    if plain is not None:
+        sign, whole, fraction = plain.groups()
+        cents = int(whole + (fraction or "").ljust(2, "0"))
+        return -cents if sign == "-" else cents
     try:
-        number = Decimal(text.strip())
+        number = Decimal(body)
     except InvalidOperation:
         return None
     if not number.is_finite():
