@@ -5,26 +5,24 @@ duplicate ids; unknown ids (departments, systems, features, stores, approvers);
 dependency cycles; a system in no phase or in two; a system depending on one in a
 later phase; a phase starting before what it depends on can finish; a freeze
 never unfrozen (or an unfreeze with no freeze); a degraded feature with no
-notice; a budget the timeline breaks; customer text naming an internal system,
-a URL or something that looks like a secret. (The mapping and carry-back files
-a migrate step names are loaded and checked by `cutover.plan.step_files`.)
+notice; a budget the timeline breaks; customer text naming an internal system
+(written as an identifier, not a common word), a URL or something that looks like
+a secret (`cutover.plan.customer_text`). (The mapping and carry-back files a migrate
+step names are loaded and checked by `cutover.plan.step_files`.)
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 
 from cutover.errors import Problem
+from cutover.plan.customer_text import customer_text
 from cutover.plan.durations import format_duration
 from cutover.plan.loader import SourceMap
 from cutover.plan.models import FreezeStep, MigrateStep, Phase, Plan, System, UnfreezeStep
 from cutover.plan.order import find_cycle
 from cutover.plan.timeline import Timeline, build_timeline
-
-_URL = re.compile(r"https?://|www\.|\b[\w-]+\.(?:internal|local|corp|svc)\b", re.I)
-_SECRETISH = re.compile(r"\b(?:[A-Za-z0-9+/_-]{32,}|(?:sk|pk|tok|key)_[A-Za-z0-9]{8,})\b")
 
 
 def lint(plan: Plan, source: SourceMap) -> list[Problem]:
@@ -47,7 +45,7 @@ class _Linter:
     def run(self) -> Iterator[Problem]:
         yield from self.duplicates()
         yield from self.step_order()
-        yield from self.customer_text()
+        yield from customer_text(self.plan, self.source)
         yield from self.stores()
         structural = [*self.references(), *self.cycles(), *self.placement()]
         yield from structural
@@ -147,8 +145,8 @@ class _Linter:
                 if approver not in self.departments:
                     yield self.at(
                         ("phases", pi, "gate", "approvers", ai),
-                        f"gate approver {approver!r} is not a department"
-                        + _hint(approver, self.departments),
+                        f"gate approver {approver!r} is not a department id; approvers are "
+                        "department ids" + _department_hint(approver, self.plan),
                     )
                 elif phase.gate.approvers.index(approver) != ai:
                     yield self.at(
@@ -313,39 +311,23 @@ class _Linter:
                     f"over its budget of {format_duration(budget.max_total)}",
                 )
 
-    def customer_text(self) -> Iterator[Problem]:
-        ids = sorted(self.systems, key=len, reverse=True)
-        pattern = (
-            re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, ids)) + r")(?![\w-])", re.I)
-            if ids
-            else None
-        )
-        for fi, feature in enumerate(self.plan.features):
-            if feature.notice is None:
-                continue
-            texts: list[tuple[tuple[str | int, ...], str]] = []
-            path: tuple[str | int, ...]
-            for kind, value in feature.notice.text.model_dump().items():
-                if value:
-                    texts.append((("features", fi, "notice", "text", kind), value))
-            for channel, ct in feature.notice.channel_text.items():
-                for kind, value in ct.model_dump().items():
-                    if value:
-                        path = ("features", fi, "notice", "channel_text", channel, kind)
-                        texts.append((path, value))
-            texts.append((("features", fi, "name"), feature.name))
-            for path, text in texts:
-                found = pattern.search(text) if pattern else None
-                if found:
-                    yield self.at(
-                        path,
-                        f"customer text names internal system {found.group(1)!r}; "
-                        "say what the customer can or cannot do instead",
-                    )
-                if _URL.search(text):
-                    yield self.at(path, "customer text contains a URL or internal host name")
-                if _SECRETISH.search(text):
-                    yield self.at(path, "customer text contains something that looks like a token")
+
+def _department_hint(value: str, plan: Plan) -> str:
+    """`: did you mean 'digital' (Digital & Mobile, lead Hana Sato)?`, matched on ids, names
+    and signers' names; else the department ids to choose from."""
+    import difflib
+
+    owner: dict[str, str] = {}
+    for d in plan.departments:
+        for text in (d.id, d.name, d.lead, *(s.name for s in d.deputies)):
+            owner.setdefault(text.lower(), d.id)
+    match = difflib.get_close_matches(value.lower(), list(owner), n=1, cutoff=0.6)
+    if match:
+        d = plan.department(owner[match[0]])
+        return f": did you mean {d.id!r} ({d.name}, lead {d.lead})?"
+    ids = [d.id for d in plan.departments]
+    more = f" and {len(ids) - 8} more" if len(ids) > 8 else ""
+    return f": {', '.join(ids[:8])}{more}"
 
 
 def _hint(value: str, known: set[str]) -> str:
