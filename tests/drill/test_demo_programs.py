@@ -38,8 +38,8 @@ def test_after_a_good_night_every_switched_system_serves_the_target(
     served = programs_served(plan, estate, TOKEN)
 
     assert sorted(served) == sorted(switched)
-    assert describe_programs(served) == (
-        f"reward-tiers (all {len(switched)} systems the plan switches)"
+    assert describe_programs(served, plan.program.names) == (
+        f"Reward Tiers (reward-tiers), all {len(switched)} systems the plan switches"
     )
 
 

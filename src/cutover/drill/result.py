@@ -65,20 +65,26 @@ def switched_systems(plan: Plan) -> list[System]:
     return [s for s in plan.systems if any(isinstance(t, SwitchStep) for t in s.steps)]
 
 
-def describe_programs(programs: dict[str, str]) -> str:
-    """`reward-tiers (all 27 systems the plan switches)`; split, each program and its systems."""
+def describe_programs(programs: dict[str, str], names: dict[str, str] | None = None) -> str:
+    """`Reward Tiers (reward-tiers), all 27 systems the plan switches`; when split, each
+    program and its systems. `names` are the plan's `program.names`."""
     if not programs:
         return "none: the plan switches no system"
     by: dict[str, list[str]] = {}
     for system, program in sorted(programs.items()):
         by.setdefault(program, []).append(system)
+
+    def label(program: str) -> str:
+        name = (names or {}).get(program)
+        return f"{name} ({program})" if name else program
+
     if len(by) == 1:
         [(program, systems)] = by.items()
-        return f"{program} (all {len(systems)} systems the plan switches)"
+        return f"{label(program)}, all {len(systems)} systems the plan switches"
     parts = []
     for program, systems in sorted(by.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         more = f" and {len(systems) - 4} more" if len(systems) > 4 else ""
-        parts.append(f"{program}: {', '.join(systems[:4])}{more}")
+        parts.append(f"{label(program)}: {', '.join(systems[:4])}{more}")
     return "; ".join(parts)
 
 
@@ -170,5 +176,5 @@ def summarize(
         rto_seconds=rolled.rto_seconds if rolled else None,
         programs=programs,
         stopped_at=summary.stopped_at,
-        programs_summary=describe_programs(programs),
+        programs_summary=describe_programs(programs, plan.program.names),
     )

@@ -1,6 +1,7 @@
 """Lint of what customers read: no internal system id, URL, host name or token in it.
 
-Customer text is every notice text (per kind, per channel) and every feature's name.
+Customer text is every notice text (per kind, per channel), every feature's name and
+every program name (`program.names`, the `{program}` of notices).
 System ids are matched as identifiers, not as words (`system_ids_pattern`), so a
 system called `website` does not forbid "our website" in a notice.
 """
@@ -21,6 +22,8 @@ _SECRETISH = re.compile(r"\b(?:[A-Za-z0-9+/_-]{32,}|(?:sk|pk|tok|key)_[A-Za-z0-9
 def customer_text(plan: Plan, source: SourceMap) -> Iterator[Problem]:
     """A problem for each customer text naming a system, a URL or a token."""
     pattern = system_ids_pattern({s.id for s in plan.systems})
+    for version, name in plan.program.names.items():
+        yield from _check(("program", "names", version), name, pattern, source)
     for fi, feature in enumerate(plan.features):
         if feature.notice is None:
             continue
@@ -36,21 +39,25 @@ def customer_text(plan: Plan, source: SourceMap) -> Iterator[Problem]:
                     texts.append((path, value))
         texts.append((("features", fi, "name"), feature.name))
         for path, text in texts:
-            found = pattern.search(text) if pattern else None
-            if found:
-                named = next(group for group in found.groups() if group).lower()
-                yield source.problem(
-                    path,
-                    f"customer text names internal system {named!r}; say what the customer "
-                    f"can or cannot do instead, or, if {named!r} is the customers' own word, "
-                    "give the system another id",
-                )
-            if _URL.search(text):
-                yield source.problem(path, "customer text contains a URL or internal host name")
-            if _SECRETISH.search(text):
-                yield source.problem(
-                    path, "customer text contains something that looks like a token"
-                )
+            yield from _check(path, text, pattern, source)
+
+
+def _check(
+    path: tuple[str | int, ...], text: str, pattern: re.Pattern[str] | None, source: SourceMap
+) -> Iterator[Problem]:
+    found = pattern.search(text) if pattern else None
+    if found:
+        named = next(group for group in found.groups() if group).lower()
+        yield source.problem(
+            path,
+            f"customer text names internal system {named!r}; say what the customer "
+            f"can or cannot do instead, or, if {named!r} is the customers' own word, "
+            "give the system another id",
+        )
+    if _URL.search(text):
+        yield source.problem(path, "customer text contains a URL or internal host name")
+    if _SECRETISH.search(text):
+        yield source.problem(path, "customer text contains something that looks like a token")
 
 
 def system_ids_pattern(ids: set[str]) -> re.Pattern[str] | None:

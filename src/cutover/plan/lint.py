@@ -5,7 +5,8 @@ duplicate ids; unknown ids (departments, systems, features, stores, approvers);
 dependency cycles; a system in no phase or in two; a system depending on one in a
 later phase; a phase starting before what it depends on can finish; a freeze
 never unfrozen (or an unfreeze with no freeze); a degraded feature with no
-notice; a budget the timeline breaks; customer text naming an internal system
+notice; a budget the timeline breaks; a program name for a version nothing
+serves; customer text naming an internal system
 (written as an identifier, not a common word), a URL or something that looks like
 a secret (`cutover.plan.customer_text`). (The mapping and carry-back files a migrate
 step names are loaded and checked by `cutover.plan.step_files`.)
@@ -20,7 +21,15 @@ from cutover.errors import Problem
 from cutover.plan.customer_text import customer_text
 from cutover.plan.durations import format_duration
 from cutover.plan.loader import SourceMap
-from cutover.plan.models import FreezeStep, MigrateStep, Phase, Plan, System, UnfreezeStep
+from cutover.plan.models import (
+    FreezeStep,
+    MigrateStep,
+    Phase,
+    Plan,
+    SwitchStep,
+    System,
+    UnfreezeStep,
+)
 from cutover.plan.order import find_cycle
 from cutover.plan.timeline import Timeline, build_timeline
 
@@ -47,6 +56,7 @@ class _Linter:
         yield from self.step_order()
         yield from customer_text(self.plan, self.source)
         yield from self.stores()
+        yield from self.program_names()
         structural = [*self.references(), *self.cycles(), *self.placement()]
         yield from structural
         if structural:
@@ -273,6 +283,23 @@ class _Linter:
                                 f"{role} store {store!r} is not defined in environment "
                                 f"{env_id!r} (environments.{env_id}.stores)",
                             )
+
+    def program_names(self) -> Iterator[Problem]:
+        program = self.plan.program
+        versions = {program.legacy, program.target} | {
+            step.version
+            for system in self.plan.systems
+            for step in system.steps
+            if isinstance(step, SwitchStep) and step.version
+        }
+        for version in program.names:
+            if version not in versions:
+                yield self.at(
+                    ("program", "names", version),
+                    f"program.names names {version!r}, which no system serves (not "
+                    "program.legacy, program.target or a switch's version)"
+                    + _hint(version, versions),
+                )
 
     # ------------------------------------------------------------ features
 

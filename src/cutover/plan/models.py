@@ -285,6 +285,15 @@ class Environment(Strict):
 class Program(Strict):
     legacy: str = Field(description="version the systems serve before the cutover")
     target: str = Field(description="version they serve after")
+    names: dict[str, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="version -> the name customers know it by (`{program}` in notices); "
+        "a version without one is shown as its id",
+    )
+
+    def name(self, version: str) -> str:
+        """What customers call `version`: its name in `names`, else the version itself."""
+        return self.names.get(version, version)
 
 
 class NoticeDefaults(Strict):
