@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TOKEN, request_for
 from cutover.engine.context import RunContext
+from cutover.engine.request import RunRequest
 from cutover.engine.steps import execute, job_params
 from cutover.plan import load_plan
 from cutover.plan.models import HttpStep
@@ -18,6 +18,7 @@ from cutover.sim import RunningEstate, running_estate
 from support import PLANS
 
 REWARDS = PLANS / "rewards-tiers.yaml"
+TOKEN = "http-jobs-test-token"
 
 
 @pytest.fixture
@@ -43,9 +44,15 @@ def test_the_seed_plans_job_steps_pass_their_parameters(
     tmp_path: Path, rewards: RunningEstate, system_id: str, step_key: str
 ) -> None:
     """`json: {job: push-reward-menu, stores: all}` arrives as params `{stores: all}`."""
-    ctx = RunContext.load(
-        request_for(tmp_path, plan_path=str(REWARDS.resolve()), base_url=rewards.base_url)
+    request = RunRequest(
+        plan_path=str(REWARDS.resolve()),
+        env="staging",
+        run_key="http-jobs",
+        journal=str(tmp_path / "journal.db"),
+        workdir=str(tmp_path / "run"),
+        base_url=rewards.base_url,
     )
+    ctx = RunContext.load(request)
     ctx.clock()
     step = next(s for s in ctx.plan.system(system_id).steps if s.key == step_key)
     assert isinstance(step, HttpStep) and step.json_body
