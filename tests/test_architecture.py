@@ -4,7 +4,7 @@ Every import is counted, at module level or inside a function (a lazy import is
 still an arrow). Layers, lowest first; a package may import its own layer's base
 modules and anything below, never above:
 
-    errors secrets logs clock journal program      the base
+    errors secrets logs clock journal program children   the base
     plan                                           the plan as data
     control migrate notices                        the parts, each on the plan
     engine   sim                                   running a cutover; the simulated estate
@@ -24,7 +24,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = SRC / "cutover"
 
 LAYERS: list[set[str]] = [
-    {"__init__", "errors", "secrets", "logs", "clock", "journal", "program"},
+    {"__init__", "errors", "secrets", "logs", "clock", "journal", "program", "children"},
     {"plan"},
     {"control", "migrate", "notices"},
     {"engine", "sim"},

@@ -17,7 +17,7 @@ import httpx
 from cutover.journal import Journal
 from cutover.sim.server import running_estate
 from support import PLANS, ROOT
-from support_flows import run_demo, wait_for_paused
+from support_flows import flow_runs, run_demo, wait_for_paused
 
 DEMO = PLANS / "demo.yaml"
 PHASE_2 = {"pos-stores", "mobile-app"}
@@ -130,5 +130,12 @@ def test_a_failing_verification_stops_the_phase_at_a_decision_gate(
         assert [(r.system, r.step) for r in failed] == [("loyalty-core", "verify")]
         resume("bad-verify", {"action": "rollback", "reason": "verification failed", "name": "RM"})
         thread.join(timeout=120)
-    assert result["summary"].outcome == "rollback-requested"
-    assert "loyalty-core" in result["summary"].stopped_at
+    # the rollback decision hands over to the rollback flow, a child of this run
+    summary = result["summary"]
+    assert summary.outcome == "rolled-back"
+    assert "loyalty-core" in summary.stopped_at
+    assert summary.rollback is not None and summary.rollback.rolled_back == ["loyalty-core"]
+    undone = Journal(workdir / "journal.db").completed("bad-verify", action="undo")
+    assert {r.system for r in undone} == {"loyalty-core"}
+    (rollback_run,) = flow_runs("run:bad-verify", "rollback")
+    assert rollback_run.parent_task_run_id is not None  # a child of the cutover run

@@ -11,14 +11,15 @@
 | `run` | run, rollback, journal |
 | `gate` | gate list, approve, hold, decide |
 | `server` | server start |
+| `deploy` | deploy |
 """
 
 from __future__ import annotations
 
-from cutover.cli import demo, estate, gate, migrate, notices, plan, run, server
+from cutover.cli import demo, deploy, estate, gate, migrate, notices, plan, run, server
 from cutover.cli.app import app, main
 
 __all__ = ["app", "main"]
 
-for _module in (plan, migrate, estate, notices, demo, run, gate, server):
+for _module in (plan, migrate, estate, notices, demo, run, gate, server, deploy):
     _module.register(app)

@@ -21,7 +21,13 @@ def gate_list(
     ] = None,
 ) -> None:
     """List paused cutover runs and what each gate waits for."""
-    from cutover.flows.gate_client import awaited_departments, paused_runs, waiting_for
+    from cutover.flows.gate_client import (
+        awaited_departments,
+        description_of,
+        failed_systems,
+        paused_runs,
+        waiting_for,
+    )
 
     runs = paused_runs(run)
     if not runs:
@@ -36,6 +42,9 @@ def gate_list(
         typer.echo(
             f"{flow_run.name} ({flow_run.id}): {kind} gate {flow_run.state.state_details.pause_key}{extra}"
         )
+        if kind == "decision":
+            for system, error in failed_systems(description_of(flow_run)):
+                typer.echo(f"  failed: {system}: {error}")
 
 
 @gate_app.command("approve")

@@ -64,6 +64,24 @@ SkipIdleOption = Annotated[
     bool,
     typer.Option("--skip-idle", help="Drills: jump the clock over idle time between phases."),
 ]
+DeploymentOption = Annotated[
+    bool,
+    typer.Option(
+        "--deployment",
+        help="Start the run from its deployment (`cutover deploy`): on the control pool's "
+        "worker, each placed system on its pool's worker; follow it here.",
+    ),
+]
+LocalOption = Annotated[
+    bool,
+    typer.Option(
+        "--local", help="Run every system in this process, whatever pools the plan names."
+    ),
+]
+
+EXIT_ROLLED_BACK = 3
+"""`cutover run` exit codes: 0 completed, 3 rolled back (or a rollback decided),
+4 stopped at a gate nobody signed in time (GateTimeout), 2 bad input, 1 anything else."""
 
 
 def run(
@@ -78,8 +96,13 @@ def run(
     json_out: JsonOption = False,
     skip_idle: SkipIdleOption = False,
     data_root: DataRootOption = None,
+    deployment: DeploymentOption = False,
+    local: LocalOption = False,
 ) -> None:
-    """Run a cutover plan as a Prefect flow; the same --run-key resumes a crashed run."""
+    """Run a cutover plan as a Prefect flow; the same --run-key resumes a crashed run.
+
+    Exit code 0 completed, 3 rolled back, 4 stopped at a gate that timed out, 2 bad input.
+    """
     from cutover.flows.launch import default_workdir, execute_run
     from cutover.plan import load_plan
 
@@ -87,31 +110,85 @@ def run(
     check_environment(list(loaded.plan.environments), env)
     if on_failure not in (None, "retry", "skip", "rollback"):
         raise UsageError("--on-failure: use retry, skip or rollback")
-    journal = journal or default_journal()
+    if deployment and local:
+        raise UsageError("--deployment and --local: choose one (a deployment runs on workers)")
+    fields: dict[str, object] = {
+        "scale": time_scale,
+        "auto_approve": auto_approve,
+        "on_failure": on_failure,
+        "skip_idle": skip_idle,
+        "local": local,
+    }
     key = run_key or default_run_key(plan, env)
+    if deployment:
+        _run_from_deployment(plan, env, key, fields, base_url, json_out)
+        return
+    journal = journal or default_journal()
     request = make_request(
         plan_path=str(plan.resolve()),
         env=env,
         run_key=key,
         journal=journal,
         workdir=str(default_workdir(journal, key)),
-        scale=time_scale,
         base_url=base_url,
-        auto_approve=auto_approve,
-        on_failure=on_failure,
         data_root=str(data_root.resolve()) if data_root else None,
-        skip_idle=skip_idle,
+        **fields,
     )
     summary = execute_run(request)
     _print_run(summary, plan, env, key, json_out)
+    if summary.outcome != "completed":
+        raise typer.Exit(EXIT_ROLLED_BACK)
+
+
+def _run_from_deployment(
+    plan: Path, env: str, key: str, fields: dict[str, object], base_url: str | None, json_out: bool
+) -> None:
+    """Start `cutover/<plan>-<env>` with this run's key and options; follow it to its end."""
+    from cutover.errors import GateTimeout
+    from cutover.flows import remote
+    from cutover.flows.names import deployment_name
+
+    name = deployment_name(plan.stem, env)
+    deployed = remote.deployed_request(remote.CUTOVER_FLOW, name)
+    if deployed.plan_path != str(plan.resolve()):
+        raise UsageError(
+            f"deployment cutover/{name} runs {deployed.plan_path}, not {plan.resolve()}: "
+            f"run `cutover deploy {plan} --env {env}` to point it at this plan"
+        )
+    changes = {k: v for k, v in fields.items() if k != "local"}
+    if base_url:
+        changes["base_url"] = base_url
+    request = make_request(**{**deployed.model_dump(), **changes, "run_key": key})
+    flow_run = remote.start(remote.CUTOVER_FLOW, name, request)
+    typer.echo(f"run {key}: started from cutover/{name}; watch it at {remote.ui_url(flow_run)}")
+    try:
+        end = remote.follow(flow_run, lambda line: typer.echo(f"run {key}: {line}"))
+    except KeyboardInterrupt:
+        typer.echo(f"detached: run {key} goes on on its worker ({remote.ui_url(flow_run)})")
+        raise typer.Exit(130) from None
+    typer.echo(f"run {key}: {end.outcome}")
+    if json_out:
+        typer.echo(json.dumps({"run_key": key, "flow_run": flow_run, "outcome": end.outcome}))
+    if end.outcome in ("rolled-back", "rollback-requested"):
+        raise typer.Exit(EXIT_ROLLED_BACK)
+    if end.gate_timed_out:
+        raise typer.Exit(GateTimeout.exit_code)
+    if end.outcome != "completed":
+        raise typer.Exit(1)
 
 
 def _print_run(summary: RunSummary, plan: Path, env: str, key: str, json_out: bool) -> None:
-    """The run's outcome line, the rollback command if one was decided, the JSON if asked."""
+    """The run's outcome line, what a rollback did or the command to start one, the JSON."""
     typer.echo(
         f"run {key}: {summary.outcome} — {summary.systems} systems, "
         f"{summary.notices} notices published"
     )
+    if summary.rollback is not None:
+        typer.echo(
+            f"rolled back {len(summary.rollback.rolled_back)} systems in "
+            f"{summary.rollback.rto_seconds:.1f} s after: {summary.stopped_at}",
+            err=True,
+        )
     if summary.outcome == "rollback-requested":
         typer.echo(
             f"a rollback was decided: run `cutover rollback {plan} --env {env} --run-key {key}`",

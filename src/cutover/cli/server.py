@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -47,6 +48,15 @@ def server_start(
     auth_secret: AuthSecretOption = "CUTOVER_SERVER_AUTH",
     no_auth: NoAuthOption = False,
     plan: PagingPlanOption = None,
+    crash_after: Annotated[
+        int,
+        typer.Option(
+            "--crash-after",
+            min=45,
+            help="Seconds without a heartbeat (they come every 30 s) before a flow run is "
+            "marked Crashed.",
+        ),
+    ] = 90,
 ) -> None:
     """Start `prefect server start` for cutovers (SQLite, or PostgreSQL via PREFECT_API_DATABASE_CONNECTION_URL), with basic auth and crash detection."""
     from cutover.flows.server import database_description, start_server
@@ -64,7 +74,7 @@ def server_start(
         os.environ.update(server.client_env())
         from cutover.flows.automations import ensure_lead_automations, ensure_zombie_automation
 
-        ensure_zombie_automation()
+        ensure_zombie_automation(timedelta(seconds=crash_after))
         if loaded is not None:
             paging = ensure_lead_automations(loaded.plan)
             typer.echo(f"  {len(paging)} paging automations (off): {', '.join(paging)}")

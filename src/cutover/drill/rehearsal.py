@@ -78,6 +78,8 @@ class Rehearsal:
             skip_idle=True,
             rollback_at=None if rollback_at == "end" else rollback_at,
             past_point_of_no_return=self.options.past_point_of_no_return,
+            local=True,  # one machine: the plan's work pools are for the night itself
+            hand_over_rollback=False,  # the drill clears its faults, then rolls back itself
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,11 @@ class BackgroundTraffic:
             book.close()
 
     def stop(self) -> Any:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        loop = self._loop
+        if loop is not None and self._stop is not None and not loop.is_closed():
+            # the customers may have run out of events and the loop closed meanwhile
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(60)
         if self.error is not None:
             raise self.error

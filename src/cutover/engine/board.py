@@ -26,6 +26,7 @@ STATE_LABEL = {
     "undone": "↩ rolled back",
     "undoing": "↩ rolling back",
     "held": "✋ held",
+    "waiting": "⌛ waiting",
 }
 
 
@@ -108,32 +109,33 @@ def rows(
 
 
 def hold_rows(plan: Plan, timeline: Timeline, decisions: list[Decision]) -> list[Row]:
-    """A row per department holding a gate, "held by NAME: REASON", until it approves."""
+    """A row per department holding a gate, "held by NAME: REASON", until it approves;
+    and one per department whose systems wait for a worker of their pool, until one comes."""
     held: dict[tuple[str, str], Decision] = {}
     for d in decisions:
-        if d.decision == "hold":
+        if d.decision in ("hold", "waiting"):
             held[(d.gate, d.department)] = d
-        elif d.decision == "approve":
+        elif d.decision in ("approve", "ready"):
             held.pop((d.gate, d.department), None)
     starts = {slot.phase: slot.scheduled for slot in timeline.phases}
     out = []
     for (gate, department), d in held.items():
+        waiting = d.decision == "waiting"
         phase = gate.removeprefix("gate-")
-        note = f"held by {d.who}: {d.comment}"
         start = starts.get(phase, timeline.starts_at)
         out.append(
             Row(
                 department,
                 gate,
-                phase,
-                "sign-off",
-                "held",
+                "" if waiting else phase,
+                "worker" if waiting else "sign-off",
+                "waiting" if waiting else "held",
                 start,
                 timedelta(0),
                 d.at,
                 None,
                 "",
-                note,
+                d.comment if waiting else f"held by {d.who}: {d.comment}",
             )
         )
     return out

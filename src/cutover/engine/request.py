@@ -49,8 +49,15 @@ class RunRequest(BaseModel):
     watch_interval: float = Field(
         default=1.0, gt=0, description="seconds between refreshes of notices and boards"
     )
-    system_deployment: str | None = Field(
-        default=None, description="a deployment that runs each system's flow on a worker"
+    local: bool = Field(
+        default=False,
+        description="run every system in the cutover flow's process, whatever pools the "
+        "plan places them in (rehearsals on one machine)",
+    )
+    hand_over_rollback: bool = Field(
+        default=True,
+        description="after a rollback decision, run the rollback flow at once (a drill "
+        "that clears its faults first starts it itself)",
     )
     past_point_of_no_return: bool = Field(
         default=False, description="drills: rehearse a rollback past the point of no return"

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 StepStatus = Literal["done", "already-done"]
-Outcome = Literal["completed", "rollback-requested"]
+Outcome = Literal["completed", "rollback-requested", "rolled-back"]
+"""`rollback-requested`: a rollback was decided and not handed over (a drill starts it itself)."""
 
 
 class StepOutcome(BaseModel):
@@ -28,6 +29,14 @@ class SystemResult(BaseModel):
     steps: list[StepOutcome]
 
 
+class RollbackSummary(BaseModel):
+    """How a rollback ended: the systems it took back and how long it took."""
+
+    run_key: str
+    rolled_back: list[str]
+    rto_seconds: float
+
+
 class RunSummary(BaseModel):
     """How a cutover run ended."""
 
@@ -39,11 +48,4 @@ class RunSummary(BaseModel):
     skipped: list[str] = Field(default_factory=list)
     stopped_at: str = ""
     workdir: str = ""
-
-
-class RollbackSummary(BaseModel):
-    """How a rollback ended: the systems it took back and how long it took."""
-
-    run_key: str
-    rolled_back: list[str]
-    rto_seconds: float
+    rollback: RollbackSummary | None = None

@@ -51,22 +51,27 @@ def zombie_automation(within: timedelta = timedelta(seconds=90)) -> Automation:
         actions=[
             ChangeFlowRunState(
                 state=StateType.CRASHED,
-                message="No heartbeat: the process running this flow run died. "
-                "Re-run the cutover with the same run key to resume.",
+                message="No heartbeat: the process running this flow run died (its worker "
+                "or host). Answer retry at the cutover's decision gate, or re-run the "
+                "cutover with the same run key: done steps are not repeated.",
             )
         ],
     )
 
 
 def ensure_zombie_automation(within: timedelta = timedelta(seconds=90)) -> str:
-    """Create the automation unless one with the same name exists; returns its id."""
+    """Create the automation unless one with the same name and window exists; its id.
+
+    One with another window (`cutover server start --crash-after`) is replaced."""
     existing: Any
     try:
         existing = Automation.read(name=NAME)
     except ValueError:
         existing = None
     if existing is not None:
-        return str(existing.id)
+        if getattr(existing.trigger, "within", None) == within:
+            return str(existing.id)
+        existing.delete()
     created: Any = zombie_automation(within).create()
     return str(created.id)
 

@@ -2,13 +2,18 @@
 
 Each system is a child flow run tagged for the leads (`dept:`, `system:`, `phase:`,
 `env:`, `run:`), started as soon as its same-phase dependencies are done: in this
-process, or through a deployment so a worker in the system's own network runs it.
-While the phase runs, a budget alarm from the watcher holds the run at a budget
-gate (the running steps go on).
+process, or, when the plan places the system in a work pool
+(`environments.<env>.pools`), through that pool's `cutover-system/<pool>`
+deployment, so a worker in the system's own network runs it. Before a phase
+starts a placed system, its pool must have a worker online: until one is, the run
+waits, and the journal and the boards say "waiting for a worker in pool X". While
+the phase runs, a budget alarm from the watcher holds the run at a budget gate
+(the running steps go on).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from prefect import tags, task
@@ -21,16 +26,17 @@ from cutover.engine.watcher import RunWatcher
 from cutover.errors import StepError
 from cutover.plan.order import ordered
 
-from . import gates
+from . import gates, workers
+from .names import system_deployment
 from .system_flow import system_cutover
 
 
 @task(task_run_name="{system}", persist_result=False)
 def run_system(
-    request: RunRequest, system: str, phase: str, tag_list: list[str], deployment: str | None
+    request: RunRequest, system: str, phase: str, tag_list: list[str], pool: str | None
 ) -> Any:
     """Start the per-system flow as a child run carrying the lead-facing tags."""
-    if not deployment:
+    if not pool:
         with tags(*tag_list):
             return system_cutover.with_options(flow_run_name=f"{system} · {phase}")(
                 request, system, phase
@@ -38,21 +44,29 @@ def run_system(
     from prefect.deployments import run_deployment
 
     child: Any = run_deployment(
-        name=deployment,
-        parameters={"request": request.model_dump(), "system": system, "phase": phase},
+        name=system_deployment(pool),
+        parameters={"request": request.model_dump(mode="json"), "system": system, "phase": phase},
         flow_run_name=f"{system} · {phase}",
         tags=tag_list,
         as_subflow=True,
         timeout=None,
+        poll_interval=2,
     )
     state = child.state
     if state is None or not state.is_completed():
+        how = state.name if state else "without a state"
+        why = f": {state.message}" if state is not None and state.message else ""
         raise StepError(
-            f"per-system run ended {state.name if state else 'without a state'}",
-            system=system,
-            step=phase,
+            f"its flow run on pool {pool!r} ended {how}{why}", system=system, step=phase
         )
-    return {"system": system, "flow_run": str(child.id)}
+    return {"system": system, "flow_run": str(child.id), "pool": pool}
+
+
+def pool_of(ctx: RunContext, system_id: str) -> str | None:
+    """The work pool that runs this system, or None for this process."""
+    if ctx.request.local:
+        return None
+    return ctx.plan.environments[ctx.request.env].pool_of(system_id)
 
 
 def run_phase(
@@ -61,6 +75,8 @@ def run_phase(
     """Run the phase's systems concurrently where dependencies allow; system -> error."""
     phase = ctx.plan.phases[index]
     members = [s for s in phase.systems if only is None or s in only]
+    for pool in dict.fromkeys(p for p in map(partial(pool_of, ctx), members) if p):
+        workers.wait_for_worker(ctx, pool, phase.id)
     futures: dict[str, PrefectFuture[Any]] = {}
     for system_id in ordered(ctx.plan, members):
         system = ctx.plan.system(system_id)
@@ -76,7 +92,7 @@ def run_phase(
             system_id,
             phase.id,
             tag_list,
-            ctx.request.system_deployment,
+            pool_of(ctx, system_id),
             wait_for=[futures[d] for d in system.depends_on if d in futures],
             return_state=False,
         )

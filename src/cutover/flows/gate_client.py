@@ -115,6 +115,26 @@ def answer_of(paused: Any, settle: float = 15.0) -> str | None:
             time.sleep(0.5)
 
 
+def description_of(flow_run: Any) -> str:
+    """The markdown the paused run's form shows (what failed, what each answer does)."""
+    from prefect.input.run_input import keyset_from_paused_state
+
+    with _client() as client:
+        keyset = keyset_from_paused_state(flow_run.state)
+        raw = client.read_flow_run_input(flow_run.id, keyset["description"])
+    return str(json.loads(raw)) if raw else ""
+
+
+def failed_systems(description: str) -> list[tuple[str, str]]:
+    """(system, error) rows of a decision gate's failure table."""
+    rows = []
+    for line in description.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 2 and cells[0] not in ("system", "---"):
+            rows.append((cells[0], cells[1]))
+    return rows
+
+
 def _last_answer(client: Any, flow_run: Any) -> str | None:
     from prefect.input.run_input import keyset_from_paused_state
 

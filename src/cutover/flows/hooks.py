@@ -1,7 +1,10 @@
 """Prefect hooked into cutover's own seams: log lines in the runs' logs, secrets from blocks.
 
 `install()` runs wherever flows run: the CLI before it starts one, and a worker when
-it imports the flows. Both hooks are idempotent.
+it imports the flows. Both hooks are idempotent. In a flow-run process a worker
+started, it also ties that process's life to the worker's: a worker killed with
+`kill -9` takes its runs with it, so their heartbeats stop and the crash automation
+marks them Crashed, instead of orphans finishing steps nobody watches.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import structlog
 
 from cutover import secrets
+from cutover.children import die_with_parent
 from cutover.logs import SHARED_PROCESSORS, configure
 
 
@@ -21,6 +25,8 @@ def install() -> None:
     """Send cutover's log lines to Prefect runs; look secrets up in Prefect Secret blocks too."""
     to_prefect()
     secrets.add_source(secret_from_block)
+    if os.environ.get("PREFECT__FLOW_RUN_ID"):  # set by a worker for the run it starts
+        die_with_parent()  # SIGKILL: a run must not go on unwatched
 
 
 def secret_from_block(name: str) -> str | None:

@@ -2,7 +2,7 @@
 
 The server is the one at `PREFECT_API_URL`, or Prefect's temporary local one. For
 compressed drills heartbeats are off (each costs ~1 s per flow run); in real time
-they stay on, as they drive crash detection.
+they beat every 30 s, as they drive crash detection.
 """
 
 from __future__ import annotations
@@ -33,11 +33,14 @@ def prefect_settings(scale: float) -> Any:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from .hooks import install
+    from .names import HEARTBEAT_SECONDS
 
     install()  # cutover's log lines in the runs' logs in the UI; secrets from blocks
-    if scale == 1.0:
-        return None
-    settings = temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+    # Real time: a heartbeat every 30 s, as on the workers (`cutover deploy`), so the crash
+    # automation (no heartbeat for 90 s) catches a dead process and never a live one
+    # (Prefect's default, 180 s, would let it crash every run longer than 90 s).
+    beat = HEARTBEAT_SECONDS if scale == 1.0 else None
+    settings = temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: beat})
     settings.__enter__()
     return settings  # keep a reference: collected, it silently reverts
 

@@ -78,6 +78,7 @@ def rollback(request: RunRequest) -> RollbackSummary:
     """Roll back run `request.run_key`; refuses past a point of no return unless a drill says so."""
     ctx = RunContext.load(request)
     bind_context(run=request.run_key)
+    ui.tag_this_run(request.run_key, request.env, "rollback")
     if request.past_point_of_no_return:
         log.warning("rollback_past_point_of_no_return", run=request.run_key)
     else:

@@ -24,6 +24,7 @@ from types import FrameType
 import httpx
 
 from cutover import secrets
+from cutover.children import tie_to_parent
 from cutover.errors import UsageError
 
 EVENTS_RETENTION = "30d"
@@ -193,6 +194,7 @@ def start_server(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=tie_to_parent,  # `cutover server start` killed -9: the server stops too
     )
     log.close()
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host

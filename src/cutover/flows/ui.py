@@ -78,6 +78,23 @@ def publish_board(
             )
 
 
+def tag_this_run(run_key: str, env: str, *extra: str) -> None:
+    """Give the current flow run the tags a run is found by (`run:`, `env:`), however it was
+    started: a run from the UI's Run button or `prefect deployment run` has none of its own."""
+    from prefect.client.orchestration import get_client
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return
+    wanted = [f"run:{run_key}", f"env:{env}", *extra]
+    have = list(context.flow_run.tags or [])
+    if set(wanted) <= set(have):
+        return
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(context.flow_run.id, tags=list(dict.fromkeys(have + wanted)))
+
+
 def publish_markdown(key: str, markdown: str, description: str) -> None:
     create_markdown_artifact(key=artifact_key(key), markdown=markdown, description=description)
 

@@ -6,9 +6,10 @@ dependency cycles; a system in no phase or in two; a system depending on one in 
 later phase; a phase starting before what it depends on can finish; a freeze
 never unfrozen (or an unfreeze with no freeze); a degraded feature with no
 notice; a budget the timeline breaks; a program name for a version nothing
-serves; customer text naming an internal system
-(written as an identifier, not a common word), a URL or something that looks like
-a secret (`cutover.plan.customer_text`). (The mapping and carry-back files a migrate
+serves; a work pool naming an unknown system or a system in two pools
+(`cutover.plan.pools`); customer text naming an internal system (written as an
+identifier, not a common word), a URL or something that looks like a secret
+(`cutover.plan.customer_text`). (The mapping and carry-back files a migrate
 step names are loaded and checked by `cutover.plan.step_files`.)
 """
 
@@ -31,6 +32,7 @@ from cutover.plan.models import (
     UnfreezeStep,
 )
 from cutover.plan.order import find_cycle
+from cutover.plan.pools import pool_problems
 from cutover.plan.timeline import Timeline, build_timeline
 
 
@@ -57,6 +59,7 @@ class _Linter:
         yield from customer_text(self.plan, self.source)
         yield from self.stores()
         yield from self.program_names()
+        yield from pool_problems(self.plan, self.at)
         structural = [*self.references(), *self.cycles(), *self.placement()]
         yield from structural
         if structural:

@@ -280,6 +280,21 @@ class Environment(Strict):
     systems: dict[Id, Endpoint] = Field(
         default_factory=dict, description="per-system endpoint overrides"
     )
+    pools: dict[Id, list[Id]] = Field(
+        default_factory=dict,
+        description="Prefect work pools and the systems each reaches: a system listed "
+        "under a pool runs on that pool's worker (`cutover deploy` creates the pools and "
+        "deployments); a system in no pool runs in the cutover flow's own process",
+    )
+    control_pool: Id = Field(
+        default="cutover-control",
+        description="the work pool whose worker runs the cutover and rollback flows "
+        "when they are started from their deployments",
+    )
+
+    def pool_of(self, system_id: str) -> str | None:
+        """The work pool the plan places this system in, if any."""
+        return next((pool for pool, ids in self.pools.items() if system_id in ids), None)
 
 
 class Program(Strict):

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cutover import logs
+from cutover.children import tie_to_parent
 from cutover.errors import UsageError
 
 TOKEN_ENV = "CUTOVER_ESTATE_TOKEN"
@@ -281,7 +282,9 @@ def _spawn(handle: RunningEstate, timeout: float) -> tuple[subprocess.Popen[byte
     if not handle.token:
         argv.append("--insecure-no-auth")
     with log_path.open("ab") as errors:
-        child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, env=env)
+        child = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=errors, env=env, preexec_fn=tie_to_parent
+        )
     assert child.stdout is not None
     deadline = time.monotonic() + timeout
     port = None
