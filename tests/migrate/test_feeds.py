@@ -223,3 +223,25 @@ def test_a_delta_file_deletes_the_keys_it_marks(
         VerificationError, match="1 of the 3 keys the feed deletes are still in the target"
     ):
         migrate.verify(delta, target, FEED_MAPPING)
+
+
+def test_the_product_feed_lands_its_looked_up_flag_as_a_number_and_verifies(
+    tmp_path: Path,
+) -> None:
+    """`active: {transform: [trim, upper], lookup: {Y: 1, N: 0}}`: the column is an integer.
+
+    The transform shapes the lookup's key, the lookup gives the value: the target column
+    was made TEXT, so the verify found '1' where the mapping says 1 and refused the feed.
+    """
+    mapping = ROOT / "plans" / "mappings" / "product-feed.yaml"
+    header = ["sku", "name", "category", "price", "active"]
+    rows = [
+        [f"SKU-{i:04d}", f"Item {i}", " Home ", f"{i}.50", " y" if i % 2 else "N"]
+        for i in range(1, 21)
+    ]
+    feed = write_feed(tmp_path / "products.csv", rows, header)
+    target = Store(engine="sqlite", path=str(tmp_path / "platform.db"), table="products")
+    assert migrate.run_copy(feed, target, mapping).rows == 20
+    assert migrate.verify(feed, target, mapping).ok
+    flags = {row[0]: row[-1] for row in rows_of(target).values()}
+    assert flags["SKU-0001"] == 1 and flags["SKU-0002"] == 0

@@ -262,7 +262,47 @@ CASES: list[tuple[str, str, int, str]] = [
         "approver-not-department",
         edit("approvers: [ops]", "approvers: [legal]"),
         38,
-        "gate approver 'legal' is not a department",
+        "gate approver 'legal' is not a department id; approvers are department ids: ops, web",
+    ),
+    (
+        "approver-a-person",
+        edit("approvers: [ops]", "approvers: [Ann]"),
+        38,
+        "gate approver 'Ann' is not a department id; approvers are department ids: "
+        "did you mean 'ops' (Operations, lead Ann)?",
+    ),
+    (
+        "approver-a-department-name",
+        edit("approvers: [ops]", "approvers: [Operation]"),
+        38,
+        "gate approver 'Operation' is not a department id; approvers are department ids: "
+        "did you mean 'ops' (Operations, lead Ann)?",
+    ),
+    (
+        "negative-duration",
+        edit("expected: 15m}", "expected: -10m}"),
+        26,
+        "systems[1].steps[0].expected: '-10m': a duration must be positive; write it like '10m'",
+    ),
+    (
+        "zero-duration",
+        edit("expected: 15m}", "expected: 0m}"),
+        26,
+        "systems[1].steps[0].expected: '0m' is no time at all: a duration must be more than zero",
+    ),
+    (
+        "offset-without-plus",
+        edit("starts: +2h", "starts: 2h"),
+        40,
+        "phases[1].starts: '2h' is an offset from `starts_at`: write it with a '+', like '+2h' "
+        "(a phase starts that long after the cutover's start)",
+    ),
+    (
+        "negative-offset",
+        edit("starts: +2h", "starts: -2h"),
+        40,
+        "phases[1].starts: '-2h' is before `starts_at`: an offset is counted forward from it, "
+        "like '+2h' ('+0h' is the start itself)",
     ),
     (
         "duplicate-system-id",
@@ -278,9 +318,10 @@ CASES: list[tuple[str, str, int, str]] = [
     ),
     (
         "system-id-in-notice",
-        edit("Redeeming is back.", "Redeeming is back on core."),
+        edit("Redeeming is back.", "Redeeming is back on `core`."),
         33,
-        "customer text names internal system 'core'; say what the customer can or cannot do instead",
+        "customer text names internal system 'core'; say what the customer can or cannot do "
+        "instead, or, if 'core' is the customers' own word, give the system another id",
     ),
     (
         "url-in-notice",
@@ -401,7 +442,10 @@ def test_show_on_bad_plan_runs_nothing(tmp_path: Path) -> None:
     result = run_cli("show", str(path))
     assert result.code == 2
     assert result.out == ""
-    assert result.err.strip() == f"{path}:38: gate approver 'legal' is not a department"
+    assert result.err.strip() == (
+        f"{path}:38: gate approver 'legal' is not a department id; "
+        "approvers are department ids: ops, web"
+    )
 
 
 def test_a_department_that_signs_a_gate_must_name_its_signoff_secret(tmp_path: Path) -> None:
@@ -418,3 +462,34 @@ def test_a_department_that_signs_a_gate_must_name_its_signoff_secret(tmp_path: P
         f"{plan}:{line}: department 'digital' approves the gate of phase 'fronts' but names "
         "no `signoff_secret`: name the secret its lead types to sign (docs/gates.md)"
     )
+
+
+@pytest.mark.parametrize(
+    ("shop_id", "text", "named"),
+    [
+        ("website", "Redeeming is back on our website.", None),
+        ("website", "Redeeming is back. Websites and web shops too.", None),
+        ("website", "Redeeming is back on `website`.", "website"),
+        ("web-shop", "Redeeming is back in the web-shop.", "web-shop"),
+        ("web-shop", "Redeeming is back in the Web-Shop.", "web-shop"),
+        ("web-shop", "Redeeming is back in our web shop and web-shops.", None),
+        ("shop2", "Redeeming is back (shop2).", "shop2"),
+    ],
+)
+def test_system_ids_are_found_in_customer_text_as_identifiers_not_words(
+    tmp_path: Path, shop_id: str, text: str, named: str | None
+) -> None:
+    """A system called `website` does not forbid "our website"; `web-shop` or `` `website` `` is
+    an internal name, refused with both ways out: reword, or give the system another id."""
+    plan = BASE.replace("shop", shop_id).replace("Redeeming is back.", text)
+    path = write(tmp_path, plan)
+    result = run_cli("validate", str(path))
+    if named is None:
+        assert result.code == 0, result.output
+    else:
+        assert result.code == 2
+        assert result.out.splitlines() == [
+            f"{path}:33: customer text names internal system {named!r}; say what the customer "
+            f"can or cannot do instead, or, if {named!r} is the customers' own word, give the "
+            "system another id"
+        ]

@@ -249,7 +249,7 @@ def print_demo_summary(result: DemoResult) -> None:
         ("declined inside announced degradations", f"{result.declined_degraded:,}"),
         ("longest write pause", f"{result.max_write_pause_s:.3f} s"),
         ("rolled back", rolled),
-        ("programs now served", ", ".join(sorted(set(result.programs.values())))),
+        ("programs now served", result.programs_summary),
         ("customer notices sent", f"{result.notices} ({', '.join(result.notice_kinds)})"),
         ("report", result.report),
         ("notices outbox", result.outbox),

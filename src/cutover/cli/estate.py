@@ -125,16 +125,26 @@ def serve(
     fault: FaultOption = None,
 ) -> None:
     """Serve every system of PLAN: control API at /systems/<id>/cutover/v1, business API at /systems/<id>/api/v1."""
+    from cutover.drill.seed import seed_stores
     from cutover.plan import load_plan
     from cutover.sim.server import serve as run_server
 
-    loaded = load_plan(plan).plan
+    loaded_plan = load_plan(plan)
+    loaded = loaded_plan.plan
     env = _environment(loaded, env)
     token = _serve_token(insecure_no_auth, host)
     port = _serve_port(port, loaded, env)
     faults = _faults(fault or [], loaded)
+    root = workdir.resolve()
 
     def ready(actual: int) -> None:
+        # the estate has opened its system of record: seed every other store a migrate step
+        # reads, as drills do, so `cutover run --data-root WORKDIR` finds them (tables that
+        # exist are left alone)
+        seeded = seed_stores(loaded_plan, env, root=root)
+        if seeded:
+            names = ", ".join(f"{s.store} ({s.rows} rows)" for s in seeded)
+            typer.echo(f"seeded under {root}: {names}", err=True)
         typer.echo(
             f"estate for {plan} ({env}) at http://{host}:{actual}/systems/<system>/cutover/v1 — Ctrl-C stops it",
             err=True,
@@ -146,7 +156,7 @@ def serve(
         host=host,
         port=port,
         token=token,
-        workdir=workdir.resolve(),
+        workdir=root,
         state_dir=state_dir.resolve() if state_dir else None,
         on_ready=ready,
         faults=faults,

@@ -21,7 +21,7 @@ from cutover.logs import get_logger
 from cutover.plan.models import Plan
 
 from .rehearsal import DemoOptions, Rehearsal, prepare
-from .result import DemoResult, summarize
+from .result import DemoResult, summarize, switched_systems
 
 log = get_logger("cutover.demo")
 
@@ -94,11 +94,16 @@ def _play(rehearsal: Rehearsal) -> tuple[Any, dict[str, str], Path]:
 
 
 def programs_served(plan: Plan, estate: Any, token: str) -> dict[str, str]:
-    """The program each system serves now, as the systems themselves say."""
+    """The program each system the plan switches serves now, as the systems themselves say.
+
+    A system without a `switch` step is not moved to another program by the cutover (an
+    event bus, a catalogue that only takes data): what it reports says nothing about how
+    the night went, so it is left out rather than read as "still on the old program".
+    """
     from cutover.control.client import ControlClient
 
     out = {}
-    for system in plan.systems:
+    for system in switched_systems(plan):
         with ControlClient(estate.system_url(system.id), system=system.id, token=token) as client:
             out[system.id] = client.state().program
     return out

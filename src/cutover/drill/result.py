@@ -11,6 +11,7 @@ from cutover.clock import RunClock
 from cutover.engine.report import build_report, write_report
 from cutover.journal import Journal
 from cutover.plan import build_timeline
+from cutover.plan.models import Plan, SwitchStep, System
 
 if TYPE_CHECKING:
     from .rehearsal import Rehearsal
@@ -44,7 +45,11 @@ class DemoResult:
     rolled_back: bool
     rto_seconds: float | None
     programs: dict[str, str] = field(default_factory=dict)
+    """The program each system the plan switches serves at the end (systems without a
+    `switch` step are not counted: the cutover does not move them)."""
     stopped_at: str = ""
+    programs_summary: str = ""
+    """`programs` in one line, for people (`describe_programs`)."""
 
     @property
     def ok(self) -> bool:
@@ -53,6 +58,34 @@ class DemoResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def switched_systems(plan: Plan) -> list[System]:
+    """The systems the cutover moves to another program: those with a `switch` step."""
+    return [s for s in plan.systems if any(isinstance(t, SwitchStep) for t in s.steps)]
+
+
+def describe_programs(programs: dict[str, str], names: dict[str, str] | None = None) -> str:
+    """`Reward Tiers (reward-tiers), all 27 systems the plan switches`; when split, each
+    program and its systems. `names` are the plan's `program.names`."""
+    if not programs:
+        return "none: the plan switches no system"
+    by: dict[str, list[str]] = {}
+    for system, program in sorted(programs.items()):
+        by.setdefault(program, []).append(system)
+
+    def label(program: str) -> str:
+        name = (names or {}).get(program)
+        return f"{name} ({program})" if name else program
+
+    if len(by) == 1:
+        [(program, systems)] = by.items()
+        return f"{label(program)}, all {len(systems)} systems the plan switches"
+    parts = []
+    for program, systems in sorted(by.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        more = f" and {len(systems) - 4} more" if len(systems) > 4 else ""
+        parts.append(f"{label(program)}: {', '.join(systems[:4])}{more}")
+    return "; ".join(parts)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -143,4 +176,5 @@ def summarize(
         rto_seconds=rolled.rto_seconds if rolled else None,
         programs=programs,
         stopped_at=summary.stopped_at,
+        programs_summary=describe_programs(programs, plan.program.names),
     )

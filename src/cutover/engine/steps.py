@@ -227,6 +227,16 @@ class Unfreeze(StepKind):
         return detail
 
 
+def job_params(body: dict[str, Any]) -> dict[str, Any]:
+    """A plan's `json: {job: reindex, index: x}`: every key but `job` is a job parameter.
+
+    `params: {...}` is taken too (merged over the other keys), as the control API takes it.
+    """
+    extra = {k: v for k, v in body.items() if k not in ("job", "params", "key")}
+    nested = body.get("params")
+    return {**extra, **(nested if isinstance(nested, dict) else {})}
+
+
 class Http(StepKind):
     name = "http"
 
@@ -234,7 +244,7 @@ class Http(StepKind):
         with client_for(ctx, system.id) as client:
             body = dict(step.json_body or {})
             if step.method == "POST" and step.path == "/jobs" and "job" in body:
-                job_id = client.start_job(str(body["job"]), key=key, params=body.get("params")).id
+                job_id = client.start_job(str(body["job"]), key=key, params=job_params(body)).id
                 answer: dict[str, Any] = {"id": job_id}
             else:
                 answer = client.call(

@@ -130,11 +130,11 @@ def output_type(spec: FieldSpec, columns: dict[str, SourceType]) -> OutputType:
     """The type a field produces, from its source column and its kind."""
     if spec.points is not None or spec.rule == "redeem-cost":
         return "integer"
-    if spec.rule == "tier" or spec.transform or spec.pattern:
-        return "text"
-    if spec.lookup is not None:
+    if spec.lookup is not None:  # a transform or pattern shapes the key; the lookup, the value
         values = [*spec.lookup.values(), *([spec.default] if spec.default is not None else [])]
         return "integer" if values and all(isinstance(v, int) for v in values) else "text"
+    if spec.rule == "tier" or spec.transform or spec.pattern:
+        return "text"
     if spec.cast is not None:
         return spec.cast
     return "text" if columns[spec.source] == "text" else "integer"

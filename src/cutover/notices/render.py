@@ -11,15 +11,15 @@ from cutover.plan.models import Channel, Feature, NoticeText, Plan
 
 DEFAULT_TEXT: dict[Kind, str] = {
     "advance": "{feature} will be unavailable from {start} until about {end} while we "
-    "upgrade our rewards program.",
-    "started": "{feature} is unavailable for a while as we upgrade our rewards program. "
+    "upgrade our systems.",
+    "started": "{feature} is unavailable for a while as we upgrade our systems. "
     "We expect it back by {end}.",
-    "extended": "Our upgrade is taking longer than planned. {feature} should be back by {end}. "
-    "Your points are safe.",
+    "extended": "Our upgrade is taking longer than planned. {feature} should be back by {end}.",
     "restored": "{feature} is available again. Thank you for your patience.",
-    "rolled_back": "{feature} is available again, on the rewards program you already know. "
-    "Your points are safe.",
+    "rolled_back": "{feature} is available again, working as it did before the upgrade.",
 }
+"""Plain texts for a kind the plan gives no words for: they name no program, points or
+rewards, since a plan may be any business's; a plan that wants them says so in `text`."""
 
 SHORT_CHANNELS: frozenset[Channel] = frozenset({"pos-receipt", "app-banner"})
 """Channels with little room: the advance text is used as is, without a sign-off line."""
@@ -93,6 +93,13 @@ def template(feature: Feature, kind: Kind, channel: Channel) -> str:
     return DEFAULT_TEXT[kind]
 
 
+def program_name(plan: Plan, kind: Kind) -> str:
+    """`{program}`: the name of the program customers are on when they read the notice —
+    the target, or, once a rollback brought them back, the legacy one."""
+    program = plan.program
+    return program.name(program.legacy if kind == "rolled_back" else program.target)
+
+
 def render(plan: Plan, event: NoticeEvent, channel: Channel) -> Rendered:
     """The customer-facing text of `event` on `channel`."""
     feature = plan.feature(event.feature)
@@ -101,7 +108,7 @@ def render(plan: Plan, event: NoticeEvent, channel: Channel) -> Rendered:
         start=when(event.start, plan),
         end=when(event.end, plan),
         duration=spoken(event.duration),
-        program=plan.program.target,
+        program=program_name(plan, event.kind),
     )
     if text[:1].islower():
         text = text[0].upper() + text[1:]

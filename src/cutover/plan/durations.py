@@ -19,6 +19,13 @@ def parse_duration(text: str, *, allow_sign: bool = False) -> timedelta:
     raw = text.strip()
     if allow_sign and raw.startswith("+"):
         raw = raw[1:]
+    if raw.startswith("-") and _WHOLE.match(raw[1:]):
+        if allow_sign:
+            raise ValueError(
+                f"{text!r} is before `starts_at`: an offset is counted forward from it, "
+                f"like '+{raw[1:]}' ('+0h' is the start itself)"
+            )
+        raise ValueError(f"{text!r}: a duration must be positive; write it like '{raw[1:]}'")
     if not _WHOLE.match(raw):
         example = "'+24h' or '+1d6h'" if allow_sign else "'45m', '2h' or '1h30m'"
         raise ValueError(f"{text!r} is not a duration; write it like {example}")
@@ -43,15 +50,24 @@ def format_duration(value: timedelta) -> str:
 
 
 def _coerce(value: Any, *, allow_sign: bool) -> Any:
+    """A plan's duration (`allow_sign=False`: more than zero) or offset (a `+` required)."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool):
         raise ValueError("a duration must be text like '45m', not true/false")
     if isinstance(value, int | float):
         raise ValueError(f"{value!r} has no unit; write it like '{value}m' or '{value}h'")
-    if isinstance(value, str):
-        return parse_duration(value, allow_sign=allow_sign)
-    raise ValueError("a duration must be text like '45m'")
+    if not isinstance(value, str):
+        raise ValueError("a duration must be text like '45m'")
+    parsed = parse_duration(value, allow_sign=allow_sign)
+    if allow_sign and not value.strip().startswith("+"):
+        raise ValueError(
+            f"{value!r} is an offset from `starts_at`: write it with a '+', like "
+            f"'+{value.strip()}' (a phase starts that long after the cutover's start)"
+        )
+    if not allow_sign and parsed <= timedelta(0):
+        raise ValueError(f"{value!r} is no time at all: a duration must be more than zero")
+    return parsed
 
 
 Duration = Annotated[
@@ -68,6 +84,8 @@ Offset = Annotated[
     timedelta,
     BeforeValidator(lambda v: _coerce(v, allow_sign=True)),
     PlainSerializer(lambda v: "+" + format_duration(v), return_type=str),
-    WithJsonSchema({"type": "string", "pattern": PATTERN, "examples": ["+0h", "+24h", "+2d"]}),
+    WithJsonSchema(
+        {"type": "string", "pattern": PATTERN.replace(r"\+?", r"\+"), "examples": ["+0h", "+24h"]}
+    ),
 ]
 """A time relative to the cutover's `starts_at`, written `+24h`."""

@@ -5,28 +5,35 @@ duplicate ids; unknown ids (departments, systems, features, stores, approvers);
 dependency cycles; a system in no phase or in two; a system depending on one in a
 later phase; a phase starting before what it depends on can finish; a freeze
 never unfrozen (or an unfreeze with no freeze); a degraded feature with no
-notice; a budget the timeline breaks; a work pool naming an unknown system or
-a system in two pools (`cutover.plan.pools`); customer text naming an internal system,
-a URL or something that looks like a secret. (The mapping and carry-back files
-a migrate step names are loaded and checked by `cutover.plan.step_files`.)
+notice; a budget the timeline breaks; a program name for a version nothing
+serves; a work pool naming an unknown system or a system in two pools
+(`cutover.plan.pools`); customer text naming an internal system (written as an
+identifier, not a common word), a URL or something that looks like a secret
+(`cutover.plan.customer_text`). (The mapping and carry-back files a migrate
+step names are loaded and checked by `cutover.plan.step_files`.)
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 
 from cutover.errors import Problem
+from cutover.plan.customer_text import customer_text
 from cutover.plan.durations import format_duration
 from cutover.plan.loader import SourceMap
-from cutover.plan.models import FreezeStep, MigrateStep, Phase, Plan, System, UnfreezeStep
+from cutover.plan.models import (
+    FreezeStep,
+    MigrateStep,
+    Phase,
+    Plan,
+    SwitchStep,
+    System,
+    UnfreezeStep,
+)
 from cutover.plan.order import find_cycle
 from cutover.plan.pools import pool_problems
 from cutover.plan.timeline import Timeline, build_timeline
-
-_URL = re.compile(r"https?://|www\.|\b[\w-]+\.(?:internal|local|corp|svc)\b", re.I)
-_SECRETISH = re.compile(r"\b(?:[A-Za-z0-9+/_-]{32,}|(?:sk|pk|tok|key)_[A-Za-z0-9]{8,})\b")
 
 
 def lint(plan: Plan, source: SourceMap) -> list[Problem]:
@@ -49,8 +56,9 @@ class _Linter:
     def run(self) -> Iterator[Problem]:
         yield from self.duplicates()
         yield from self.step_order()
-        yield from self.customer_text()
+        yield from customer_text(self.plan, self.source)
         yield from self.stores()
+        yield from self.program_names()
         yield from pool_problems(self.plan, self.at)
         structural = [*self.references(), *self.cycles(), *self.placement()]
         yield from structural
@@ -150,8 +158,8 @@ class _Linter:
                 if approver not in self.departments:
                     yield self.at(
                         ("phases", pi, "gate", "approvers", ai),
-                        f"gate approver {approver!r} is not a department"
-                        + _hint(approver, self.departments),
+                        f"gate approver {approver!r} is not a department id; approvers are "
+                        "department ids" + _department_hint(approver, self.plan),
                     )
                 elif phase.gate.approvers.index(approver) != ai:
                     yield self.at(
@@ -279,6 +287,23 @@ class _Linter:
                                 f"{env_id!r} (environments.{env_id}.stores)",
                             )
 
+    def program_names(self) -> Iterator[Problem]:
+        program = self.plan.program
+        versions = {program.legacy, program.target} | {
+            step.version
+            for system in self.plan.systems
+            for step in system.steps
+            if isinstance(step, SwitchStep) and step.version
+        }
+        for version in program.names:
+            if version not in versions:
+                yield self.at(
+                    ("program", "names", version),
+                    f"program.names names {version!r}, which no system serves (not "
+                    "program.legacy, program.target or a switch's version)"
+                    + _hint(version, versions),
+                )
+
     # ------------------------------------------------------------ features
 
     def notices(self, timeline: Timeline) -> Iterator[Problem]:
@@ -316,39 +341,23 @@ class _Linter:
                     f"over its budget of {format_duration(budget.max_total)}",
                 )
 
-    def customer_text(self) -> Iterator[Problem]:
-        ids = sorted(self.systems, key=len, reverse=True)
-        pattern = (
-            re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, ids)) + r")(?![\w-])", re.I)
-            if ids
-            else None
-        )
-        for fi, feature in enumerate(self.plan.features):
-            if feature.notice is None:
-                continue
-            texts: list[tuple[tuple[str | int, ...], str]] = []
-            path: tuple[str | int, ...]
-            for kind, value in feature.notice.text.model_dump().items():
-                if value:
-                    texts.append((("features", fi, "notice", "text", kind), value))
-            for channel, ct in feature.notice.channel_text.items():
-                for kind, value in ct.model_dump().items():
-                    if value:
-                        path = ("features", fi, "notice", "channel_text", channel, kind)
-                        texts.append((path, value))
-            texts.append((("features", fi, "name"), feature.name))
-            for path, text in texts:
-                found = pattern.search(text) if pattern else None
-                if found:
-                    yield self.at(
-                        path,
-                        f"customer text names internal system {found.group(1)!r}; "
-                        "say what the customer can or cannot do instead",
-                    )
-                if _URL.search(text):
-                    yield self.at(path, "customer text contains a URL or internal host name")
-                if _SECRETISH.search(text):
-                    yield self.at(path, "customer text contains something that looks like a token")
+
+def _department_hint(value: str, plan: Plan) -> str:
+    """`: did you mean 'digital' (Digital & Mobile, lead Hana Sato)?`, matched on ids, names
+    and signers' names; else the department ids to choose from."""
+    import difflib
+
+    owner: dict[str, str] = {}
+    for d in plan.departments:
+        for text in (d.id, d.name, d.lead, *(s.name for s in d.deputies)):
+            owner.setdefault(text.lower(), d.id)
+    match = difflib.get_close_matches(value.lower(), list(owner), n=1, cutoff=0.6)
+    if match:
+        d = plan.department(owner[match[0]])
+        return f": did you mean {d.id!r} ({d.name}, lead {d.lead})?"
+    ids = [d.id for d in plan.departments]
+    more = f" and {len(ids) - 8} more" if len(ids) > 8 else ""
+    return f": {', '.join(ids[:8])}{more}"
 
 
 def _hint(value: str, known: set[str]) -> str:

@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from cutover.plan.departments import Department as Department
 from cutover.plan.departments import Signer as Signer
 from cutover.plan.durations import Duration, Offset
+from cutover.plan.types import ID_PATTERN
 from cutover.plan.types import Id as Id
 from cutover.plan.types import SecretName as SecretName
 from cutover.plan.types import Strict as Strict
@@ -193,8 +194,18 @@ class Feature(Strict):
     notice: Notice | None = None
 
 
+DepartmentRef = Annotated[
+    str,
+    Field(min_length=1),
+    WithJsonSchema({"type": "string", "pattern": ID_PATTERN, "description": "a department id"}),
+]
+"""A department id; any text is taken here so that lint can say which department was meant."""
+
+
 class Gate(Strict):
-    approvers: list[Id] = Field(min_length=1, description="department ids; each signs separately")
+    approvers: list[DepartmentRef] = Field(
+        min_length=1, description="department ids; each signs separately"
+    )
     timeout: Duration | None = Field(
         default=None,
         description="how long a person has to answer, in real time (never compressed); "
@@ -289,6 +300,15 @@ class Environment(Strict):
 class Program(Strict):
     legacy: str = Field(description="version the systems serve before the cutover")
     target: str = Field(description="version they serve after")
+    names: dict[str, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="version -> the name customers know it by (`{program}` in notices); "
+        "a version without one is shown as its id",
+    )
+
+    def name(self, version: str) -> str:
+        """What customers call `version`: its name in `names`, else the version itself."""
+        return self.names.get(version, version)
 
 
 class NoticeDefaults(Strict):

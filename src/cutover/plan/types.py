@@ -6,10 +6,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+ID_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+
 Id = Annotated[
     str,
     Field(
-        pattern=r"^[a-z][a-z0-9-]{0,62}$",
+        pattern=ID_PATTERN,
         description="lowercase letters, digits and dashes, starting with a letter",
     ),
 ]
