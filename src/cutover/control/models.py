@@ -103,6 +103,12 @@ class SystemState(Response):
 
 class UnfreezeResult(SystemState):
     replayed: int = Field(ge=0, description="buffered writes replayed by this unfreeze")
+    held_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="optional: how long writes were held or refused, from the freeze to the "
+        "last replayed write, as the system measured it (seconds)",
+    )
 
 
 class Job(Response):

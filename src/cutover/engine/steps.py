@@ -221,8 +221,9 @@ class Unfreeze(StepKind):
         with client_for(ctx, system.id) as client:
             result = client.unfreeze(key=key)
         detail: dict[str, Any] = {"replayed": result.replayed, "program": result.program}
-        frozen = _frozen_since(ctx, system, step.key)
-        if frozen is not None:
+        if result.held_s is not None:  # measured by the system: first held write to last replayed
+            detail["write_pause_s"] = result.held_s
+        elif (frozen := _frozen_since(ctx, system, step.key)) is not None:
             detail["write_pause_s"] = round((utcnow() - frozen).total_seconds(), 4)
         return detail
 
@@ -293,7 +294,8 @@ KINDS: dict[str, StepKind] = {
 
 
 def _frozen_since(ctx: RunContext, system: System, unfreeze_key: str) -> datetime | None:
-    """When the freeze this unfreeze ends was done (from the journal), for the write pause."""
+    """When the freeze this unfreeze ends began (the journal's start of its last attempt,
+    just before its `POST /freeze`), for the write pause of a system that does not say it."""
     keys = [s.key for s in system.steps]
     freeze = None
     for s in system.steps[: keys.index(unfreeze_key)]:
@@ -301,8 +303,12 @@ def _frozen_since(ctx: RunContext, system: System, unfreeze_key: str) -> datetim
             freeze = s
     if freeze is None:
         return None
-    record = ctx.journal.outcome(ctx.run_key, system.id, freeze.key)
-    return record.at if record is not None else None
+    starts = [
+        r.at
+        for r in ctx.journal.history(ctx.run_key)
+        if (r.system, r.step, r.action, r.status) == (system.id, freeze.key, "do", "started")
+    ]
+    return starts[-1] if starts else None
 
 
 def execute(ctx: RunContext, system_id: str, step_key: str) -> StepOutcome:
@@ -318,6 +324,32 @@ def execute(ctx: RunContext, system_id: str, step_key: str) -> StepOutcome:
     return StepOutcome(
         system=system_id, step=step_key, status="done" if ran else "already-done", detail=detail
     )
+
+
+def units(steps: list[Step]) -> list[list[Step]]:
+    """The steps in the units they run in: one step each, except a cut.
+
+    A cut is a freeze and every step up to its unfreeze (drain, verify, switch, ...):
+    while it runs, writes are held (or refused), so it runs as one unit with no
+    orchestration between its steps; each of its steps is still journaled on its
+    own, so a cut interrupted half-way resumes at the step it stopped in. Everything
+    else (the bulk copy and catch-up before the freeze) runs before it, unhurried.
+    """
+    out: list[list[Step]] = []
+    cut: list[Step] | None = None
+    for step in steps:
+        if cut is not None:
+            cut.append(step)
+            if isinstance(step, UnfreezeStep):
+                out.append(cut)
+                cut = None
+        elif isinstance(step, FreezeStep):
+            cut = [step]
+        else:
+            out.append([step])
+    if cut is not None:  # a freeze never unfrozen (lint refuses it): still one unit
+        out.append(cut)
+    return out
 
 
 def stop_at_rollback_point(ctx: RunContext, outcome: StepOutcome) -> None:

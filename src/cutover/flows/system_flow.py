@@ -1,4 +1,9 @@
-"""The per-system flow: one system's steps in order, each a task named `<system> · <step>`.
+"""The per-system flow: one system's steps in order, as tasks named `<system> · <step>`.
+
+A cut — a freeze and the steps up to its unfreeze (drain, verify, switch) — is one
+task, `<system> · freeze → verify → switch → unfreeze`: writes are held while it
+runs, so nothing is orchestrated between its steps; each of them is still
+journaled and evented on its own, and resumes where it stopped.
 
 A department lead filters the Prefect UI by `dept:<id>` and sees one run of this
 flow per system of theirs, with its steps as task runs. The work of each step is
@@ -23,7 +28,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from cutover.engine.context import RunContext
 from cutover.engine.request import RunRequest
 from cutover.engine.results import StepOutcome, SystemResult
-from cutover.engine.steps import execute, stop_at_rollback_point
+from cutover.engine.steps import execute, stop_at_rollback_point, units
 from cutover.errors import StepError
 from cutover.logs import bind_context
 
@@ -42,12 +47,9 @@ def retryable(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> boo
     return isinstance(error, StepError) and error.retryable
 
 
-@task(task_run_name="{system} · {step}", persist_result=False, retry_condition_fn=retryable)
-def run_step(request: RunRequest, system: str, step: str) -> StepOutcome:
+def _one_step(ctx: RunContext, emit: Any, system: str, step: str) -> StepOutcome:
     """Execute one journaled step, telling the UI when it starts and ends."""
-    ctx = RunContext.load(request)
     bind_context(run=ctx.run_key, system=system, step=step)
-    emit = ui.PrefectView(ctx).emit
     if ctx.journal.is_done(ctx.run_key, system, step):
         return StepOutcome(system=system, step=step, status="already-done")
     emit("step.started", system=system, step=step)
@@ -64,14 +66,39 @@ def run_step(request: RunRequest, system: str, step: str) -> StepOutcome:
     return outcome
 
 
+@task(task_run_name="{system} · {step}", persist_result=False, retry_condition_fn=retryable)
+def run_step(request: RunRequest, system: str, step: str) -> StepOutcome:
+    """One step of its own (a bulk copy, a catch-up, a job): a task."""
+    ctx = RunContext.load(request)
+    return _one_step(ctx, ui.PrefectView(ctx).emit, system, step)
+
+
+@task(task_run_name="{system} · {name}", persist_result=False, retry_condition_fn=retryable)
+def run_cut(request: RunRequest, system: str, name: str, steps: list[str]) -> list[StepOutcome]:
+    """A cut (freeze → … → unfreeze) as one task: nothing between its steps but the work,
+    so writes are held only as long as the systems' own work takes. Each step is still
+    journaled and evented on its own (the board and the leads' events show each)."""
+    ctx = RunContext.load(request)
+    emit = ui.PrefectView(ctx).emit
+    return [_one_step(ctx, emit, system, step) for step in steps]
+
+
 @flow(name="cutover-system", flow_run_name="{system} · {phase}", persist_result=False)
 def system_cutover(request: RunRequest, system: str, phase: str) -> SystemResult:
     """Run the plan's steps for one system, in order; stop at the first that fails."""
     ctx = RunContext.load(request)
-    outcomes = [
-        run_step.with_options(retries=step.retries, retry_delay_seconds=2)(
-            request, system, step.key
-        )
-        for step in ctx.plan.system(system).steps
-    ]
+    outcomes: list[StepOutcome] = []
+    for unit in units(list(ctx.plan.system(system).steps)):
+        retries = max(step.retries for step in unit)
+        if len(unit) == 1:
+            outcomes.append(
+                run_step.with_options(retries=retries, retry_delay_seconds=2)(
+                    request, system, unit[0].key
+                )
+            )
+        else:
+            name = " → ".join(step.key for step in unit)
+            outcomes += run_cut.with_options(retries=retries, retry_delay_seconds=2)(
+                request, system, name, [step.key for step in unit]
+            )
     return SystemResult(system=system, steps=outcomes)

@@ -223,6 +223,7 @@ class Estate:
         if not s.frozen:
             with s.store.transaction():
                 s.frozen, s.mode = True, mode
+                s.frozen_at = time.monotonic()
                 s.persist()
                 s.store.record("freeze", mode=mode)
             log.info("system_frozen", system=s.id, mode=mode, degraded=s.degraded())
@@ -294,17 +295,19 @@ class Estate:
         except BaseException:
             s.draining = False
             raise
+        held_s = round(time.monotonic() - s.frozen_at, 4) if s.frozen_at is not None else None
         with s.store.transaction():
-            s.frozen, s.mode, s.draining = False, None, False
+            s.frozen, s.mode, s.draining, s.frozen_at = False, None, False, None
             s.persist()
-            s.store.record("unfreeze", replayed=replayed)
+            s.store.record("unfreeze", replayed=replayed, held_s=held_s)
         log.info(
             "system_unfrozen",
             system=s.id,
             replayed=replayed,
             seconds=round(time.monotonic() - started, 3),
+            held_s=held_s,
         )
-        return Reply(200, {**self.state(s.id), "replayed": replayed})
+        return Reply(200, {**self.state(s.id), "replayed": replayed, "held_s": held_s})
 
     # ------------------------------------------------------------------ jobs
 

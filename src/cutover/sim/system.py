@@ -50,6 +50,8 @@ class SimSystem:
     draining: bool = False
     faults: FaultState = field(default_factory=FaultState)
     drain: asyncio.Future[Reply] | None = None
+    frozen_at: float | None = None
+    """time.monotonic() of the freeze, in this process: the write pause is measured here."""
 
     @property
     def id(self) -> str:
