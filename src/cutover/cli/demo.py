@@ -247,7 +247,11 @@ def print_demo_summary(result: DemoResult) -> None:
         ("duplicated", _zero_or_red(result.duplicated)),
         ("refused (outside an announced degradation)", _zero_or_red(result.refused)),
         ("declined inside announced degradations", f"{result.declined_degraded:,}"),
-        ("longest write pause", f"{result.max_write_pause_s:.3f} s"),
+        (
+            "longest write pause",
+            f"{result.max_write_pause_s:.3f} s holding writes (buffer-writes), "
+            f"{result.max_write_pause_any_s:.3f} s any freeze",
+        ),
         ("rolled back", rolled),
         ("programs now served", result.programs_summary),
         ("customer notices sent", f"{result.notices} ({', '.join(result.notice_kinds)})"),

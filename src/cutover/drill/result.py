@@ -39,6 +39,9 @@ class DemoResult:
     notices: int
     notice_kinds: list[str]
     max_write_pause_s: float
+    """The longest write pause of a buffer-writes freeze (writes held, none refused)."""
+    max_write_pause_any_s: float
+    """The longest of any freeze (read-only and offline ones refuse writes meanwhile)."""
     workdir: str
     report: str
     outbox: str
@@ -169,6 +172,7 @@ def summarize(
         notices=len(notices),
         notice_kinds=sorted({str(n.get("kind")) for n in notices}),
         max_write_pause_s=full["max_write_pause_s"],
+        max_write_pause_any_s=full["max_write_pause_any_s"],
         workdir=str(workdir),
         report=str(write_report(full, workdir)),
         outbox=str(outbox),
