@@ -268,8 +268,15 @@ def _open_latest_artifact(page: Any, ui_url: str, key: str) -> list[dict[str, st
     expect(table.locator("tbody tr").first).to_be_visible()
     pager = page.get_by_text("Items per page").locator("..")
     if pager.count():  # ten rows a page by default: show them all
-        pager.get_by_role("combobox").click()
-        page.get_by_role("option", name="50", exact=True).click()
+        for attempt in range(5):  # the list may be redrawn under the click (a loaded machine)
+            try:
+                if page.get_by_role("option", name="50", exact=True).count() == 0:
+                    pager.get_by_role("combobox").click()
+                page.get_by_role("option", name="50", exact=True).click(timeout=5_000)
+                break
+            except Exception:
+                if attempt == 4:
+                    raise
         expect(page.get_by_role("option")).to_have_count(0)
     header = [h.strip() for h in table.locator("thead th").all_inner_texts()]
     rows = []

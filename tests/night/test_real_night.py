@@ -73,6 +73,8 @@ def test_from_the_deployment_each_system_runs_on_its_pools_worker_even_after_one
 
         def pos_frozen() -> bool:
             with psycopg.connect(deployed.journal) as conn:
+                if conn.execute("SELECT to_regclass('cutover_steps')").fetchone() == (None,):
+                    return False  # the run has not opened the journal yet
                 row = conn.execute(
                     "SELECT count(*) FROM cutover_steps WHERE run_key = 'night-two' "
                     "AND system = 'pos-stores' AND step = 'freeze' AND status = 'done'"
