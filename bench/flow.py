@@ -12,7 +12,8 @@
 
 Prints each figure and its ratio to the baseline; with --json, one JSON object as the last
 line (keys `demo_seconds`, `steps`, `overhead_per_step_s`, `overhead_ratio`,
-`max_concurrent_systems`, `bare_task_s`).
+`max_concurrent_systems`, `bare_task_s`, `max_write_pause_s` (buffer-writes freezes),
+`max_write_pause_any_s`, `p95_write_pause_s`, `orchestration_per_step_s`, `tx_per_s`).
 """
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ def bare_task_seconds(count: int = 60) -> float:
         return float(bare(count))
 
 
+def _report(demo: dict[str, Any]) -> dict[str, Any]:
+    """The drill report's JSON beside report.md, if the demo wrote one."""
+    path = Path(demo["workdir"]) / "report.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plan", type=Path, default=ROOT / "plans" / "rewards-tiers.yaml")
@@ -135,6 +142,11 @@ def main() -> None:
         "max_concurrent_systems": figures["max_concurrent_systems"],
         "lost": demo["lost"],
         "refused": demo["refused"],
+        "max_write_pause_s": demo["max_write_pause_s"],
+        "max_write_pause_any_s": demo.get("max_write_pause_any_s"),
+        "p95_write_pause_s": _report(demo).get("p95_write_pause_s"),
+        "orchestration_per_step_s": round(figures["overhead_per_step_s"], 4),
+        "tx_per_s": round(demo["transactions"] / demo["seconds"], 1) if demo["seconds"] else 0.0,
         "prefect_db": "postgresql" if args.prefect_db else "sqlite",
     }
     print(
@@ -147,6 +159,11 @@ def main() -> None:
     )
     print(f"baseline, a bare Prefect task:   {bare * 1000:.1f} ms  -> ratio {ratio:.1f}x")
     print(f"most systems running at once:    {figures['max_concurrent_systems']}")
+    print(
+        f"longest write pause:             {demo['max_write_pause_s']:.3f} s buffer-writes, "
+        f"{demo.get('max_write_pause_any_s') or 0:.3f} s any freeze (p95 "
+        f"{_report(demo).get('p95_write_pause_s') or 0:.3f} s)"
+    )
     if args.json:
         print(json.dumps(result))
 
