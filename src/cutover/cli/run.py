@@ -141,32 +141,40 @@ def run(
 
 
 def _run_from_deployment(
-    plan: Path, env: str, key: str, fields: dict[str, object], base_url: str | None, json_out: bool
+    plan: Path,
+    env: str,
+    key: str,
+    fields: dict[str, object],
+    base_url: str | None,
+    json_out: bool,
+    flow: str = "cutover",
 ) -> None:
-    """Start `cutover/<plan>-<env>` with this run's key and options; follow it to its end."""
+    """Start `<flow>/<plan>-<env>` with this run's key and options; follow it to its end."""
     from cutover.errors import GateTimeout
     from cutover.flows import remote
     from cutover.flows.names import deployment_name
 
     name = deployment_name(plan.stem, env)
-    deployed = remote.deployed_request(remote.CUTOVER_FLOW, name)
+    deployed = remote.deployed_request(flow, name)
     if deployed.plan_path != str(plan.resolve()):
         raise UsageError(
-            f"deployment cutover/{name} runs {deployed.plan_path}, not {plan.resolve()}: "
+            f"deployment {flow}/{name} runs {deployed.plan_path}, not {plan.resolve()}: "
             f"run `cutover deploy {plan} --env {env}` to point it at this plan"
         )
     changes = {k: v for k, v in fields.items() if k != "local"}
     if base_url:
         changes["base_url"] = base_url
     request = make_request(**{**deployed.model_dump(), **changes, "run_key": key})
-    flow_run = remote.start(remote.CUTOVER_FLOW, name, request)
-    typer.echo(f"run {key}: started from cutover/{name}; watch it at {remote.ui_url(flow_run)}")
+    flow_run = remote.start(flow, name, request)
+    typer.echo(f"run {key}: started from {flow}/{name}; watch it at {remote.ui_url(flow_run)}")
     try:
         end = remote.follow(flow_run, lambda line: typer.echo(f"run {key}: {line}"))
     except KeyboardInterrupt:
         typer.echo(f"detached: run {key} goes on on its worker ({remote.ui_url(flow_run)})")
         raise typer.Exit(130) from None
-    typer.echo(f"run {key}: {end.outcome}")
+    typer.echo(
+        f"run {key}: {end.outcome}" + (f" ({end.message})" if end.state != "Completed" else "")
+    )
     if json_out:
         typer.echo(json.dumps({"run_key": key, "flow_run": flow_run, "outcome": end.outcome}))
     if end.outcome in ("rolled-back", "rollback-requested"):
@@ -210,6 +218,13 @@ def rollback_cmd(
     base_url: BaseUrlOption = None,
     data_root: DataRootOption = None,
     json_out: JsonOption = False,
+    deployment: Annotated[
+        bool,
+        typer.Option(
+            "--deployment",
+            help="Start it from its deployment (`cutover deploy`) on the control pool's worker.",
+        ),
+    ] = False,
 ) -> None:
     """Roll a run back: every touched system to the legacy program, writes carried back. Resumable."""
     from cutover.flows.launch import default_workdir, execute_rollback
@@ -218,6 +233,9 @@ def rollback_cmd(
 
     loaded = load_plan(plan)
     check_environment(list(loaded.plan.environments), env)
+    if deployment:  # the worker checks the journal (this host may not reach it)
+        _run_from_deployment(plan, env, run_key, {}, base_url, json_out, "cutover-rollback")
+        return
     journal = journal or default_journal()
     if run_key not in Journal(journal).run_keys():
         raise UsageError(f"no run {run_key!r} in the journal {journal}: nothing to roll back")
