@@ -125,10 +125,13 @@ def _check_reachable(client: Any) -> None:
             "(and PREFECT_API_AUTH_STRING), see docs/scaling-out.md"
         )
     try:
-        client.api_healthcheck()
-        client.read_work_pools(limit=1)
+        problem = client.api_healthcheck()  # returns the error instead of raising it
+        if problem is None:
+            client.read_work_pools(limit=1)  # the login too (basic auth)
     except Exception as exc:
-        raise UsageError(f"the Prefect server at {url} cannot be reached: {_reason(exc)}") from None
+        problem = exc
+    if problem is not None:
+        raise UsageError(f"the Prefect server at {url} cannot be reached: {_reason(problem)}")
 
 
 def _reason(exc: Exception) -> str:
