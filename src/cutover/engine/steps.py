@@ -264,7 +264,7 @@ class Http(StepKind):
             raise StepError(
                 "wait_job is set but the call answered no job id", system=system.id, step=step.key
             )
-        timeout = max(60.0, ctx.clock().real_seconds(step.expected) * 10)
+        timeout = max(60.0, ctx.clock().real_seconds(step.planned(ctx.request.env)) * 10)
         job = client.wait_job(job_id, timeout=timeout, poll=0.2)
         return {"id": job.id, "status": job.status}
 

@@ -33,6 +33,7 @@ from cutover.plan.models import (
 )
 from cutover.plan.order import find_cycle
 from cutover.plan.pools import pool_problems
+from cutover.plan.step_lint import per_environment, step_problems
 from cutover.plan.timeline import Timeline, build_timeline
 
 
@@ -60,14 +61,19 @@ class _Linter:
         yield from self.stores()
         yield from self.program_names()
         yield from pool_problems(self.plan, self.at)
+        yield from step_problems(self.plan, self.at)
         structural = [*self.references(), *self.cycles(), *self.placement()]
         yield from structural
         if structural:
             return  # the timeline is meaningless until these are fixed
-        timeline = build_timeline(self.plan)
-        yield from self.phase_starts(timeline)
-        yield from self.notices(timeline)
-        yield from self.budgets(timeline)
+        yield from self.notices(build_timeline(self.plan))
+        # steps planned per environment: every environment's night must fit
+        envs = list(self.plan.environments) if per_environment(self.plan) else [None]
+        for env in envs:
+            timeline = build_timeline(self.plan, env=env)
+            where = f" (with {env}'s durations)" if env is not None else ""
+            for problem in [*self.phase_starts(timeline), *self.budgets(timeline)]:
+                yield Problem(problem.file, problem.line, problem.message + where)
 
     # ------------------------------------------------------------------ ids
 

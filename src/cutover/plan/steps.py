@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from cutover.plan.durations import Duration
+from cutover.plan.durations import Duration, Expected, pick_expected
 from cutover.plan.types import Id, Strict
 
 FreezeMode = Literal["buffer-writes", "read-only", "offline"]
@@ -24,7 +24,11 @@ class StepBase(Strict):
     id: Id | None = Field(
         default=None, description="unique within the system; defaults to the step kind"
     )
-    expected: Duration = Field(description="planned duration, used by the timeline")
+    expected: Expected = Field(
+        description="planned duration, used by the timeline: `40m`, or per environment "
+        "`{staging: 5m, production: 40m}` (an environment not named takes `production`'s, "
+        "else the longest)"
+    )
     degrades: list[Id] = Field(
         default_factory=list,
         description="features degraded while this step runs, beyond the system's freeze window",
@@ -33,6 +37,10 @@ class StepBase(Strict):
         default=False, description="after this step completes, rollback is no longer offered"
     )
     retries: int = Field(default=0, ge=0, le=10, description="step-level retries (orchestrator)")
+
+    def planned(self, env: str | None = None) -> timedelta:
+        """The planned duration in `env` (None: the plain value, or `production`'s)."""
+        return pick_expected(self.expected, env)
 
     @property
     def key(self) -> str:

@@ -8,8 +8,9 @@ Scheduling rules (the same ones the cutover flow follows):
 - within a phase every system starts at the phase start, or when the last of its
   dependencies *in the same phase* ends, whichever is later (systems run
   concurrently wherever dependencies allow);
-- a system's steps run one after another, each for its `expected` duration, or
-  for a measured duration when calibrating from drills.
+- a system's steps run one after another, each for its `expected` duration (in
+  the run's environment, when the plan gives one per environment), or for a
+  measured duration when calibrating from drills.
 
 A feature is degraded by a system from the start of a `read-only` or `offline`
 freeze until the end of the unfreeze that follows it (a `buffer-writes` freeze
@@ -105,6 +106,8 @@ class Timeline:
     features: tuple[FeatureWindows, ...]
     calibrated: frozenset[StepRef] = field(default_factory=frozenset)
     """Steps whose duration came from a measurement rather than the plan."""
+    env: str | None = None
+    """The environment whose `expected` durations were used (None: the plain values)."""
 
     def phase(self, phase_id: str) -> PhaseSlot:
         return next(p for p in self.phases if p.phase == phase_id)
@@ -131,8 +134,14 @@ class CycleError(ValueError):
         super().__init__(" → ".join(cycle))
 
 
-def build_timeline(plan: Plan, durations: Mapping[StepRef, timedelta] | None = None) -> Timeline:
-    """Schedule the plan; `durations` replaces planned step durations (calibration)."""
+def build_timeline(
+    plan: Plan, durations: Mapping[StepRef, timedelta] | None = None, *, env: str | None = None
+) -> Timeline:
+    """Schedule the plan; `durations` replaces planned step durations (calibration).
+
+    `env` picks each step's `expected` for that environment (None: the plain value,
+    or `production`'s for a step planned per environment).
+    """
     durations = durations or {}
     graph = {s.id: list(s.depends_on) for s in plan.systems}
     cycle = find_cycle(graph)
@@ -145,7 +154,7 @@ def build_timeline(plan: Plan, durations: Mapping[StepRef, timedelta] | None = N
         scheduled = plan.starts_at + phase.starts
         start = max(scheduled, previous_end) if previous_end else scheduled
         members = [plan.system(s) for s in phase.systems if _known(plan, s)]
-        slots = _schedule_phase(plan, phase.id, members, start, durations)
+        slots = _schedule_phase(plan, phase.id, members, start, durations, env)
         end = max((s.end for s in slots.values()), default=start)
         ordered = tuple(slots[s.id] for s in members)
         phases.append(
@@ -167,7 +176,9 @@ def build_timeline(plan: Plan, durations: Mapping[StepRef, timedelta] | None = N
     timeline_phases = tuple(phases)
     features = _feature_windows(plan, timeline_phases)
     calibrated = frozenset(k for k in durations if _has_step(plan, k))
-    return Timeline(plan.starts_at, end, timeline_phases, tuple(critical), features, calibrated)
+    return Timeline(
+        plan.starts_at, end, timeline_phases, tuple(critical), features, calibrated, env
+    )
 
 
 def _known(plan: Plan, system_id: str) -> bool:
@@ -190,6 +201,7 @@ def _schedule_phase(
     members: list[System],
     start: datetime,
     durations: Mapping[StepRef, timedelta],
+    env: str | None,
 ) -> dict[str, SystemSlot]:
     in_phase = {s.id for s in members}
     slots: dict[str, SystemSlot] = {}
@@ -206,7 +218,7 @@ def _schedule_phase(
         cursor = begin
         steps = []
         for step in system.steps:
-            length = durations.get((system.id, step.key), step.expected)
+            length = durations.get((system.id, step.key), step.planned(env))
             steps.append(StepSlot(system.id, step.key, step.step, cursor, cursor + length))
             cursor += length
         slot = SystemSlot(

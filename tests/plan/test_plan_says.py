@@ -1,0 +1,93 @@
+"""What real plans say (issue 16, item 5): durations per environment, steps that cannot be
+undone, a system over two nights, manual checklist steps. Plan-level behaviour: models,
+lint (`FILE:LINE`, did-you-mean, exit 2), timeline, `cutover show` and `cutover schema`."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from cutover.plan import build_timeline, load_plan
+from support import run_cli
+
+PLAN = """\
+name: Miles night
+timezone: America/Chicago
+starts_at: 2027-03-02T22:00:00-06:00
+program: {legacy: miles-classic, target: miles-plus}
+environments:
+  staging:
+    base_url: http://127.0.0.1:8700/systems/{system}
+  production:
+    base_url: https://ops.example.com/{system}
+departments:
+  - {id: ops, name: Operations, lead: Ann Lee, signoff_secret: OPS_SIGNOFF}
+systems:
+  - id: accrual
+    department: ops
+    steps:
+      - {step: switch, expected: {staging: 5m, production: 40m}}
+      - {step: http, id: warm, path: /warm, expected: 10m}
+phases:
+  - id: night
+    starts: +0h
+    systems: [accrual]
+"""
+# line 16: the switch step
+
+
+def write(tmp_path: Path, text: str = PLAN) -> Path:
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_expected_per_environment_drives_the_timeline(tmp_path: Path) -> None:
+    """Each environment's timeline uses its own `expected`; without one, production's."""
+    plan = load_plan(write(tmp_path)).plan
+    assert build_timeline(plan, env="staging").duration == timedelta(minutes=15)
+    assert build_timeline(plan, env="production").duration == timedelta(minutes=50)
+    assert build_timeline(plan).duration == timedelta(minutes=50)
+    assert plan.systems[0].steps[0].planned("dev") == timedelta(minutes=40)
+    shown = run_cli("show", str(write(tmp_path)), "--env", "staging", "--format", "json")
+    data = json.loads(shown.out)
+    assert data["plan"]["env"] == "staging"
+    assert data["plan"]["duration_s"] == 15 * 60
+
+
+def test_expected_naming_an_unknown_environment_is_refused_at_its_line(tmp_path: Path) -> None:
+    """A typo in an environment of `expected` is a lint error with a did-you-mean, exit 2."""
+    path = write(tmp_path, PLAN.replace("production: 40m", "prodution: 40m"))
+    result = run_cli("validate", str(path))
+    assert result.code == 2
+    assert (
+        f"{path}:16: step accrual · switch: `expected` names environment 'prodution', which is "
+        "not in `environments` (production, staging); did you mean 'production'?"
+    ) in result.out.splitlines()
+    bad = write(tmp_path, PLAN.replace("staging: 5m", "staging: soon"))
+    result = run_cli("validate", str(bad))
+    assert result.code == 2
+    assert f"{bad}:16: systems[0].steps[0].expected: staging: 'soon' is not a duration" in (
+        result.out
+    )
+
+
+def test_lint_checks_every_environment_s_durations(tmp_path: Path) -> None:
+    """A budget broken only with production's durations is refused, saying so."""
+    text = PLAN.replace("      - {step: switch,", "      - {step: switch, degrades: [earn],") + (
+        "features:\n  - id: earn\n    name: Earning miles\n    notice: {}\n"
+        "budgets:\n  - {feature: earn, max_outage: 30m}\n"
+    )
+    path = write(tmp_path, text)
+    result = run_cli("validate", str(path))
+    assert result.code == 2
+    assert "over its budget of 30m (with production's durations)" in result.out
+    assert "staging's durations" not in result.out
+
+
+def test_schema_offers_both_forms_of_expected() -> None:
+    """`cutover schema`: `expected` is a duration or a map of environment -> duration."""
+    schema = json.loads(run_cli("schema").out)
+    forms = schema["$defs"]["SwitchStep"]["properties"]["expected"]["anyOf"]
+    assert [f["type"] for f in forms] == ["string", "object"]
