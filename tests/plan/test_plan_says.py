@@ -91,3 +91,17 @@ def test_schema_offers_both_forms_of_expected() -> None:
     schema = json.loads(run_cli("schema").out)
     forms = schema["$defs"]["SwitchStep"]["properties"]["expected"]["anyOf"]
     assert [f["type"] for f in forms] == ["string", "object"]
+
+
+def test_undo_takes_none_or_for_http_a_path(tmp_path: Path) -> None:
+    """`undo: none` is valid on any step; any other word is refused at its line, exit 2."""
+    ok = write(tmp_path, PLAN.replace("expected: 10m}", "expected: 10m, undo: none}"))
+    assert run_cli("validate", str(ok)).code == 0
+    assert load_plan(ok).plan.systems[0].steps[1].irreversible
+    bad = write(tmp_path, PLAN.replace("production: 40m}}", "production: 40m}, undo: never}"))
+    result = run_cli("validate", str(bad))
+    assert result.code == 2
+    assert (
+        f"{bad}:16: systems[0].steps[0].undo: 'never': `undo` takes only `none` (the step "
+        "cannot be undone); a step kind's own undo needs no key"
+    ) in result.out.splitlines()

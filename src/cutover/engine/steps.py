@@ -312,7 +312,8 @@ def execute(ctx: RunContext, system_id: str, step_key: str) -> StepOutcome:
     kind = KINDS[step.step]
 
     def work(key: str) -> dict[str, Any]:
-        return {**kind.do(ctx, system, step, key), "undo": kind.undo_named(step)}
+        undo = "none: it cannot be undone" if step.irreversible else kind.undo_named(step)
+        return {**kind.do(ctx, system, step, key), "undo": undo}
 
     ran, detail = journaled(ctx, system_id, step_key, work)
     return StepOutcome(

@@ -7,9 +7,9 @@ do and undo them.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cutover.plan.durations import Duration, Expected, pick_expected
 from cutover.plan.types import Id, Strict
@@ -37,6 +37,33 @@ class StepBase(Strict):
         default=False, description="after this step completes, rollback is no longer offered"
     )
     retries: int = Field(default=0, ge=0, le=10, description="step-level retries (orchestrator)")
+    undo: str | None = Field(
+        default=None,
+        description="`none`: this step cannot be undone; once it is done, a rollback is "
+        "refused, naming it (the kind's own undo otherwise)",
+    )
+    undo_paths: ClassVar[bool] = False
+    """Whether `undo` may name a control API path (custom `http` steps)."""
+
+    @field_validator("undo")
+    @classmethod
+    def _undo(cls, value: str | None) -> str | None:
+        if value is None or value == "none" or (cls.undo_paths and value.startswith("/")):
+            return value
+        if cls.undo_paths:
+            raise ValueError(
+                f"{value!r}: `undo` is a control API path starting with '/', or `none` "
+                "(the step cannot be undone)"
+            )
+        raise ValueError(
+            f"{value!r}: `undo` takes only `none` (the step cannot be undone); "
+            "a step kind's own undo needs no key"
+        )
+
+    @property
+    def irreversible(self) -> bool:
+        """`undo: none`: a rollback once this step is done is refused."""
+        return self.undo == "none"
 
     def planned(self, env: str | None = None) -> timedelta:
         """The planned duration in `env` (None: the plain value, or `production`'s)."""
@@ -111,8 +138,11 @@ class HttpStep(StepBase):
         default=False, description="the call answers a job id; wait on GET /jobs/{id}"
     )
     undo: str | None = Field(
-        default=None, pattern=r"^/", description="control API path that undoes this step"
+        default=None,
+        description="control API path that undoes this step; `none`: it cannot be undone "
+        "(a rollback once it is done is refused)",
     )
+    undo_paths: ClassVar[bool] = True
 
 
 Step = Annotated[
