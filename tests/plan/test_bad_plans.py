@@ -221,7 +221,8 @@ CASES: list[tuple[str, str, int, str]] = [
         "system-in-two-phases",
         edit("    systems: [shop]\n", "    systems: [shop, core]\n"),
         41,
-        "system 'core' is in two phases ('one', 'two')",
+        "system 'core' is in two phases ('one', 'two'); to run some of its steps in 'two', "
+        "mark the first of them `phase: two`",
     ),
     (
         "dependency-in-later-phase",

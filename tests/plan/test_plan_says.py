@@ -105,3 +105,101 @@ def test_undo_takes_none_or_for_http_a_path(tmp_path: Path) -> None:
         f"{bad}:16: systems[0].steps[0].undo: 'never': `undo` takes only `none` (the step "
         "cannot be undone); a step kind's own undo needs no key"
     ) in result.out.splitlines()
+
+
+TWO_NIGHTS = """\
+name: Two nights
+timezone: Europe/London
+starts_at: 2027-03-02T22:00:00+00:00
+program: {legacy: old, target: new}
+environments:
+  staging: {base_url: "http://127.0.0.1:8700/systems/{system}"}
+departments:
+  - {id: ops, name: Operations, lead: Ann Lee, signoff_secret: OPS_SIGNOFF}
+systems:
+  - id: ledger
+    department: ops
+    steps:
+      - {step: http, id: copy, path: /copy, expected: 3h}
+      - {step: freeze, mode: buffer-writes, expected: 5m, phase: night-two}
+      - {step: switch, expected: 10m}
+      - {step: unfreeze, expected: 5m}
+  - id: app
+    department: ops
+    depends_on: [ledger]
+    steps:
+      - {step: switch, expected: 10m}
+phases:
+  - id: night-one
+    starts: +0h
+    systems: [ledger]
+  - id: night-two
+    starts: +24h
+    systems: [ledger, app]
+"""
+# line 13: copy, 14: freeze (phase: night-two), 15 switch, 16 unfreeze; 25: night-one systems
+
+
+def test_a_system_over_two_nights_runs_each_night_s_steps_in_it(tmp_path: Path) -> None:
+    """`phase:` on a step moves it and the steps after it to that phase: the timeline
+    places each step in its phase, `steps_in` gives the flow of each phase its steps,
+    and the rollback takes the system back once, after what depends on it."""
+    from cutover.plan.order import rollback_waves
+
+    plan = load_plan(write(tmp_path, TWO_NIGHTS)).plan
+    assert [s.key for s in plan.steps_in("ledger", "night-one")] == ["copy"]
+    assert [s.key for s in plan.steps_in("ledger", "night-two")] == [
+        "freeze",
+        "switch",
+        "unfreeze",
+    ]
+    timeline = build_timeline(plan)
+    one, two = timeline.slots("ledger")
+    assert (one.phase, [s.step for s in one.steps]) == ("night-one", ["copy"])
+    assert two.phase == "night-two" and two.start == plan.starts_at + timedelta(hours=24)
+    assert timeline.system("app").start == two.end  # same-phase dependency
+    assert timeline.system("ledger").phase == "night-one, night-two"
+    assert rollback_waves(plan) == [["app"], ["ledger"]]
+    assert run_cli("show", str(write(tmp_path, TWO_NIGHTS))).code == 0
+
+
+def test_lint_pairs_each_freeze_within_its_phase_and_checks_step_phases(tmp_path: Path) -> None:
+    """A freeze left open across nights, an unknown or backward `phase:`, a phase listing the
+    system with none of its steps: each refused at its line, with a did-you-mean, exit 2."""
+    cases = [
+        (
+            TWO_NIGHTS.replace("5m, phase: night-two}", "5m}").replace(
+                "{step: switch, expected: 10m}\n      - {step: unfreeze",
+                "{step: switch, expected: 10m, phase: night-two}\n      - {step: unfreeze",
+            ),
+            14,
+            "system 'ledger' is frozen in phase 'night-one' and not unfrozen before phase "
+            "'night-two': pair every freeze with an unfreeze in its own phase (writes would be "
+            "held between them)",
+        ),
+        (
+            TWO_NIGHTS.replace("phase: night-two}", "phase: night-to}"),
+            14,
+            "step ledger · freeze: unknown phase 'night-to'; did you mean 'night-two'?",
+        ),
+        (
+            TWO_NIGHTS.replace("expected: 3h}", "expected: 3h, phase: night-two}").replace(
+                "mode: buffer-writes, expected: 5m, phase: night-two}",
+                "mode: buffer-writes, expected: 5m, phase: night-one}",
+            ),
+            14,
+            "step ledger · freeze goes back to phase 'night-one' after a later one: a "
+            "system's steps run phase by phase, in the plan's order",
+        ),
+        (
+            TWO_NIGHTS.replace("expected: 3h}", "expected: 3h, phase: night-two}"),
+            25,
+            "phase 'night-one' lists system 'ledger', but none of its steps runs in it: mark "
+            "the first step of that phase `phase: night-one`",
+        ),
+    ]
+    for text, line, message in cases:
+        path = write(tmp_path, text)
+        result = run_cli("validate", str(path))
+        assert result.code == 2, result.output
+        assert f"{path}:{line}: {message}" in result.out.splitlines(), result.out

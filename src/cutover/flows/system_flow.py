@@ -72,6 +72,6 @@ def system_cutover(request: RunRequest, system: str, phase: str) -> SystemResult
         run_step.with_options(retries=step.retries, retry_delay_seconds=2)(
             request, system, step.key
         )
-        for step in ctx.plan.system(system).steps
+        for step in ctx.plan.steps_in(system, phase)  # issue 16: only this phase's steps
     ]
     return SystemResult(system=system, steps=outcomes)

@@ -294,10 +294,28 @@ class Plan(Strict):
         raise KeyError(feature_id)
 
     def phase_of(self, system_id: str) -> Phase:
+        """The first phase listing the system (where its first step runs)."""
         for phase in self.phases:
             if system_id in phase.systems:
                 return phase
         raise KeyError(system_id)
+
+    def step_phases(self, system: System) -> list[str | None]:
+        """The phase of each of the system's steps: its own `phase:`, else the step before's;
+        the first step's, the first phase listing the system (None if none does)."""
+        current = next((p.id for p in self.phases if system.id in p.systems), None)
+        out: list[str | None] = []
+        for step in system.steps:
+            current = step.phase or current
+            out.append(current)
+        return out
+
+    def steps_in(self, system_id: str, phase_id: str) -> list[Step]:
+        """The system's steps that run in the phase, in order (all of them for a system in
+        one phase): what the per-system flow of that phase runs."""
+        system = self.system(system_id)
+        phases = self.step_phases(system)
+        return [step for step, ph in zip(system.steps, phases, strict=True) if ph == phase_id]
 
     @property
     def zone(self) -> ZoneInfo:

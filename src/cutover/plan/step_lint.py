@@ -1,6 +1,10 @@
 """Lint of what a plan says about its steps beyond their kind: rules `cutover.plan.lint` runs.
 
 - `expected: {staging: 5m, production: 40m}` names environments of the plan;
+- a step's `phase:` (a system over several phases) names a phase that lists the
+  system, never goes back to an earlier phase, and every phase listing a system
+  whose steps say `phase:` gets at least one of them (freezes paired within a
+  phase: `cutover.plan.lint`, with the rest of the step order);
 """
 
 from __future__ import annotations
@@ -29,6 +33,44 @@ def step_problems(plan: Plan, at: At) -> Iterator[Problem]:
                             f"{env!r}, which is not in `environments` "
                             f"({', '.join(environments)})" + hint(env, environments),
                         )
+        yield from _phases(plan, at, si)
+
+
+def _phases(plan: Plan, at: At, si: int) -> Iterator[Problem]:
+    system = plan.systems[si]
+    if not any(step.phase for step in system.steps):
+        return  # in one phase, or lint's placement says it is in two
+    order = {p.id: i for i, p in enumerate(plan.phases)}
+    listed = [p.id for p in plan.phases if system.id in p.systems]
+    reached = -1
+    for ti, step in enumerate(system.steps):
+        if step.phase is None:
+            continue
+        path = ("systems", si, "steps", ti, "phase")
+        where = f"step {system.id} · {step.key}"
+        if step.phase not in order:
+            yield at(path, f"{where}: unknown phase {step.phase!r}" + hint(step.phase, list(order)))
+        elif step.phase not in listed:
+            yield at(
+                path,
+                f"{where} runs in phase {step.phase!r}, which does not list {system.id!r}: "
+                f"add it to that phase's `systems` ({', '.join(listed)} do)",
+            )
+        elif order[step.phase] < reached:
+            yield at(
+                path,
+                f"{where} goes back to phase {step.phase!r} after a later one: a system's "
+                "steps run phase by phase, in the plan's order",
+            )
+        reached = max(reached, order.get(step.phase, reached))
+    runs_in = set(plan.step_phases(system))
+    for pi, phase in enumerate(plan.phases):
+        if system.id in phase.systems and phase.id not in runs_in:
+            yield at(
+                ("phases", pi, "systems", phase.systems.index(system.id)),
+                f"phase {phase.id!r} lists system {system.id!r}, but none of its steps runs "
+                f"in it: mark the first step of that phase `phase: {phase.id}`",
+            )
 
 
 def per_environment(plan: Plan) -> bool:

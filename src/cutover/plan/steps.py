@@ -42,6 +42,12 @@ class StepBase(Strict):
         description="`none`: this step cannot be undone; once it is done, a rollback is "
         "refused, naming it (the kind's own undo otherwise)",
     )
+    phase: Id | None = Field(
+        default=None,
+        description="the phase this step, and the steps after it, run in: a system's steps "
+        "spread over several phases (two nights), each of which lists the system; default: "
+        "the phase of the step before (the first step: the first phase listing the system)",
+    )
     undo_paths: ClassVar[bool] = False
     """Whether `undo` may name a control API path (custom `http` steps)."""
 
