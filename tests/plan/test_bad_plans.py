@@ -157,7 +157,7 @@ CASES: list[tuple[str, str, int, str]] = [
         "unknown-step",
         edit("{step: switch, expected: 15m}", "{step: swap, expected: 15m}"),
         26,
-        "systems[1].steps[0]: unknown step 'swap'; use 'freeze', 'migrate', 'verify', 'switch', 'unfreeze', 'http'",
+        "systems[1].steps[0]: unknown step 'swap'; use 'freeze', 'migrate', 'verify', 'switch', 'unfreeze', 'http', 'manual'",
     ),
     (
         "bad-timezone",

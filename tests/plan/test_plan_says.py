@@ -203,3 +203,37 @@ def test_lint_pairs_each_freeze_within_its_phase_and_checks_step_phases(tmp_path
         result = run_cli("validate", str(path))
         assert result.code == 2, result.output
         assert f"{path}:{line}: {message}" in result.out.splitlines(), result.out
+
+
+MANUAL = """\
+      - step: manual
+        id: kiosks
+        expected: 20m
+        checklist: [DEN kiosks show the new program]
+"""
+
+
+def test_a_manual_step_names_a_department_that_can_sign(tmp_path: Path) -> None:
+    """`step: manual`: a checklist is required; its department must exist (did-you-mean) and
+    name a sign-off secret; `cutover schema` describes the kind."""
+    text = PLAN.replace(
+        "  - {id: ops,", "  - {id: airports, name: Airports, lead: Sam Roy}\n  - {id: ops,"
+    ).replace("      - {step: http, id: warm", MANUAL + "      - {step: http, id: warm")
+    ok = write(tmp_path, text)
+    assert run_cli("validate", str(ok)).code == 0
+    typo = write(
+        tmp_path, text.replace("id: kiosks\n", "id: kiosks\n        department: airport\n")
+    )
+    result = run_cli("validate", str(typo))
+    assert result.code == 2
+    assert "step accrual · kiosks: unknown department 'airport'; did you mean 'airports'?" in (
+        result.out
+    )
+    unsigned = write(
+        tmp_path, text.replace("id: kiosks\n", "id: kiosks\n        department: airports\n")
+    )
+    result = run_cli("validate", str(unsigned))
+    assert result.code == 2
+    assert "is confirmed by department 'airports', which names no `signoff_secret`" in result.out
+    schema = json.loads(run_cli("schema").out)
+    assert "checklist" in schema["$defs"]["ManualStep"]["required"]

@@ -23,6 +23,7 @@ from cutover.plan.steps import CheckName as CheckName
 from cutover.plan.steps import FreezeMode as FreezeMode
 from cutover.plan.steps import FreezeStep as FreezeStep
 from cutover.plan.steps import HttpStep as HttpStep
+from cutover.plan.steps import ManualStep as ManualStep
 from cutover.plan.steps import MigrateStep as MigrateStep
 from cutover.plan.steps import Step as Step
 from cutover.plan.steps import StepBase as StepBase

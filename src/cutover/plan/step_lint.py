@@ -5,6 +5,7 @@
   system, never goes back to an earlier phase, and every phase listing a system
   whose steps say `phase:` gets at least one of them (freezes paired within a
   phase: `cutover.plan.lint`, with the rest of the step order);
+- a manual step's confirming department exists and names its `signoff_secret`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import difflib
 from collections.abc import Callable, Iterator
 
 from cutover.errors import Problem
-from cutover.plan.models import Plan
+from cutover.plan.models import ManualStep, Plan, System
 
 At = Callable[[tuple[str | int, ...], str], Problem]
 
@@ -33,7 +34,28 @@ def step_problems(plan: Plan, at: At) -> Iterator[Problem]:
                             f"{env!r}, which is not in `environments` "
                             f"({', '.join(environments)})" + hint(env, environments),
                         )
+            if isinstance(step, ManualStep):
+                yield from _manual(plan, at, base, system, step)
         yield from _phases(plan, at, si)
+
+
+def _manual(
+    plan: Plan, at: At, base: tuple[str | int, ...], system: System, step: ManualStep
+) -> Iterator[Problem]:
+    departments = [d.id for d in plan.departments]
+    who = step.department or system.department
+    path = (*base, "department") if step.department else base
+    if step.department and who not in departments:
+        yield at(
+            path,
+            f"step {system.id} · {step.key}: unknown department {who!r}" + hint(who, departments),
+        )
+    elif who in departments and not plan.department(who).signoff_secret:
+        yield at(
+            path,
+            f"step {system.id} · {step.key} is confirmed by department {who!r}, which names no "
+            "`signoff_secret`: name the secret its lead types to sign (docs/gates.md)",
+        )
 
 
 def _phases(plan: Plan, at: At, si: int) -> Iterator[Problem]:

@@ -151,7 +151,25 @@ class HttpStep(StepBase):
     undo_paths: ClassVar[bool] = True
 
 
+class ManualStep(StepBase):
+    """Work done by hand (each airport's kiosks checked): a department ticks every item of
+    the checklist and signs, like a gate, before the system's next step runs."""
+
+    step: Literal["manual"]
+    id: Id = Field(description="required for manual steps: names the step in runs and journal")
+    checklist: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1,
+        max_length=30,
+        description="what the department confirms, one item each; every item must be ticked",
+    )
+    department: Id | None = Field(
+        default=None,
+        description="the department that confirms (its lead or a deputy, with the sign-off "
+        "secret); default: the system's department",
+    )
+
+
 Step = Annotated[
-    FreezeStep | MigrateStep | VerifyStep | SwitchStep | UnfreezeStep | HttpStep,
+    FreezeStep | MigrateStep | VerifyStep | SwitchStep | UnfreezeStep | HttpStep | ManualStep,
     Field(discriminator="step"),
 ]
