@@ -42,3 +42,21 @@ def test_a_name_of_only_whitespace_is_refused_and_the_secret_never_prints() -> N
         form(department="store-tech", decision="approve", name="   ", secret="s")
     answer = form(department="store-tech", decision="approve", name="M", secret="hunter2-xyz")
     assert "hunter2-xyz" not in repr(answer) and "hunter2-xyz" not in answer.model_dump_json()
+
+
+def test_a_manual_step_form_has_one_required_toggle_per_checklist_item() -> None:
+    """The checklist form: the department as a choice, each item a toggle titled with its
+    text and required (no default), the secret a password box."""
+    from cutover.flows.manual import checklist_form
+    from cutover.plan.models import ManualStep
+
+    step = ManualStep.model_validate(
+        {"step": "manual", "id": "kiosks", "expected": "20m", "checklist": ["DEN ok", "ORD ok"]}
+    )
+    schema = checklist_form("airport-ops", step).model_json_schema()
+    props = schema["properties"]
+    assert props["department"]["enum"] == ["airport-ops"]
+    assert (props["item_1"]["type"], props["item_1"]["title"]) == ("boolean", "1. DEN ok")
+    assert props["item_2"]["title"] == "2. ORD ok"
+    assert {"item_1", "item_2", "name", "secret", "decision"} <= set(schema["required"])
+    assert props["secret"]["format"] == "password"

@@ -157,7 +157,7 @@ CASES: list[tuple[str, str, int, str]] = [
         "unknown-step",
         edit("{step: switch, expected: 15m}", "{step: swap, expected: 15m}"),
         26,
-        "systems[1].steps[0]: unknown step 'swap'; use 'freeze', 'migrate', 'verify', 'switch', 'unfreeze', 'http'",
+        "systems[1].steps[0]: unknown step 'swap'; use 'freeze', 'migrate', 'verify', 'switch', 'unfreeze', 'http', 'manual'",
     ),
     (
         "bad-timezone",
@@ -221,7 +221,8 @@ CASES: list[tuple[str, str, int, str]] = [
         "system-in-two-phases",
         edit("    systems: [shop]\n", "    systems: [shop, core]\n"),
         41,
-        "system 'core' is in two phases ('one', 'two')",
+        "system 'core' is in two phases ('one', 'two'); to run some of its steps in 'two', "
+        "mark the first of them `phase: two`",
     ),
     (
         "dependency-in-later-phase",

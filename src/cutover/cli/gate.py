@@ -38,6 +38,7 @@ def gate_list(
         props = schema.get("properties", {})
         awaited = awaited_departments(schema)
         kind = "sign-off" if "department" in props else "decision"
+        kind = "manual-step" if "item_1" in props else kind
         extra = f" — waiting for: {', '.join(map(str, awaited))}" if awaited else ""
         typer.echo(
             f"{flow_run.name} ({flow_run.id}): {kind} gate {flow_run.state.state_details.pause_key}{extra}"
@@ -45,6 +46,8 @@ def gate_list(
         if kind == "decision":
             for system, error in failed_systems(description_of(flow_run)):
                 typer.echo(f"  failed: {system}: {error}")
+        for item in (p for p in props if p.startswith("item_")):
+            typer.echo(f"  to confirm: {props[item].get('title', item)}")
 
 
 @gate_app.command("approve")
@@ -53,9 +56,17 @@ def gate_approve(
     department: Annotated[str, typer.Option("--department", "-d", show_default=False)],
     name: Annotated[str, typer.Option("--name", "-n", help="Who signs.", show_default=False)],
     comment: Annotated[str, typer.Option("--comment", "-m")] = "",
+    checked: Annotated[
+        bool,
+        typer.Option(
+            "--checked",
+            help="At a manual step: you confirm every item of its checklist is done "
+            "(`cutover gate list` shows them).",
+        ),
+    ] = False,
 ) -> None:
-    """Approve a gate for one department."""
-    _sign(run, department, "approve", name, comment)
+    """Approve a gate (or confirm a manual step's checklist) for one department."""
+    _sign(run, department, "approve", name, comment, checked)
 
 
 @gate_app.command("hold")
@@ -84,16 +95,25 @@ def read_secret(department: str) -> str:
     return value
 
 
-def _sign(run: str, department: str, decision: str, name: str, comment: str) -> None:
+def _sign(
+    run: str, department: str, decision: str, name: str, comment: str, checked: bool = False
+) -> None:
     """Answer a sign-off gate for one department, as the UI's form does, and say what came of it."""
-    from cutover.flows.gate_client import answer_of, resume
+    from cutover.flows.gate_client import answer_of, checklist_items, one_paused, resume
 
-    answer = {
+    items = checklist_items(one_paused(run))
+    if items and decision == "approve" and not checked:
+        raise UsageError(
+            "this is a manual step's checklist: confirm every item is done with --checked "
+            "(`cutover gate list` shows them)"
+        )
+    answer: dict[str, object] = {
         "department": department,
         "decision": decision,
         "name": name,
         "secret": read_secret(department),
         "comment": comment,
+        **dict.fromkeys(items, decision == "approve"),
     }
     flow_run = resume(run, answer)
     outcome = answer_of(flow_run)

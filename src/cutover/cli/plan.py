@@ -106,18 +106,30 @@ def show(
             help="Drill report(s): forecast with the step durations measured in rehearsals.",
         ),
     ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            "-e",
+            help="Plan with this environment's durations (a step's `expected: {staging: 5m, "
+            "production: 40m}`); default: the plain value, or production's.",
+        ),
+    ] = None,
 ) -> None:
     """Show the plan's timeline: phases by day, swimlanes per department, critical path, degradation windows."""
+    from cutover.cli.options import check_environment
     from cutover.plan import build_timeline, load_plan
     from cutover.plan.report import timeline_data, timeline_markdown
 
     loaded = load_plan(plan)
+    if env is not None:
+        check_environment(list(loaded.plan.environments), env)
     durations = None
     if calibrate:
         from cutover.plan.calibrate import measured_durations
 
         durations = measured_durations(loaded.plan, calibrate)
-    timeline = build_timeline(loaded.plan, durations)
+    timeline = build_timeline(loaded.plan, durations, env=env)
     if format is ShowFormat.json:
         typer.echo(json.dumps(timeline_data(loaded.plan, timeline, str(plan)), indent=2))
     elif format is ShowFormat.markdown:

@@ -39,11 +39,11 @@ class DemoOptions:
     """Drills: rehearse the rollback even past the plan's point of no return."""
 
 
-def auto_scale(plan: Plan) -> float:
+def auto_scale(plan: Plan, env: str | None = None) -> float:
     """A time scale that plays the plan's active spans in about DEMO_ACTIVE_SECONDS."""
     from cutover.plan import build_timeline
 
-    timeline = build_timeline(plan)
+    timeline = build_timeline(plan, env=env)
     active = sum((p.end - p.start).total_seconds() for p in timeline.phases)
     return max(1.0, round(active / DEMO_ACTIVE_SECONDS))
 
@@ -107,7 +107,7 @@ def prepare(options: DemoOptions) -> Rehearsal:
     return Rehearsal(
         options=options,
         loaded=loaded,
-        scale=options.time_scale or auto_scale(plan),
+        scale=options.time_scale or auto_scale(plan, options.env),
         run_key=f"{'drill' if options.drill else 'demo'}-{stamp}",
         workdir=workdir,
         token=token,

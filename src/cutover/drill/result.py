@@ -143,7 +143,7 @@ def summarize(
     reconciliation = _reconciliation(report, traffic)
     full = build_report(
         plan=plan,
-        timeline=build_timeline(plan),
+        timeline=build_timeline(plan, env=rehearsal.options.env),
         run_key=run_key,
         env=rehearsal.options.env,
         history=history,

@@ -5,6 +5,7 @@
 | `request` | `RunRequest`: the one typed, guarded request a run travels with |
 | `context` | `RunContext`: the plan (loaded once per process), journal, clock, stores |
 | `steps` | the step kinds, each with `do` and `undo` side by side; `execute` |
+| `manual` | the manual step: a department confirms its checklist, signed like a gate |
 | `journaled` | the journaled action: done once, skipped on resume, outcome on record |
 | `data` | the data-plane call behind each step |
 | `rollback` | undo walked backwards from the journal; the point of no return |
@@ -16,3 +17,7 @@
 
 Never imports Prefect, the flows, the simulator or the drills (tests/test_architecture.py).
 """
+
+from __future__ import annotations
+
+from cutover.engine import manual as manual  # registers the manual step kind in steps.KINDS

@@ -58,7 +58,7 @@ class RunContext:
 
     @cached_property
     def timeline(self) -> Timeline:
-        return build_timeline(self.plan)
+        return build_timeline(self.plan, env=self.request.env)
 
     @property
     def journal(self) -> Journal:

@@ -13,7 +13,9 @@ first, and within a phase a system only after every system that depends on it. E
 undo step is journaled (action `undo`) with its own idempotency key, so a crashed
 rollback resumes where it stopped and repeats nothing. A plan step marked
 `point_of_no_return` that the journal records as done makes the rollback refuse,
-saying which step and when.
+saying which step and when (a drill may rehearse past it); so does a step marked
+`undo: none` (it cannot be undone: always refused). Such a step that began but never
+finished is refused nothing, and no undo of its kind is attempted.
 """
 
 from __future__ import annotations
@@ -40,8 +42,35 @@ def point_of_no_return(ctx: RunContext) -> tuple[str, str, StepRecord] | None:
     return None
 
 
+def irreversible_done(ctx: RunContext) -> tuple[str, str, StepRecord] | None:
+    """The first step marked `undo: none` that the journal records as done, if any."""
+    for system in ctx.plan.systems:
+        for step in system.steps:
+            if step.irreversible:
+                record = ctx.journal.outcome(ctx.run_key, system.id, step.key)
+                if record is not None and record.status == "done":
+                    return system.id, step.key, record
+    return None
+
+
 def check_rollback_allowed(ctx: RunContext) -> None:
-    """RollbackError if the run is past its point of no return, unless a drill says go anyway."""
+    """RollbackError if a step that cannot be undone is done, or the run is past its point
+    of no return (the latter unless a drill says go anyway: `past_point_of_no_return`).
+
+    Every rollback goes through here (the rollback flow, so `cutover rollback`, a decision
+    gate's rollback and a drill's), before anything is undone.
+    """
+    done = irreversible_done(ctx)
+    if done is not None:
+        system, step, record = done
+        raise RollbackError(
+            f"refused: {system} · {step} cannot be undone (`undo: none`) and was done at "
+            f"{record.at:%Y-%m-%d %H:%M:%S} UTC; go forward (retry or skip) instead",
+            system=system,
+            step=step,
+        )
+    if ctx.request.past_point_of_no_return:
+        return
     passed = point_of_no_return(ctx)
     if passed is None:
         return
@@ -82,7 +111,7 @@ def undo_steps(ctx: RunContext, system: System) -> list[tuple[str, Call]]:
     for step in reversed(system.steps):
         kind = KINDS[step.step]
         reached = progress.done if kind.undo_after == "done" else progress.started
-        if step.key in reached:
+        if step.key in reached and not step.irreversible:
             steps += kind.undo(ctx, system, step, touched)
     return steps
 

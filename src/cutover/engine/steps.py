@@ -265,7 +265,7 @@ class Http(StepKind):
             raise StepError(
                 "wait_job is set but the call answered no job id", system=system.id, step=step.key
             )
-        timeout = max(60.0, ctx.clock().real_seconds(step.expected) * 10)
+        timeout = max(60.0, ctx.clock().real_seconds(step.planned(ctx.request.env)) * 10)
         job = client.wait_job(job_id, timeout=timeout, poll=0.2)
         return {"id": job.id, "status": job.status}
 
@@ -318,7 +318,8 @@ def execute(ctx: RunContext, system_id: str, step_key: str) -> StepOutcome:
     kind = KINDS[step.step]
 
     def work(key: str) -> dict[str, Any]:
-        return {**kind.do(ctx, system, step, key), "undo": kind.undo_named(step)}
+        undo = "none: it cannot be undone" if step.irreversible else kind.undo_named(step)
+        return {**kind.do(ctx, system, step, key), "undo": undo}
 
     ran, detail = journaled(ctx, system_id, step_key, work)
     return StepOutcome(

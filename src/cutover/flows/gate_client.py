@@ -59,6 +59,12 @@ def waiting_for(flow_run: Any) -> dict[str, Any]:
     return dict(json.loads(value)) if value else {}
 
 
+def checklist_items(flow_run: Any) -> list[str]:
+    """The checklist fields (`item_1`, ...) a paused manual step's form has; [] for a gate."""
+    fields = waiting_for(flow_run).get("properties", {})
+    return [name for name in fields if name.startswith("item_")]
+
+
 def awaited_departments(schema: dict[str, Any]) -> list[str]:
     """The departments a sign-off form still offers (an enum, or a single const)."""
     department = schema.get("properties", {}).get("department", {})

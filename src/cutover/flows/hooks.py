@@ -1,4 +1,5 @@
-"""Prefect hooked into cutover's own seams: log lines in the runs' logs, secrets from blocks.
+"""Prefect hooked into cutover's own seams: log lines in the runs' logs, secrets from blocks,
+manual steps confirmed through a paused run's form.
 
 `install()` runs wherever flows run: the CLI before it starts one, and a worker when
 it imports the flows. Both hooks are idempotent. In a flow-run process a worker
@@ -23,8 +24,11 @@ from cutover.logs import SHARED_PROCESSORS, configure
 
 def install() -> None:
     """Send cutover's log lines to Prefect runs; look secrets up in Prefect Secret blocks too."""
+    from .manual import install as ask_for_manual_steps
+
     to_prefect()
     secrets.add_source(secret_from_block)
+    ask_for_manual_steps()  # a manual step pauses its system's run for the checklist form
     if os.environ.get("PREFECT__FLOW_RUN_ID"):  # set by a worker for the run it starts
         die_with_parent()  # SIGKILL: a run must not go on unwatched
 

@@ -81,8 +81,7 @@ def rollback(request: RunRequest) -> RollbackSummary:
     ui.tag_this_run(request.run_key, request.env, "rollback")
     if request.past_point_of_no_return:
         log.warning("rollback_past_point_of_no_return", run=request.run_key)
-    else:
-        check_rollback_allowed(ctx)
+    check_rollback_allowed(ctx)  # a step that cannot be undone refuses even a drill
     began = time.monotonic()
     view = ui.PrefectView(ctx)
     view.emit("rollback.requested")

@@ -88,7 +88,7 @@ def system_cutover(request: RunRequest, system: str, phase: str) -> SystemResult
     """Run the plan's steps for one system, in order; stop at the first that fails."""
     ctx = RunContext.load(request)
     outcomes: list[StepOutcome] = []
-    for unit in units(list(ctx.plan.system(system).steps)):
+    for unit in units(ctx.plan.steps_in(system, phase)):  # this phase's steps (two nights)
         retries = max(step.retries for step in unit)
         if len(unit) == 1:
             outcomes.append(

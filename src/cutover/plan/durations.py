@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, PlainValidator, WithJsonSchema
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
@@ -89,3 +89,63 @@ Offset = Annotated[
     ),
 ]
 """A time relative to the cutover's `starts_at`, written `+24h`."""
+
+DEFAULT_ENV = "production"
+"""The environment whose `expected` a per-environment map falls back to."""
+
+
+def _coerce_expected(value: Any) -> timedelta | dict[str, timedelta]:
+    """`40m`, or `{staging: 5m, production: 40m}`: environment ids to durations."""
+    if isinstance(value, dict):
+        if not value:
+            raise ValueError("an empty map: write `expected: 40m`, or name environments")
+        out: dict[str, timedelta] = {}
+        for env, each in value.items():
+            if not isinstance(env, str) or not re.match(r"^[a-z][a-z0-9-]{0,62}$", env):
+                raise ValueError(f"{env!r} is not an environment id (like `staging`)")
+            try:
+                out[env] = _coerce(each, allow_sign=False)
+            except ValueError as exc:
+                raise ValueError(f"{env}: {exc}") from None
+        return out
+    parsed: timedelta = _coerce(value, allow_sign=False)
+    return parsed
+
+
+def pick_expected(value: timedelta | dict[str, timedelta], env: str | None) -> timedelta:
+    """The duration for `env`: its own entry, else `production`'s, else the longest given."""
+    if isinstance(value, timedelta):
+        return value
+    if env is not None and env in value:
+        return value[env]
+    return value.get(DEFAULT_ENV) or max(value.values())
+
+
+def _render_expected(value: timedelta | dict[str, timedelta]) -> str | dict[str, str]:
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    return {env: format_duration(each) for env, each in value.items()}
+
+
+_DURATION_SCHEMA = {"type": "string", "pattern": PATTERN.replace(r"\+?", ""), "examples": ["45m"]}
+
+Expected = Annotated[
+    timedelta | dict[str, timedelta],
+    PlainValidator(_coerce_expected),
+    PlainSerializer(_render_expected),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                _DURATION_SCHEMA,
+                {
+                    "type": "object",
+                    "propertyNames": {"pattern": r"^[a-z][a-z0-9-]{0,62}$"},
+                    "additionalProperties": _DURATION_SCHEMA,
+                    "minProperties": 1,
+                    "examples": [{"staging": "5m", "production": "40m"}],
+                },
+            ]
+        }
+    ),
+]
+"""A step's planned duration: `40m`, or per environment `{staging: 5m, production: 40m}`."""

@@ -2,9 +2,11 @@
 
 Each rule yields problems at the line of the value at fault. The rules:
 duplicate ids; unknown ids (departments, systems, features, stores, approvers);
-dependency cycles; a system in no phase or in two; a system depending on one in a
-later phase; a phase starting before what it depends on can finish; a freeze
-never unfrozen (or an unfreeze with no freeze); a degraded feature with no
+dependency cycles; a system in no phase, or in two without steps saying `phase:`;
+a system depending on one in a later phase; a phase starting before what it
+depends on can finish; a freeze never unfrozen in its own phase (or an unfreeze
+with no freeze); the steps' own keys (`cutover.plan.step_lint`: environments of
+`expected`, phases of `phase:`, checklists); a degraded feature with no
 notice; a budget the timeline breaks; a program name for a version nothing
 serves; a work pool naming an unknown system or a system in two pools
 (`cutover.plan.pools`); customer text naming an internal system (written as an
@@ -33,6 +35,7 @@ from cutover.plan.models import (
 )
 from cutover.plan.order import find_cycle
 from cutover.plan.pools import pool_problems
+from cutover.plan.step_lint import per_environment, step_problems
 from cutover.plan.timeline import Timeline, build_timeline
 
 
@@ -60,14 +63,19 @@ class _Linter:
         yield from self.stores()
         yield from self.program_names()
         yield from pool_problems(self.plan, self.at)
+        yield from step_problems(self.plan, self.at)
         structural = [*self.references(), *self.cycles(), *self.placement()]
         yield from structural
         if structural:
             return  # the timeline is meaningless until these are fixed
-        timeline = build_timeline(self.plan)
-        yield from self.phase_starts(timeline)
-        yield from self.notices(timeline)
-        yield from self.budgets(timeline)
+        yield from self.notices(build_timeline(self.plan))
+        # steps planned per environment: every environment's night must fit
+        envs = list(self.plan.environments) if per_environment(self.plan) else [None]
+        for env in envs:
+            timeline = build_timeline(self.plan, env=env)
+            where = f" (with {env}'s durations)" if env is not None else ""
+            for problem in [*self.phase_starts(timeline), *self.budgets(timeline)]:
+                yield Problem(problem.file, problem.line, problem.message + where)
 
     # ------------------------------------------------------------------ ids
 
@@ -195,12 +203,13 @@ class _Linter:
             phases = where.get(system.id, [])
             if not phases:
                 yield self.at(("systems", si, "id"), f"system {system.id!r} is in no phase")
-            elif len(phases) > 1:
+            elif len(phases) > 1 and not any(step.phase for step in system.steps):
                 names = ", ".join(repr(self.plan.phases[p].id) for p in phases)
                 second = self.plan.phases[phases[1]]
                 yield self.at(
                     ("phases", phases[1], "systems", second.systems.index(system.id)),
-                    f"system {system.id!r} is in two phases ({names})",
+                    f"system {system.id!r} is in two phases ({names}); to run some of its "
+                    f"steps in {second.id!r}, mark the first of them `phase: {second.id}`",
                 )
         for si, system in enumerate(self.plan.systems):
             mine = where.get(system.id, [None])[0]
@@ -224,10 +233,13 @@ class _Linter:
                 system = self.plan.system(system_id)
                 si = self.plan.systems.index(system)
                 for di, dep in enumerate(system.depends_on):
-                    dep_phase = self.plan.phase_of(dep)
-                    if dep_phase.id == phase.id:
+                    parts = timeline.slots(dep)
+                    if any(part.phase == phase.id for part in parts):
+                        continue  # the same phase orders them
+                    before = [p for p in parts if self._index(p.phase) < pi]
+                    if not before:
                         continue
-                    dep_end = timeline.system(dep).end
+                    dep_end = before[-1].end
                     if dep_end > scheduled:
                         reported = True
                         yield self.at(
@@ -245,12 +257,26 @@ class _Linter:
                     f"+{format_duration(previous.end - start)}",
                 )
 
+    def _index(self, phase_id: str) -> int:
+        return [p.id for p in self.plan.phases].index(phase_id)
+
     # --------------------------------------------------------------- steps
 
     def step_order(self) -> Iterator[Problem]:
         for si, system in enumerate(self.plan.systems):
             frozen_at: int | None = None
+            phases = self.plan.step_phases(system)
             for ti, step in enumerate(system.steps):
+                if frozen_at is not None and phases[ti] != phases[frozen_at]:
+                    yield self.at(
+                        ("systems", si, "steps", frozen_at),
+                        f"system {system.id!r} is frozen in phase {phases[frozen_at]!r} and "
+                        f"not unfrozen before phase {phases[ti]!r}: pair every freeze with an "
+                        "unfreeze in its own phase (writes would be held between them)",
+                    )
+                    frozen_at = None
+                    if isinstance(step, UnfreezeStep):
+                        continue
                 if isinstance(step, FreezeStep):
                     if frozen_at is not None:
                         yield self.at(

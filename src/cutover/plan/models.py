@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import string
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_validator
@@ -18,115 +18,28 @@ from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_v
 from cutover.plan.departments import Department as Department
 from cutover.plan.departments import Signer as Signer
 from cutover.plan.durations import Duration, Offset
+from cutover.plan.steps import ALL_CHECKS as ALL_CHECKS
+from cutover.plan.steps import CheckName as CheckName
+from cutover.plan.steps import FreezeMode as FreezeMode
+from cutover.plan.steps import FreezeStep as FreezeStep
+from cutover.plan.steps import HttpStep as HttpStep
+from cutover.plan.steps import ManualStep as ManualStep
+from cutover.plan.steps import MigrateStep as MigrateStep
+from cutover.plan.steps import Step as Step
+from cutover.plan.steps import StepBase as StepBase
+from cutover.plan.steps import SwitchStep as SwitchStep
+from cutover.plan.steps import UnfreezeStep as UnfreezeStep
+from cutover.plan.steps import VerifyStep as VerifyStep
 from cutover.plan.types import ID_PATTERN
 from cutover.plan.types import Id as Id
 from cutover.plan.types import SecretName as SecretName
 from cutover.plan.types import Strict as Strict
 
-FreezeMode = Literal["buffer-writes", "read-only", "offline"]
 Channel = Literal["app-banner", "email", "status-page", "ivr", "pos-receipt", "web-banner"]
 FrontKind = Literal["pos", "partner-pos", "app", "web", "customer-service"]
-CheckName = Literal["counts", "checksums", "conservation", "system"]
 
-ALL_CHECKS: tuple[CheckName, ...] = ("counts", "checksums", "conservation", "system")
 DEFAULT_CHANNELS: tuple[Channel, ...] = ("app-banner", "status-page")
 NOTICE_FIELDS = frozenset({"feature", "start", "end", "duration", "program"})
-
-
-# --------------------------------------------------------------------------- steps
-
-
-class StepBase(Strict):
-    id: Id | None = Field(
-        default=None, description="unique within the system; defaults to the step kind"
-    )
-    expected: Duration = Field(description="planned duration, used by the timeline")
-    degrades: list[Id] = Field(
-        default_factory=list,
-        description="features degraded while this step runs, beyond the system's freeze window",
-    )
-    point_of_no_return: bool = Field(
-        default=False, description="after this step completes, rollback is no longer offered"
-    )
-    retries: int = Field(default=0, ge=0, le=10, description="step-level retries (orchestrator)")
-
-    @property
-    def key(self) -> str:
-        """The step's id within its system."""
-        return self.id or self.step  # type: ignore[attr-defined]
-
-
-class FreezeStep(StepBase):
-    """Stop or buffer the system's writes."""
-
-    step: Literal["freeze"]
-    mode: FreezeMode = Field(
-        description="buffer-writes: accepted and held, nothing degrades; "
-        "read-only: writes refused, `degrades` features are degraded; offline: all refused"
-    )
-
-
-class MigrateStep(StepBase):
-    """Move the system's data from a legacy store to a new one, with delta catch-up."""
-
-    step: Literal["migrate"]
-    source: Id = Field(description="store id, defined in each environment's `stores`")
-    target: Id = Field(description="store id, defined in each environment's `stores`")
-    mapping: str = Field(description="mapping file, relative to the plan file")
-    max_lag: Duration = Field(
-        default=timedelta(seconds=1), description="catch-up stops when lag is under this"
-    )
-    rollback: str | None = Field(
-        default=None,
-        description="carry-back file (relative to the plan): how writes made on the new store "
-        "after the switch go back to the legacy one in a rollback; without it, a rollback "
-        "refuses once the new store has taken writes",
-    )
-
-
-class VerifyStep(StepBase):
-    """Prove the data arrived: counts, checksums, conservation, the system's own checks."""
-
-    step: Literal["verify"]
-    checks: list[CheckName] = Field(default_factory=lambda: list(ALL_CHECKS))
-
-
-class SwitchStep(StepBase):
-    """Make the system serve the new program (or, in a rollback, the old one)."""
-
-    step: Literal["switch"]
-    version: str | None = Field(
-        default=None, description="program version to serve; defaults to `program.target`"
-    )
-
-
-class UnfreezeStep(StepBase):
-    """Resume writes, replaying buffered ones first, in order."""
-
-    step: Literal["unfreeze"]
-
-
-class HttpStep(StepBase):
-    """A custom call to the system's control API (a reindex, a cache warm-up)."""
-
-    step: Literal["http"]
-    id: Id = Field(description="required for custom steps: names the step in runs and journal")
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    path: str = Field(pattern=r"^/", description="relative to the system's control API base URL")
-    json_body: dict[str, Any] | None = Field(default=None, alias="json")
-    expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
-    wait_job: bool = Field(
-        default=False, description="the call answers a job id; wait on GET /jobs/{id}"
-    )
-    undo: str | None = Field(
-        default=None, pattern=r"^/", description="control API path that undoes this step"
-    )
-
-
-Step = Annotated[
-    FreezeStep | MigrateStep | VerifyStep | SwitchStep | UnfreezeStep | HttpStep,
-    Field(discriminator="step"),
-]
 
 
 # ------------------------------------------------------------------ organisation
@@ -382,10 +295,28 @@ class Plan(Strict):
         raise KeyError(feature_id)
 
     def phase_of(self, system_id: str) -> Phase:
+        """The first phase listing the system (where its first step runs)."""
         for phase in self.phases:
             if system_id in phase.systems:
                 return phase
         raise KeyError(system_id)
+
+    def step_phases(self, system: System) -> list[str | None]:
+        """The phase of each of the system's steps: its own `phase:`, else the step before's;
+        the first step's, the first phase listing the system (None if none does)."""
+        current = next((p.id for p in self.phases if system.id in p.systems), None)
+        out: list[str | None] = []
+        for step in system.steps:
+            current = step.phase or current
+            out.append(current)
+        return out
+
+    def steps_in(self, system_id: str, phase_id: str) -> list[Step]:
+        """The system's steps that run in the phase, in order (all of them for a system in
+        one phase): what the per-system flow of that phase runs."""
+        system = self.system(system_id)
+        phases = self.step_phases(system)
+        return [step for step, ph in zip(system.steps, phases, strict=True) if ph == phase_id]
 
     @property
     def zone(self) -> ZoneInfo:

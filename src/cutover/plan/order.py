@@ -87,20 +87,31 @@ def rollback_waves(plan: Plan) -> list[list[str]]:
     """Waves of systems to roll back: later phases first; dependents before what they depend on.
 
     Systems of one wave can be rolled back at once: none depends on another still waiting.
+    A system over several phases is rolled back once, with the first of them (so after
+    every later system that may depend on it).
     """
     waves: list[list[str]] = []
-    for phase in reversed(plan.phases):
-        members = list(phase.systems)
-        remaining = set(members)
-        while remaining:
-            wave = [
-                s
-                for s in members
-                if s in remaining
-                and not any(s in plan.system(other).depends_on for other in remaining if other != s)
-            ]
-            if not wave:
-                raise ValueError(f"dependency cycle among {', '.join(sorted(remaining))}")
-            waves.append(wave)
-            remaining -= set(wave)
+    seen: set[str] = set()
+    for phase in plan.phases:
+        phase_members = [s for s in dict.fromkeys(phase.systems) if s not in seen]
+        seen.update(phase_members)
+        waves[:0] = _waves(plan, phase_members)  # later phases first
+    return waves
+
+
+def _waves(plan: Plan, members: list[str]) -> list[list[str]]:
+    """One phase's members in waves: each system after every member that depends on it."""
+    waves: list[list[str]] = []
+    remaining = set(members)
+    while remaining:
+        wave = [
+            s
+            for s in members
+            if s in remaining
+            and not any(s in plan.system(other).depends_on for other in remaining if other != s)
+        ]
+        if not wave:
+            raise ValueError(f"dependency cycle among {', '.join(sorted(remaining))}")
+        waves.append(wave)
+        remaining -= set(wave)
     return waves

@@ -56,6 +56,7 @@ def _plan_data(plan: Plan, timeline: Timeline, file: str | None) -> dict[str, An
         "ends_at": _iso(plan, timeline.end),
         "duration_s": _s(timeline.duration),
         "calibrated": bool(timeline.calibrated),
+        "env": timeline.env,
     }
 
 

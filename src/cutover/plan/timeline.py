@@ -7,9 +7,11 @@ Scheduling rules (the same ones the cutover flow follows):
   whichever is later (phases run in order);
 - within a phase every system starts at the phase start, or when the last of its
   dependencies *in the same phase* ends, whichever is later (systems run
-  concurrently wherever dependencies allow);
-- a system's steps run one after another, each for its `expected` duration, or
-  for a measured duration when calibrating from drills.
+  concurrently wherever dependencies allow); a system over several phases runs
+  in each only the steps of that phase (`Plan.steps_in`);
+- a system's steps run one after another, each for its `expected` duration (in
+  the run's environment, when the plan gives one per environment), or for a
+  measured duration when calibrating from drills.
 
 A feature is degraded by a system from the start of a `read-only` or `offline`
 freeze until the end of the unfreeze that follows it (a `buffer-writes` freeze
@@ -105,12 +107,33 @@ class Timeline:
     features: tuple[FeatureWindows, ...]
     calibrated: frozenset[StepRef] = field(default_factory=frozenset)
     """Steps whose duration came from a measurement rather than the plan."""
+    env: str | None = None
+    """The environment whose `expected` durations were used (None: the plain values)."""
 
     def phase(self, phase_id: str) -> PhaseSlot:
         return next(p for p in self.phases if p.phase == phase_id)
 
+    def slots(self, system_id: str) -> list[SystemSlot]:
+        """The system's part in each phase it runs in, in phase order."""
+        return [s for p in self.phases for s in p.systems if s.system == system_id]
+
     def system(self, system_id: str) -> SystemSlot:
-        return next(s for p in self.phases for s in p.systems if s.system == system_id)
+        """The system's whole stretch: for a system over several phases, from its first step
+        to its last, every step, and the phases joined (`night-one, night-two`)."""
+        parts = self.slots(system_id)
+        if not parts:
+            raise KeyError(system_id)
+        if len(parts) == 1:
+            return parts[0]
+        return SystemSlot(
+            system_id,
+            parts[0].department,
+            ", ".join(p.phase for p in parts),
+            parts[0].start,
+            parts[-1].end,
+            tuple(st for p in parts for st in p.steps),
+            parts[0].waits_for,
+        )
 
     def step(self, system_id: str, step_id: str) -> StepSlot:
         return next(s for s in self.system(system_id).steps if s.step == step_id)
@@ -131,8 +154,14 @@ class CycleError(ValueError):
         super().__init__(" → ".join(cycle))
 
 
-def build_timeline(plan: Plan, durations: Mapping[StepRef, timedelta] | None = None) -> Timeline:
-    """Schedule the plan; `durations` replaces planned step durations (calibration)."""
+def build_timeline(
+    plan: Plan, durations: Mapping[StepRef, timedelta] | None = None, *, env: str | None = None
+) -> Timeline:
+    """Schedule the plan; `durations` replaces planned step durations (calibration).
+
+    `env` picks each step's `expected` for that environment (None: the plain value,
+    or `production`'s for a step planned per environment).
+    """
     durations = durations or {}
     graph = {s.id: list(s.depends_on) for s in plan.systems}
     cycle = find_cycle(graph)
@@ -144,8 +173,12 @@ def build_timeline(plan: Plan, durations: Mapping[StepRef, timedelta] | None = N
     for phase in plan.phases:
         scheduled = plan.starts_at + phase.starts
         start = max(scheduled, previous_end) if previous_end else scheduled
-        members = [plan.system(s) for s in phase.systems if _known(plan, s)]
-        slots = _schedule_phase(plan, phase.id, members, start, durations)
+        members = [
+            plan.system(s)
+            for s in dict.fromkeys(phase.systems)
+            if _known(plan, s) and plan.steps_in(s, phase.id)
+        ]
+        slots = _schedule_phase(plan, phase.id, members, start, durations, env)
         end = max((s.end for s in slots.values()), default=start)
         ordered = tuple(slots[s.id] for s in members)
         phases.append(
@@ -167,7 +200,9 @@ def build_timeline(plan: Plan, durations: Mapping[StepRef, timedelta] | None = N
     timeline_phases = tuple(phases)
     features = _feature_windows(plan, timeline_phases)
     calibrated = frozenset(k for k in durations if _has_step(plan, k))
-    return Timeline(plan.starts_at, end, timeline_phases, tuple(critical), features, calibrated)
+    return Timeline(
+        plan.starts_at, end, timeline_phases, tuple(critical), features, calibrated, env
+    )
 
 
 def _known(plan: Plan, system_id: str) -> bool:
@@ -190,6 +225,7 @@ def _schedule_phase(
     members: list[System],
     start: datetime,
     durations: Mapping[StepRef, timedelta],
+    env: str | None,
 ) -> dict[str, SystemSlot]:
     in_phase = {s.id for s in members}
     slots: dict[str, SystemSlot] = {}
@@ -205,8 +241,8 @@ def _schedule_phase(
                     begin, waits_for = dep_slot.end, dep
         cursor = begin
         steps = []
-        for step in system.steps:
-            length = durations.get((system.id, step.key), step.expected)
+        for step in plan.steps_in(system.id, phase_id):
+            length = durations.get((system.id, step.key), step.planned(env))
             steps.append(StepSlot(system.id, step.key, step.step, cursor, cursor + length))
             cursor += length
         slot = SystemSlot(
@@ -266,7 +302,8 @@ def degradations(system: System, slot: SystemSlot) -> list[tuple[str, Window]]:
     """Each (feature, window) a system's scheduled steps degrade, unmerged."""
     out: list[tuple[str, Window]] = []
     frozen_from: datetime | None = None
-    for step, step_slot in zip(system.steps, slot.steps, strict=True):
+    by_key = {step.key: step for step in system.steps}
+    for step, step_slot in ((by_key[s.step], s) for s in slot.steps):
         if isinstance(step, FreezeStep) and step.mode != "buffer-writes" and frozen_from is None:
             frozen_from = step_slot.start
         if isinstance(step, UnfreezeStep) and frozen_from is not None:

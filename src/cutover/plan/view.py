@@ -50,6 +50,8 @@ def _header(plan: Plan, timeline: Timeline, file: str | None) -> Text:
         f"{len(plan.systems)} systems · {len(plan.phases)} phases · "
         f"{plan.program.legacy} → {plan.program.target}\n"
     )
+    if timeline.env is not None:
+        text.append(f"durations planned for {timeline.env}\n", style="dim")
     if timeline.calibrated:
         text.append(
             f"calibrated from drills: {len(timeline.calibrated)} step durations measured\n",

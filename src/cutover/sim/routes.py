@@ -148,7 +148,7 @@ def _custom_paths(s: SimSystem) -> set[str]:
     for step in s.spec.steps:
         if isinstance(step, HttpStep):
             paths.add(step.path)
-            if step.undo:
+            if step.undo and not step.irreversible:
                 paths.add(step.undo)
     return paths
 
