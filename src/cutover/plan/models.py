@@ -18,18 +18,19 @@ from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_v
 from cutover.plan.departments import Department as Department
 from cutover.plan.departments import Signer as Signer
 from cutover.plan.durations import Duration, Offset
+from cutover.plan.notice_settings import DEFAULT_CHANNELS as DEFAULT_CHANNELS
+from cutover.plan.notice_settings import Channel as Channel
+from cutover.plan.notice_settings import NoticeDefaults as NoticeDefaults
 from cutover.plan.types import ID_PATTERN
 from cutover.plan.types import Id as Id
 from cutover.plan.types import SecretName as SecretName
 from cutover.plan.types import Strict as Strict
 
 FreezeMode = Literal["buffer-writes", "read-only", "offline"]
-Channel = Literal["app-banner", "email", "status-page", "ivr", "pos-receipt", "web-banner"]
 FrontKind = Literal["pos", "partner-pos", "app", "web", "customer-service"]
 CheckName = Literal["counts", "checksums", "conservation", "system"]
 
 ALL_CHECKS: tuple[CheckName, ...] = ("counts", "checksums", "conservation", "system")
-DEFAULT_CHANNELS: tuple[Channel, ...] = ("app-banner", "status-page")
 NOTICE_FIELDS = frozenset({"feature", "start", "end", "duration", "program"})
 
 
@@ -309,11 +310,6 @@ class Program(Strict):
     def name(self, version: str) -> str:
         """What customers call `version`: its name in `names`, else the version itself."""
         return self.names.get(version, version)
-
-
-class NoticeDefaults(Strict):
-    lead: Duration = timedelta(hours=48)
-    channels: list[Channel] = Field(default_factory=lambda: list(DEFAULT_CHANNELS))
 
 
 # ------------------------------------------------------------------------- plan
