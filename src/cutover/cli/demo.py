@@ -248,6 +248,8 @@ def print_demo_summary(result: DemoResult) -> None:
         ("refused (outside an announced degradation)", _zero_or_red(result.refused)),
         ("declined inside announced degradations", f"{result.declined_degraded:,}"),
         ("longest write pause", f"{result.max_write_pause_s:.3f} s"),
+        ("orchestration per step", f"{result.orchestration_per_step_s:.3f} s (not plan time)"),
+        ("extended notices / budget gates", f"{result.extended_notices} / {result.budget_gates}"),
         ("rolled back", rolled),
         ("programs now served", result.programs_summary),
         ("customer notices sent", f"{result.notices} ({', '.join(result.notice_kinds)})"),

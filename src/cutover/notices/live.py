@@ -14,11 +14,13 @@ says when they really do:
 - *restored*: when the last degrading step is really done, at the real time;
 - *rolled_back*: when a rollback closes a window that had started.
 
-The forecast is the *systems' time* (`notices.forecast`): the plan's durations plus
-only the overrun of each system's own work, so a compressed drill's orchestration
-(time between steps, runs starting) never makes a window late or over budget. In
-real time (scale 1) the wall clock counts as well: customers wait for whatever
-delays the work, and a second of orchestration is nothing there.
+A window's forecast length is the *systems' time* (`notices.forecast`): the plan's
+durations plus only the overrun of each system's own work, pinned at the window's
+real start; so a compressed drill's orchestration (time between steps, runs
+starting) never makes a window late or over budget. A window that begins late says
+its later end in its *started* notice (no extra message). In real time (scale 1)
+the wall clock counts as well: customers wait for whatever delays the work, and a
+second of orchestration is nothing there.
 
 Everything is computed from the journal, so a resumed run (or another process)
 reaches the same decisions; the publisher's delivery log keeps each notice to one
@@ -172,7 +174,7 @@ class LiveNotices:
             forecast = self._forecast(w, state, now)[1]
             if forecast - w.announced_end > w.threshold and w.extensions < MAX_EXTENSIONS:
                 margin = (w.end - w.start) * EXTENSION_MARGIN
-                new_end = _round_up(forecast + margin)
+                new_end = _round_up(max(forecast, now) + margin)  # never an end already past
                 w.revision += 1
                 w.extensions += 1
                 w.announced_end = new_end
@@ -239,13 +241,18 @@ class LiveNotices:
         return [event]
 
     def _forecast(self, w: _Window, state: _State, now: datetime) -> tuple[datetime, datetime]:
-        """(start, end) of the window as forecast: in the systems' time; in real time, the
-        wall clock's forecast too (the later end, from the real start)."""
+        """(start, end) of the window as forecast, both as customers live them.
+
+        Its length is the systems' time (planned work plus own overruns), pinned at the
+        window's real start: whatever delayed the start was already told in the *started*
+        notice, and orchestration inside the window does not lengthen it. In real time
+        the wall clock's forecast counts too (the later end)."""
         starts = [self._systems.step(c.system, c.first).start for c in w.contributors]
         ends = [self._systems.step(c.system, c.last).end for c in w.contributors]
-        start, end = min(starts, default=w.start), max(ends, default=w.end)
+        length = max(ends, default=w.end) - min(starts, default=w.start)
+        start = w.started_at or min(starts, default=w.start)
+        end = start + length
         if self.scale == 1.0:
-            start = w.started_at or start
             end = max(end, _wall_forecast(w, state, now))
         return start, end
 
