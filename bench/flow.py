@@ -12,7 +12,8 @@
 
 Prints each figure and its ratio to the baseline; with --json, one JSON object as the last
 line (keys `demo_seconds`, `steps`, `overhead_per_step_s`, `overhead_ratio`,
-`max_concurrent_systems`, `bare_task_s`).
+`max_concurrent_systems`, `bare_task_s`, and from the demo's own report
+`orchestration_per_step_s`, `extended_notices`, `budget_gates`).
 """
 
 from __future__ import annotations
@@ -133,6 +134,9 @@ def main() -> None:
         "bare_task_s": round(bare, 4),
         "overhead_ratio": round(ratio, 2),
         "max_concurrent_systems": figures["max_concurrent_systems"],
+        "orchestration_per_step_s": demo.get("orchestration_per_step_s"),
+        "extended_notices": demo.get("extended_notices"),
+        "budget_gates": demo.get("budget_gates"),
         "lost": demo["lost"],
         "refused": demo["refused"],
         "prefect_db": "postgresql" if args.prefect_db else "sqlite",
