@@ -12,8 +12,9 @@
 
 Prints each figure and its ratio to the baseline; with --json, one JSON object as the last
 line (keys `demo_seconds`, `steps`, `overhead_per_step_s`, `overhead_ratio`,
-`max_concurrent_systems`, `bare_task_s`, `max_write_pause_s` (buffer-writes freezes),
-`max_write_pause_any_s`, `p95_write_pause_s`, `orchestration_per_step_s`, `tx_per_s`).
+`max_concurrent_systems`, `bare_task_s`, and from the demo and its report `max_write_pause_s`
+(buffer-writes freezes), `max_write_pause_any_s`, `p95_write_pause_s`, `tx_per_s`,
+`orchestration_per_step_s`, `extended_notices`, `budget_gates`).
 """
 
 from __future__ import annotations
@@ -140,12 +141,14 @@ def main() -> None:
         "bare_task_s": round(bare, 4),
         "overhead_ratio": round(ratio, 2),
         "max_concurrent_systems": figures["max_concurrent_systems"],
+        "orchestration_per_step_s": demo.get("orchestration_per_step_s"),
+        "extended_notices": demo.get("extended_notices"),
+        "budget_gates": demo.get("budget_gates"),
         "lost": demo["lost"],
         "refused": demo["refused"],
         "max_write_pause_s": demo["max_write_pause_s"],
         "max_write_pause_any_s": demo.get("max_write_pause_any_s"),
         "p95_write_pause_s": _report(demo).get("p95_write_pause_s"),
-        "orchestration_per_step_s": round(figures["overhead_per_step_s"], 4),
         "tx_per_s": round(demo["transactions"] / demo["seconds"], 1) if demo["seconds"] else 0.0,
         "prefect_db": "postgresql" if args.prefect_db else "sqlite",
     }

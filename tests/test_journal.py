@@ -110,15 +110,23 @@ def test_skipped_idle_time_is_durable_and_maps_both_ways(tmp_path: Path) -> None
 
 OPEN_AT = (
     "import sys, time\n"
+    "from cutover.clock import RunClock, utcnow\n"
     "from cutover.journal import Journal\n"
     "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
-    "Journal(sys.argv[1]).close()\n"
+    "journal = Journal(sys.argv[1])\n"
+    "clock = journal.open_run('r', 'demo', 'staging', RunClock.drill(utcnow(), 600.0))\n"
+    "for i in range(20):\n"
+    "    journal.begin('r', sys.argv[3], f'step-{i}')\n"
+    "journal.close()\n"
+    "print(clock.real_anchor.isoformat())\n"
 )
 
 
 def test_processes_opening_a_new_journal_at_once_all_succeed(tmp_path: Path) -> None:
-    """The runner and a reader (`cutover journal`, a test polling) may create a new journal
-    at the same moment: whoever loses the race to CREATE TABLE just finds the tables."""
+    """The runner, workers and a reader may create a new journal at the same moment, open
+    the same run and write at once: whoever loses the race to CREATE TABLE just finds the
+    tables, whoever loses the run's insert reads the winner's clock, and a write SQLite
+    refuses as locked is retried; every record arrives."""
     import subprocess
     import sys
     import time
@@ -128,11 +136,14 @@ def test_processes_opening_a_new_journal_at_once_all_succeed(tmp_path: Path) -> 
         start_at = str(time.time() + 2.0)  # after every process has imported
         procs = [
             subprocess.Popen(
-                [sys.executable, "-c", OPEN_AT, path, start_at],
+                [sys.executable, "-c", OPEN_AT, path, start_at, f"system-{n}"],
+                stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            for _ in range(6)
+            for n in range(6)
         ]
-        errors = [proc.communicate(timeout=60)[1] for proc in procs]
-        assert [proc.returncode for proc in procs] == [0] * 6, errors
+        outputs = [proc.communicate(timeout=120) for proc in procs]
+        assert [proc.returncode for proc in procs] == [0] * 6, [err for _, err in outputs]
+        assert len({out.strip() for out, _ in outputs}) == 1  # one clock: the first opener's
+        assert len(Journal(path).history("r")) == 6 * 20

@@ -9,21 +9,26 @@ It is what makes a cutover resumable and auditable:
 - rollback walks `history` backwards (action `undo`), journaled the same way.
 - gate decisions (who, when, what, comment) are rows too: the audit log.
 
-SQLite by default (WAL, a busy timeout, so several processes can share it);
-PostgreSQL when given a `postgresql://` URL. SQLAlchemy Core does the dialects.
+SQLite by default (WAL, a 30 s busy timeout set before anything else, and every
+call retried when SQLite still answers "database is locked" — it may, without
+waiting, when writers collide on a loaded machine — so several processes can share
+it); PostgreSQL when given a `postgresql://` URL. SQLAlchemy Core does the dialects.
 Step and decision rows are only ever inserted, never updated: the history is the
 truth; so are the clock skips of a drill that jumps over idle time.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -34,6 +39,10 @@ from cutover.errors import UsageError
 Action = Literal["do", "undo"]
 Status = Literal["started", "done", "failed", "skipped"]
 FINAL: tuple[str, ...] = ("done", "skipped")
+
+BUSY_TIMEOUT_S = 30
+LOCKED_ATTEMPTS = 8
+"""Calls retried (with jittered backoff, about 13 s in all) while SQLite says it is locked."""
 
 metadata = sa.MetaData()
 
@@ -114,6 +123,32 @@ def idempotency_key(run_key: str, system: str, step: str, action: Action = "do")
     return f"{run_key}:{system}:{step}:{action}"
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _locked(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return isinstance(exc, sa.exc.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _patient(call: Callable[P, R]) -> Callable[P, R]:
+    """Retry a journal call that SQLite refused as locked (its transaction rolled back)."""
+
+    @functools.wraps(call)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(LOCKED_ATTEMPTS - 1):
+            try:
+                return call(*args, **kwargs)
+            except sa.exc.OperationalError as exc:
+                if not _locked(exc):
+                    raise
+                time.sleep(min(0.05 * 2**attempt, 5.0) * random.uniform(0.5, 1.0))
+        return call(*args, **kwargs)
+
+    return wrapper
+
+
 def _url(location: str | Path) -> str:
     text = str(location)
     if text.startswith(("postgresql://", "postgres://")):
@@ -130,28 +165,30 @@ class Journal:
 
     def __init__(self, location: str | Path) -> None:
         url = _url(location)
-        self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)
-        if url.startswith("sqlite"):
+        sqlite = url.startswith("sqlite")
+        options = {"connect_args": {"timeout": BUSY_TIMEOUT_S}} if sqlite else {}
+        self.engine = sa.create_engine(url, future=True, pool_pre_ping=True, **options)
+        if sqlite:
 
             @event.listens_for(self.engine, "connect")
             def _pragmas(dbapi_conn: Any, _record: Any) -> None:
                 cursor = dbapi_conn.cursor()
+                cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")  # first: WAL waits
                 cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA busy_timeout=30000")
                 cursor.execute("PRAGMA synchronous=FULL")
                 cursor.close()
 
         # Another process may create a table between our check and our CREATE (the runner
         # and a reader opening a new journal at once): check again. Each lost race means
         # one more table exists, so one attempt per table and one more always suffice.
-        attempts = len(metadata.tables) + 1
+        attempts = len(metadata.tables) + LOCKED_ATTEMPTS
         for attempt in range(attempts):
             try:
                 metadata.create_all(self.engine)
                 break
             except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
                 raced = any(t in str(exc.orig) for t in ("already exists", "duplicate key"))
-                if raced and attempt < attempts - 1:
+                if (raced or _locked(exc)) and attempt < attempts - 1:
                     continue
                 raise UsageError(f"journal at {_safe(url)} is unreachable: {exc.orig}") from None
 
@@ -165,6 +202,7 @@ class Journal:
 
     # ------------------------------------------------------------------ runs
 
+    @_patient
     def open_run(self, run_key: str, plan: str, env: str, clock: RunClock) -> RunClock:
         """Record a new run, or return the clock of the run already recorded under this key.
 
@@ -189,19 +227,26 @@ class Journal:
                     row.scale,
                     tuple((datetime.fromisoformat(at), seconds) for at, seconds in skipped),
                 )
-            conn.execute(
-                runs.insert().values(
-                    run_key=run_key,
-                    plan=plan,
-                    env=env,
-                    created_at=utcnow().isoformat(),
-                    plan_anchor=clock.plan_anchor.isoformat(),
-                    real_anchor=clock.real_anchor.isoformat(),
-                    scale=clock.scale,
-                )
-            )
+        try:
+            with self._tx() as conn:
+                conn.execute(runs.insert().values(**self._run_row(run_key, plan, env, clock)))
+        except sa.exc.IntegrityError:  # another process opened it first: its clock counts
+            return self.open_run(run_key, plan, env, clock)
         return clock
 
+    @staticmethod
+    def _run_row(run_key: str, plan: str, env: str, clock: RunClock) -> dict[str, Any]:
+        return {
+            "run_key": run_key,
+            "plan": plan,
+            "env": env,
+            "created_at": utcnow().isoformat(),
+            "plan_anchor": clock.plan_anchor.isoformat(),
+            "real_anchor": clock.real_anchor.isoformat(),
+            "scale": clock.scale,
+        }
+
+    @_patient
     def skip_clock(self, run_key: str, clock: RunClock, to_plan: datetime) -> RunClock:
         """Jump a drill's clock forward to plan time `to_plan` (idle time skipped), durably.
 
@@ -215,12 +260,14 @@ class Journal:
             conn.execute(skips.insert().values(run_key=run_key, at=at.isoformat(), seconds=seconds))
         return moved
 
+    @_patient
     def run_keys(self) -> list[str]:
         with self._tx() as conn:
             return [r.run_key for r in conn.execute(sa.select(runs.c.run_key))]
 
     # ----------------------------------------------------------------- steps
 
+    @_patient
     def _record(
         self,
         run_key: str,
@@ -261,6 +308,7 @@ class Journal:
     ) -> StepRecord:
         return self._record(run_key, system, step, action, status, detail)
 
+    @_patient
     def is_done(self, run_key: str, system: str, step: str, action: Action = "do") -> bool:
         with self._tx() as conn:
             row = conn.execute(
@@ -287,25 +335,14 @@ class Journal:
                 return record
         return None
 
+    @_patient
     def history(self, run_key: str) -> list[StepRecord]:
         """Every step record of the run, oldest first."""
         with self._tx() as conn:
             rows = conn.execute(
                 sa.select(steps).where(steps.c.run_key == run_key).order_by(steps.c.id)
             ).all()
-        return [
-            StepRecord(
-                r.run_key,
-                r.system,
-                r.step,
-                r.action,
-                r.status,
-                r.idempotency_key,
-                datetime.fromisoformat(r.at),
-                json.loads(r.detail),
-            )
-            for r in rows
-        ]
+        return [_step_record(r) for r in rows]
 
     def completed(self, run_key: str, action: Action = "do") -> list[StepRecord]:
         """Steps done (not skipped), in the order they were done: what a rollback walks back."""
@@ -313,6 +350,7 @@ class Journal:
 
     # ------------------------------------------------------------- decisions
 
+    @_patient
     def decide(
         self,
         run_key: str,
@@ -337,23 +375,24 @@ class Journal:
             )
         return Decision(run_key, gate, department, decision, who, comment, at)
 
+    @_patient
     def decisions(self, run_key: str) -> list[Decision]:
         with self._tx() as conn:
             rows = conn.execute(
                 sa.select(decisions).where(decisions.c.run_key == run_key).order_by(decisions.c.id)
             ).all()
-        return [
-            Decision(
-                r.run_key,
-                r.gate,
-                r.department,
-                r.decision,
-                r.who,
-                r.comment,
-                datetime.fromisoformat(r.at),
-            )
-            for r in rows
-        ]
+        return [_decision(r) for r in rows]
+
+
+def _step_record(r: Any) -> StepRecord:
+    names = ("run_key", "system", "step", "action", "status", "idempotency_key")
+    fields = {name: getattr(r, name) for name in names}
+    return StepRecord(**fields, at=datetime.fromisoformat(r.at), detail=json.loads(r.detail))
+
+
+def _decision(r: Any) -> Decision:
+    fields = {n: getattr(r, n) for n in ("run_key", "gate", "department", "decision", "who")}
+    return Decision(**fields, comment=r.comment, at=datetime.fromisoformat(r.at))
 
 
 def _safe(url: str) -> str:

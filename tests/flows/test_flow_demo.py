@@ -35,6 +35,7 @@ def test_demo_runs_the_whole_story_and_reconciles(prefect_server: None, tmp_path
         "declined_degraded",
         "notices",
         "max_write_pause_s",
+        "orchestration_per_step_s",
     ):
         assert key in summary
     assert summary["outcome"] == "completed"
@@ -47,4 +48,8 @@ def test_demo_runs_the_whole_story_and_reconciles(prefect_server: None, tmp_path
     )
     outbox = [json.loads(line) for line in Path(summary["outbox"]).read_text().splitlines()]
     assert len(outbox) == summary["notices"]
-    assert Path(summary["report"]).read_text().startswith("# Drill report")
+    report = Path(summary["report"]).read_text()
+    assert report.startswith("# Drill report") and "Orchestration per step:" in report
+    # nothing injected, nothing slow: orchestration never becomes lateness (a healthy
+    # step would need its own work 3 real seconds over plan to count, at 300x)
+    assert (summary["extended_notices"], summary["budget_gates"]) == (0, 0)

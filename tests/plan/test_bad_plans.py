@@ -7,7 +7,6 @@ comments) and changes one thing; the test asserts the exact line printed.
 from __future__ import annotations
 
 import shutil
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -386,16 +385,16 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_alias_bomb_is_refused_quickly_and_cheaply(tmp_path: Path) -> None:
-    """A 'billion laughs' document is refused in well under a second, using little memory."""
+    """A 'billion laughs' document is refused before it expands, using little memory.
+
+    (How fast is a speed figure: bench/plan_load.py, against loading a real plan.)"""
     levels = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i in range(1, 10):
         refs = ",".join(f"*a{i - 1}" for _ in range(10))
         levels.append(f"a{i}: &a{i} [{refs}]")
     path = write(tmp_path, "\n".join(levels) + "\n")
     tracemalloc.start()
-    began = time.perf_counter()
     result = run_cli("validate", str(path))
-    elapsed = time.perf_counter() - began
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert result.code == 2
@@ -403,7 +402,6 @@ def test_alias_bomb_is_refused_quickly_and_cheaply(tmp_path: Path) -> None:
         "document expands to more than 200,000 values (aliases nested too deep?); refused"
         in result.out
     )
-    assert elapsed < 10  # generous: the point is it does not run for minutes
     assert peak < 200 * 1024 * 1024
 
 

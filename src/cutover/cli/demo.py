@@ -252,6 +252,8 @@ def print_demo_summary(result: DemoResult) -> None:
             f"{result.max_write_pause_s:.3f} s holding writes (buffer-writes), "
             f"{result.max_write_pause_any_s:.3f} s any freeze",
         ),
+        ("orchestration per step", f"{result.orchestration_per_step_s:.3f} s (not plan time)"),
+        ("extended notices / budget gates", f"{result.extended_notices} / {result.budget_gates}"),
         ("rolled back", rolled),
         ("programs now served", result.programs_summary),
         ("customer notices sent", f"{result.notices} ({', '.join(result.notice_kinds)})"),

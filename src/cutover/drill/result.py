@@ -53,6 +53,12 @@ class DemoResult:
     stopped_at: str = ""
     programs_summary: str = ""
     """`programs` in one line, for people (`describe_programs`)."""
+    orchestration_per_step_s: float = 0.0
+    """Real seconds between one step's outcome and the next step's start, on average."""
+    extended_notices: int = 0
+    """*extended* notices published (one per channel)."""
+    budget_gates: int = 0
+    """Budget gates raised (a feature's outage forecast past its budget)."""
 
     @property
     def ok(self) -> bool:
@@ -138,6 +144,7 @@ def summarize(
     ignored = RunClock.drill(plan.starts_at, 1.0)  # the run is recorded: its own clock returns
     clock = journal.open_run(run_key, plan.name, rehearsal.options.env, ignored)
     history = journal.history(run_key)
+    decisions = journal.decisions(run_key)
     outbox = workdir / "run" / "notices-outbox.jsonl"
     notices = _read_jsonl(outbox)
     reconciliation = _reconciliation(report, traffic)
@@ -152,6 +159,7 @@ def summarize(
         notices=[{k: n.get(k) for k in ("at", "feature", "kind", "channel")} for n in notices],
         rollback=_rollback(rehearsal),
         extra={"programs": programs},
+        decisions=decisions,
     )
     return DemoResult(
         seconds=round(seconds, 1),
@@ -181,4 +189,7 @@ def summarize(
         programs=programs,
         stopped_at=summary.stopped_at,
         programs_summary=describe_programs(programs, plan.program.names),
+        orchestration_per_step_s=full["orchestration"]["per_step_s"],
+        extended_notices=sum(1 for n in notices if n.get("kind") == "extended"),
+        budget_gates=len({d.gate for d in decisions if d.gate.startswith("budget-")}),
     )

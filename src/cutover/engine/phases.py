@@ -20,6 +20,7 @@ from typing import Literal
 
 from cutover.clock import RunClock
 from cutover.errors import StepError
+from cutover.plan.durations import in_words
 from cutover.plan.order import dependents
 
 from .context import RunContext
@@ -135,7 +136,8 @@ def budget_description(
     lines = [f"## {phase_id}: a customer outage is about to exceed its budget", ""]
     lines += ["| feature | projected outage | budget |", "| --- | --- | --- |"]
     for feature, _, projected in alarms:
-        lines.append(f"| {ctx.plan.feature(feature).name} | {projected} | {budgets[feature]} |")
+        name, budget = ctx.plan.feature(feature).name, in_words(budgets[feature])
+        lines.append(f"| {name} | {in_words(projected)} | {budget} |")
     lines += [
         "",
         "**continue** accepts the longer outage (customers are told the new end); "

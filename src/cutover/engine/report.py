@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from cutover.clock import RunClock
-from cutover.journal import StepRecord
+from cutover.journal import Decision, StepRecord
 from cutover.plan.calibrate import REPORT_FORMAT
 from cutover.plan.durations import format_duration
 from cutover.plan.models import Plan
 from cutover.plan.timeline import Timeline
+
+from .orchestration import markdown_lines, orchestration_figures
 
 
 @dataclass
@@ -107,8 +109,10 @@ def build_report(
     notices: list[dict[str, Any]] | None = None,
     rollback: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    decisions: list[Decision] | None = None,
 ) -> dict[str, Any]:
     steps = measure_steps(plan, timeline, history, clock)
+    orchestration = orchestration_figures(plan, timeline, history, decisions or [], clock)
     undo = _undo_steps(history)
     pauses: list[dict[str, Any]] = [
         {
@@ -144,6 +148,7 @@ def build_report(
         "max_write_pause_any_s": max(every, default=0.0),
         "p95_write_pause_s": every[min(len(every) - 1, int(0.95 * len(every)))] if every else 0.0,
         "lag": lags,
+        "orchestration": orchestration,
         "rollback": rollback,
         "reconciliation": reconciliation,
         "notices": notices or [],
@@ -172,6 +177,8 @@ def markdown(report: dict[str, Any]) -> str:
     if rb:
         lines += _rollback_lines(rb, report.get("undo_steps", []))
     lines += _step_lines(report["steps"])
+    if report.get("orchestration"):
+        lines += markdown_lines(report["orchestration"], report["scale"])
     if report["write_pauses"]:
         lines += ["", "## Write pauses (real seconds, measured by each system)", ""]
         lines += ["| system | freeze | pause |", "| --- | --- | --- |"]

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+from cutover.clock import utcnow
 from cutover.logs import get_logger
 from cutover.notices import OutboxSink, Publisher, render_all
 from cutover.notices.live import LiveNotices
@@ -30,7 +31,7 @@ class RunWatcher:
         self.ctx = ctx
         self.view = view
         self.clock = ctx.clock()
-        self.live = LiveNotices(ctx.plan, ctx.timeline)
+        self.live = LiveNotices(ctx.plan, ctx.timeline, self.clock.scale)
         outbox = OutboxSink(ctx.workdir / "notices-outbox.jsonl")
         self.publisher = Publisher(
             ctx.plan, [outbox, *view.sinks], ctx.workdir / "notices-delivered.jsonl"
@@ -49,7 +50,9 @@ class RunWatcher:
         """Send the notices due, raise budget alarms, refresh the boards if the journal moved."""
         with self._lock:
             history = self.ctx.journal.history(self.ctx.run_key)
-            self._send(self.live.due(history, self.clock.now(), self.clock.to_plan))
+            real = utcnow()
+            due = self.live.due(history, self.clock.to_plan(real), self.clock.to_plan, real)
+            self._send(due)
             for feature, index, projected in self.live.over_budget(self.budgets):
                 if (feature, index) not in self._alarmed:
                     self._alarmed.add((feature, index))

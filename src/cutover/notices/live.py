@@ -6,11 +6,21 @@ says when they really do:
 - *advance*: at its planned time (in a drill, advance notices whose time has
   already passed go out when the run starts);
 - *started*: when the first step that degrades the feature really starts;
-- *extended*: when the window is still open and the forecast end (remaining
-  planned work of the degrading steps, from now) passes the end customers were
-  told; the new end is announced, and each extension is a new revision;
+- *extended*: when the window is still open and its forecast end passes the end
+  customers were told by more than `notices.extend_threshold` (default: 15 minutes
+  or a quarter of the window, whichever is larger); the new end is announced, each
+  extension is a new revision, and a window is extended at most MAX_EXTENSIONS
+  times (so at most that many per channel, and one email per change of the end);
 - *restored*: when the last degrading step is really done, at the real time;
 - *rolled_back*: when a rollback closes a window that had started.
+
+A window's forecast length is the *systems' time* (`notices.forecast`): the plan's
+durations plus only the overrun of each system's own work, pinned at the window's
+real start; so a compressed drill's orchestration (time between steps, runs
+starting) never makes a window late or over budget. A window that begins late says
+its later end in its *started* notice (no extra message). In real time (scale 1)
+the wall clock counts as well: customers wait for whatever delays the work, and a
+second of orchestration is nothing there.
 
 Everything is computed from the journal, so a resumed run (or another process)
 reaches the same decisions; the publisher's delivery log keeps each notice to one
@@ -23,13 +33,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cutover.clock import utcnow
 from cutover.journal import StepRecord
 from cutover.notices.derive import NoticeEvent, derive, plan_key
+from cutover.notices.forecast import own_work, systems_timeline
 from cutover.plan.models import Plan
 from cutover.plan.timeline import Timeline, degrade_ranges
 
 EXTENSION_MARGIN = 0.25
 """An extension announces the forecast end plus this share of the window (never too tight)."""
+MAX_EXTENSIONS = 3
+"""A window is re-announced as extended at most this many times."""
+
+_State = dict[tuple[str, str], tuple[datetime | None, str | None, datetime | None]]
 
 
 @dataclass
@@ -49,7 +65,9 @@ class _Window:
     end: datetime
     contributors: list[_Contributor]
     announced_end: datetime
+    threshold: timedelta
     revision: int = 0
+    extensions: int = 0
     started_at: datetime | None = None
     closed: bool = False
     sent: set[str] = field(default_factory=set)
@@ -58,13 +76,16 @@ class _Window:
 class LiveNotices:
     """Tracks every feature window of a run and says which notices are due."""
 
-    def __init__(self, plan: Plan, timeline: Timeline) -> None:
+    def __init__(self, plan: Plan, timeline: Timeline, scale: float = 1.0) -> None:
         self.plan = plan
+        self.timeline = timeline
+        self.scale = scale
         self.key = plan_key(plan)
         self.planned = derive(plan, timeline)
         self.windows: list[_Window] = []
-        self._state: dict[tuple[str, str], tuple[datetime | None, str | None, datetime | None]] = {}
+        self._state: _State = {}
         self._now = plan.starts_at
+        self._systems = timeline
         ranges: dict[str, list[tuple[str, str, str]]] = {}
         for system in plan.systems:
             for feature, first, last in degrade_ranges(system):
@@ -84,16 +105,37 @@ class LiveNotices:
                     span = keys[keys.index(first) : keys.index(last) + 1]
                     planned = {k: timeline.step(system_id, k).duration for k in span}
                     contributors.append(_Contributor(system_id, first, last, span, planned))
+                threshold = plan.notices.threshold(window.duration)
                 self.windows.append(
-                    _Window(fw.feature, index, window.start, window.end, contributors, window.end)
+                    _Window(
+                        fw.feature,
+                        index,
+                        window.start,
+                        window.end,
+                        contributors,
+                        window.end,
+                        threshold,
+                    )
                 )
 
     def due(
-        self, history: list[StepRecord], now: datetime, to_plan: Any = None
+        self,
+        history: list[StepRecord],
+        now: datetime,
+        to_plan: Any = None,
+        real_now: datetime | None = None,
     ) -> list[NoticeEvent]:
-        """Notices to publish now (plan time `now`); each is returned once per tracker."""
+        """Notices to publish now (plan time `now`); each is returned once per tracker.
+
+        `to_plan` turns the journal's real times into plan time (none: they are the same,
+        and `real_now` defaults to `now`; else to the present moment).
+        """
         convert = to_plan or (lambda t: t)
-        state: dict[tuple[str, str], tuple[datetime | None, str | None, datetime | None]] = {}
+        real = real_now or (now if to_plan is None else utcnow())
+        self._systems = systems_timeline(
+            self.plan, self.timeline, own_work(history), self.scale, real
+        )
+        state: _State = {}
         for record in history:
             if record.action != "do":
                 continue
@@ -119,7 +161,7 @@ class LiveNotices:
                 continue
             if w.started_at is None:
                 w.started_at = min(begun)
-                late = self._forecast(w, state, now)
+                late = self._forecast(w, state, now)[1]
                 if late > w.announced_end:  # began late: tell the real end from the start
                     w.announced_end = _round_up(late)
                 out += self._once(w, self._event(w, "started", w.started_at))
@@ -129,11 +171,12 @@ class LiveNotices:
                 w.closed = True
                 out += self._once(w, self._event(w, "restored", ended, end=ended))
                 continue
-            forecast = self._forecast(w, state, now)
-            if forecast > w.announced_end:
+            forecast = self._forecast(w, state, now)[1]
+            if forecast - w.announced_end > w.threshold and w.extensions < MAX_EXTENSIONS:
                 margin = (w.end - w.start) * EXTENSION_MARGIN
-                new_end = _round_up(forecast + margin)
+                new_end = _round_up(max(forecast, now) + margin)  # never an end already past
                 w.revision += 1
+                w.extensions += 1
                 w.announced_end = new_end
                 out += self._once(w, self._event(w, "extended", now, end=new_end))
         return out
@@ -148,7 +191,8 @@ class LiveNotices:
             limit = budgets.get(w.feature)
             if limit is None or w.started_at is None or w.closed:
                 continue
-            projected = self._forecast(w, self._state, self._now) - w.started_at
+            start, end = self._forecast(w, self._state, self._now)
+            projected = end - start
             if projected > limit:
                 out.append((w.feature, w.index, projected))
         return out
@@ -196,25 +240,38 @@ class LiveNotices:
         w.sent.add(marker)
         return [event]
 
-    @staticmethod
-    def _forecast(
-        w: _Window,
-        state: dict[tuple[str, str], tuple[datetime | None, str | None, datetime | None]],
-        now: datetime,
-    ) -> datetime:
-        latest = now
-        for c in w.contributors:
-            remaining = timedelta()
-            for key in c.steps:
-                started, status, _ = state.get((c.system, key), (None, None, None))
-                if status in ("done", "skipped"):
-                    continue
-                if started is not None:
-                    remaining += max(c.planned[key] - (now - started), timedelta())
-                else:
-                    remaining += c.planned[key]
-            latest = max(latest, now + remaining)
-        return latest
+    def _forecast(self, w: _Window, state: _State, now: datetime) -> tuple[datetime, datetime]:
+        """(start, end) of the window as forecast, both as customers live them.
+
+        Its length is the systems' time (planned work plus own overruns), pinned at the
+        window's real start: whatever delayed the start was already told in the *started*
+        notice, and orchestration inside the window does not lengthen it. In real time
+        the wall clock's forecast counts too (the later end)."""
+        starts = [self._systems.step(c.system, c.first).start for c in w.contributors]
+        ends = [self._systems.step(c.system, c.last).end for c in w.contributors]
+        length = max(ends, default=w.end) - min(starts, default=w.start)
+        start = w.started_at or min(starts, default=w.start)
+        end = start + length
+        if self.scale == 1.0:
+            end = max(end, _wall_forecast(w, state, now))
+        return start, end
+
+
+def _wall_forecast(w: _Window, state: _State, now: datetime) -> datetime:
+    """The end if every step still to do takes its planned time from now (real time)."""
+    latest = now
+    for c in w.contributors:
+        remaining = timedelta()
+        for key in c.steps:
+            started, status, _ = state.get((c.system, key), (None, None, None))
+            if status in ("done", "skipped"):
+                continue
+            if started is not None:
+                remaining += max(c.planned[key] - (now - started), timedelta())
+            else:
+                remaining += c.planned[key]
+        latest = max(latest, now + remaining)
+    return latest
 
 
 def _round_up(moment: datetime, minutes: int = 5) -> datetime:

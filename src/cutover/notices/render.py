@@ -7,7 +7,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cutover.notices.derive import Kind, NoticeEvent
+from cutover.plan.durations import in_words
 from cutover.plan.models import Channel, Feature, NoticeText, Plan
+
+SPOKEN_STEP = timedelta(minutes=5)
 
 DEFAULT_TEXT: dict[Kind, str] = {
     "advance": "{feature} will be unavailable from {start} until about {end} while we "
@@ -65,14 +68,7 @@ def when(moment: datetime, plan: Plan) -> str:
 
 def spoken(length: timedelta) -> str:
     """`1 hour 30 minutes`, rounded to 5 minutes, in words (templates say "about {duration}")."""
-    minutes = max(5, round(length.total_seconds() / 300) * 5)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    parts = []
-    for amount, unit in ((days, "day"), (hours, "hour"), (minutes, "minute")):
-        if amount:
-            parts.append(f"{amount} {unit}{'s' if amount != 1 else ''}")
-    return " ".join(parts)
+    return in_words(max(length, SPOKEN_STEP), round_to=SPOKEN_STEP)
 
 
 def channels_for(plan: Plan, feature: Feature) -> list[Channel]:

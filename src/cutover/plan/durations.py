@@ -49,6 +49,30 @@ def format_duration(value: timedelta) -> str:
     return sign + ("".join(parts) or "0s")
 
 
+def in_words(value: timedelta, *, round_to: timedelta = timedelta(minutes=1)) -> str:
+    """A length of time as people write it: `45 minutes`, `1 hour 30 minutes`, `2 days 1 hour`.
+
+    Rounded to the nearest `round_to` (a minute by default), never `0:45:07.151100`;
+    under a minute it is seconds (`7 seconds`) when rounding to the minute, else
+    `less than N minutes`.
+    """
+    unit = max(round(round_to.total_seconds() / 60), 1)
+    seconds = max(round(value.total_seconds()), 0)
+    if seconds < 60 and unit == 1:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = round(seconds / 60 / unit) * unit
+    if minutes <= 0:
+        return f"less than {unit} minutes"
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [
+        f"{amount} {name}{'s' if amount != 1 else ''}"
+        for amount, name in ((days, "day"), (hours, "hour"), (minutes, "minute"))
+        if amount
+    ]
+    return " ".join(parts)
+
+
 def _coerce(value: Any, *, allow_sign: bool) -> Any:
     """A plan's duration (`allow_sign=False`: more than zero) or offset (a `+` required)."""
     if isinstance(value, timedelta):

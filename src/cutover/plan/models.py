@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import string
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +18,9 @@ from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_v
 from cutover.plan.departments import Department as Department
 from cutover.plan.departments import Signer as Signer
 from cutover.plan.durations import Duration, Offset
+from cutover.plan.notice_settings import DEFAULT_CHANNELS as DEFAULT_CHANNELS
+from cutover.plan.notice_settings import Channel as Channel
+from cutover.plan.notice_settings import NoticeDefaults as NoticeDefaults
 from cutover.plan.steps import ALL_CHECKS as ALL_CHECKS
 from cutover.plan.steps import CheckName as CheckName
 from cutover.plan.steps import FreezeMode as FreezeMode
@@ -35,10 +38,8 @@ from cutover.plan.types import Id as Id
 from cutover.plan.types import SecretName as SecretName
 from cutover.plan.types import Strict as Strict
 
-Channel = Literal["app-banner", "email", "status-page", "ivr", "pos-receipt", "web-banner"]
 FrontKind = Literal["pos", "partner-pos", "app", "web", "customer-service"]
 
-DEFAULT_CHANNELS: tuple[Channel, ...] = ("app-banner", "status-page")
 NOTICE_FIELDS = frozenset({"feature", "start", "end", "duration", "program"})
 
 
@@ -222,11 +223,6 @@ class Program(Strict):
     def name(self, version: str) -> str:
         """What customers call `version`: its name in `names`, else the version itself."""
         return self.names.get(version, version)
-
-
-class NoticeDefaults(Strict):
-    lead: Duration = timedelta(hours=48)
-    channels: list[Channel] = Field(default_factory=lambda: list(DEFAULT_CHANNELS))
 
 
 # ------------------------------------------------------------------------- plan
