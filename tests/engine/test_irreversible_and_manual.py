@@ -97,6 +97,7 @@ def test_a_manual_step_waits_for_every_item_ticked_and_signed(
     """A wrong secret is refused, an unticked item holds (naming it), and only a signed,
     fully ticked answer confirms; the step then records who confirmed."""
     monkeypatch.setenv("OPS_SIGNOFF", "ops-s3cret")
+    monkeypatch.setattr(manual, "_confirmer", None)  # a flow test in this process installs one
     ctx = context(tmp_path, auto_approve=False)
     system = ctx.plan.system("kiosks")
     step = ctx.plan.steps_in("kiosks", "night")[0]

@@ -101,6 +101,7 @@ def _sign(
     """Answer a sign-off gate for one department, as the UI's form does, and say what came of it."""
     from cutover.flows.gate_client import answer_of, checklist_items, one_paused, resume
 
+    secret = read_secret(department)  # refused before anything is sent when there is none
     items = checklist_items(one_paused(run))
     if items and decision == "approve" and not checked:
         raise UsageError(
@@ -111,7 +112,7 @@ def _sign(
         "department": department,
         "decision": decision,
         "name": name,
-        "secret": read_secret(department),
+        "secret": secret,
         "comment": comment,
         **dict.fromkeys(items, decision == "approve"),
     }
