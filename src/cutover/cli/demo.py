@@ -55,7 +55,7 @@ DemoHomeOption = Annotated[
 def demo(
     plan: PlanNameOption = "rewards-tiers",
     time_scale: DemoTimeScaleOption = None,
-    rate: RateOption = 60.0,
+    rate: RateOption = 300.0,
     customers: CustomersOption = 2000,
     seed: SeedOption = 7,
     ui: UiOption = False,
@@ -162,7 +162,7 @@ def drill(
     rollback_at: RollbackAtOption = None,
     faults: FaultsOption = None,
     time_scale: DrillTimeScaleOption = None,
-    rate: RateOption = 60.0,
+    rate: RateOption = 300.0,
     customers: DrillCustomersOption = 2000,
     seed: DrillSeedOption = 7,
     home: DrillHomeOption = Path("var/drills"),
@@ -241,7 +241,7 @@ def print_demo_summary(result: DemoResult) -> None:
         ("time scale", f"{result.time_scale:g}× (idle time skipped)"),
         (
             "transactions sent / acknowledged",
-            f"{result.transactions:,} / {result.acknowledged:,}",
+            f"{result.transactions:,} / {result.acknowledged:,} ({result.tx_per_s:,.0f} per second)",
         ),
         ("lost", _zero_or_red(result.lost)),
         ("duplicated", _zero_or_red(result.duplicated)),

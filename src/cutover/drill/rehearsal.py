@@ -25,7 +25,7 @@ class DemoOptions:
     plan: Path
     env: str = "staging"
     time_scale: float | None = None
-    rate: float = 60.0
+    rate: float = 300.0
     customers: int = 2000
     seed: int = 7
     ui: bool = False

@@ -30,6 +30,8 @@ class DemoResult:
     systems: int
     steps: int
     transactions: int
+    tx_per_s: float
+    """Transactions sent per second while the cutover ran (the simulator's own count)."""
     acknowledged: int
     lost: int
     duplicated: int
@@ -107,6 +109,7 @@ def _reconciliation(report: Any, traffic: Any) -> dict[str, Any]:
     """The reconciliation figures of the drill report."""
     return {
         "sent": traffic.sent if traffic else 0,
+        "tx_per_s": round(traffic.rate, 1) if traffic else 0.0,
         "acknowledged": report.acknowledged,
         "lost": len(report.lost),
         "duplicated": len(report.duplicated),
@@ -171,6 +174,7 @@ def summarize(
         systems=len(plan.systems),
         steps=sum(1 for r in history if r.status == "done" and r.action == "do"),
         transactions=reconciliation["sent"],
+        tx_per_s=reconciliation["tx_per_s"],
         acknowledged=report.acknowledged,
         lost=len(report.lost),
         duplicated=len(report.duplicated),
