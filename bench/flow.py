@@ -14,7 +14,9 @@ Prints each figure and its ratio to the baseline; with --json, one JSON object a
 line (keys `demo_seconds`, `steps`, `overhead_per_step_s`, `overhead_ratio`,
 `max_concurrent_systems`, `bare_task_s`, and from the demo and its report `max_write_pause_s`
 (buffer-writes freezes), `max_write_pause_any_s`, `p95_write_pause_s`, `tx_per_s`,
-`orchestration_per_step_s`, `extended_notices`, `budget_gates`).
+`orchestration_per_step_s`, `extended_notices`, `budget_gates`; with `--forecast`, a second
+demo is run and `forecast_error_max` is the largest per-phase error of the first one's
+calibrated forecast of the second).
 """
 
 from __future__ import annotations
@@ -111,6 +113,26 @@ def bare_task_seconds(count: int = 60) -> float:
         return float(bare(count))
 
 
+def forecast_errors(plan_path: Path, first: Path, second: Path) -> dict[str, float]:
+    """Per phase: |forecast - measured| / measured, where the forecast is the timeline
+    calibrated by the first drill's report (`cutover show --calibrate`) and the measured
+    one is the same timeline calibrated by the second drill's own step durations."""
+    from cutover.plan import load_plan
+    from cutover.plan.calibrate import measured_durations
+    from cutover.plan.timeline import build_timeline
+
+    plan = load_plan(plan_path).plan
+    env = "staging"
+    forecast = build_timeline(plan, measured_durations(plan, [first]), env=env)
+    measured = build_timeline(plan, measured_durations(plan, [second]), env=env)
+    errors = {}
+    for want, got in zip(forecast.phases, measured.phases, strict=True):
+        real = (got.end - got.start).total_seconds()
+        guess = (want.end - want.start).total_seconds()
+        errors[want.phase] = abs(guess - real) / real if real > 0 else 0.0
+    return errors
+
+
 def _report(demo: dict[str, Any]) -> dict[str, Any]:
     """The drill report's JSON beside report.md, if the demo wrote one."""
     path = Path(demo["workdir"]) / "report.json"
@@ -127,9 +149,24 @@ def main() -> None:
         help="database of the temporary Prefect server, e.g. "
         "postgresql+asyncpg://postgres@127.0.0.1:5432/prefect (default: SQLite)",
     )
+    parser.add_argument(
+        "--forecast",
+        action="store_true",
+        help="run a second demo and measure how well the first one's report forecasts it",
+    )
     args = parser.parse_args()
 
     demo = run_demo(args.plan, args.home, args.prefect_db)
+    errors: dict[str, float] = {}
+    if args.forecast:
+        second = run_demo(args.plan, args.home, args.prefect_db)
+        errors = forecast_errors(
+            args.plan,
+            Path(demo["workdir"]) / "report.json",
+            Path(second["workdir"]) / "report.json",
+        )
+        for phase, error in errors.items():
+            print(f"forecast error, phase {phase:<24} {error:6.1%}")
     figures = journal_figures(Path(demo["workdir"]), demo["run_key"])
     bare = bare_task_seconds()
     ratio = figures["overhead_per_step_s"] / bare if bare > 0 else float("inf")
@@ -150,6 +187,7 @@ def main() -> None:
         "max_write_pause_any_s": demo.get("max_write_pause_any_s"),
         "p95_write_pause_s": _report(demo).get("p95_write_pause_s"),
         "tx_per_s": demo.get("tx_per_s"),
+        "forecast_error_max": round(max(errors.values()), 3) if errors else None,
         "prefect_db": "postgresql" if args.prefect_db else "sqlite",
     }
     print(
