@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -74,9 +75,25 @@ def test_extended_retimes_the_window_and_the_restore() -> None:
     assert (ext.kind, ext.end, ext.revision) == ("extended", late, 1)
     assert ext.key != started.key
     moved = retimed_restore(restored, late, ext.revision)
-    assert moved.at == late and moved.key != restored.key
+    # a window is told it is back once, whenever that is: the key is what the notice says
+    assert moved.at == late and moved.key == restored.key
+    assert extended(started, late + timedelta(minutes=15), now=late).key != ext.key
     (text,) = [r.text for r in render_all(plan, [ext], "email")]
     assert "10:40 PM CST" in text  # 22:00 planned + 40 min
+
+
+def test_a_resumed_run_counting_revisions_from_0_sends_nothing_twice() -> None:
+    """Keys come from what a notice says, never from a counter a resumed run restarts."""
+    plan = load_plan(PLANS / "demo.yaml").plan
+    events = derive(plan, build_timeline(plan))
+    restored = next(e for e in events if e.kind == "restored")
+    started = next(e for e in events if e.kind == "started")
+    late = started.end + timedelta(minutes=40)
+    before_the_crash = retimed_restore(restored, late, revision=3)
+    after_the_resume = retimed_restore(restored, late, revision=0)
+    assert before_the_crash.key == after_the_resume.key
+    again = extended(started, late, now=started.end)
+    assert extended(replace(started, revision=5), late, now=started.end).key == again.key
 
 
 def test_in_effect_shows_the_latest_notice_per_feature() -> None:

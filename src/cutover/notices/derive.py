@@ -33,10 +33,16 @@ class NoticeEvent:
 
     @property
     def key(self) -> str:
-        """Idempotency key: the same notice always has the same key, across retries and resumes."""
-        raw = f"{self.plan}|{self.feature}|{self.window}|{self.kind}|{self.revision}"
+        """Idempotency key: the same notice always has the same key, across retries and resumes.
+
+        It is made of what the notice says — the feature, its window, the kind and, for an
+        extension, the end it announces — never of a counter: a run resumed after a crash
+        counts its revisions from 0 again, and must not tell customers twice.
+        """
+        says = self.end.isoformat() if self.kind == "extended" else ""
+        raw = f"{self.plan}|{self.feature}|{self.window}|{self.kind}|{says}"
         digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
-        return f"{self.feature}-{self.window}-{self.kind}-{self.revision}-{digest}"
+        return f"{self.feature}-{self.window}-{self.kind}-{digest}"
 
     @property
     def duration(self) -> timedelta:
