@@ -82,6 +82,10 @@ def test_rollback_drill_ends_on_legacy_with_nothing_lost(
         assert "carry-back" not in {r.step for r in undo}
     else:
         assert "carry-back" in {r.step for r in undo}
+        # writes were held while data went back: the pause the estate measured is reported
+        pauses = json.loads((workdir / "report.json").read_text())["write_pauses"]
+        back = [p for p in pauses if p["mode"] == "rollback" and p["system"] == "loyalty-core"]
+        assert back and all(p["write_pause_s"] > 0 for p in back), pauses
 
 
 def test_rollback_refuses_past_the_point_of_no_return(tmp_path: Path) -> None:

@@ -86,14 +86,15 @@ def _undo_steps(history: list[StepRecord]) -> list[dict[str, Any]]:
             began.setdefault(ref, record.at)
         else:
             start = began.get(ref, record.at)
-            out.append(
-                {
-                    "system": record.system,
-                    "step": record.step,
-                    "status": record.status,
-                    "real_s": round((record.at - start).total_seconds(), 3),
-                }
-            )
+            row = {
+                "system": record.system,
+                "step": record.step,
+                "status": record.status,
+                "real_s": round((record.at - start).total_seconds(), 3),
+            }
+            if "write_pause_s" in record.detail:  # writes held while data went back
+                row["write_pause_s"] = float(record.detail["write_pause_s"])
+            out.append(row)
     return out
 
 
@@ -123,6 +124,11 @@ def build_report(
         }
         for m in steps
         if "write_pause_s" in m.detail
+    ]
+    pauses += [
+        {"system": u["system"], "step": u["step"], "mode": "rollback", **u}
+        for u in undo
+        if "write_pause_s" in u
     ]
     buffered = [float(p["write_pause_s"]) for p in pauses if p["mode"] == "buffer-writes"]
     every = sorted(float(p["write_pause_s"]) for p in pauses)

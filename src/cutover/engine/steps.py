@@ -92,7 +92,10 @@ def _call(ctx: RunContext, system: System, action: Callable[[ControlClient, str]
     def run(key: str) -> dict[str, Any]:
         with client_for(ctx, system.id) as client:
             result = action(client, key)
-        return {"program": getattr(result, "program", None)}
+        out: dict[str, Any] = {"program": getattr(result, "program", None)}
+        if getattr(result, "held_s", None) is not None:  # an unfreeze: the pause it ended
+            out["write_pause_s"] = result.held_s
+        return out
 
     return run
 
