@@ -1,7 +1,8 @@
 """A plan of another business, written from docs/plan-file.md: an airline's frequent-flyer
 program. Its ledger is worked on over two nights, the airports' duty managers confirm the
-kiosks with a checklist, and retiring the partner feed cannot be undone. It validates,
-shows, drills with a rollback (reconciled 0 lost / 0 duplicated / 0 refused), and a
+kiosks with a checklist, retiring the partner feed cannot be undone, and the feed is not
+frozen during the morning departure bank (the handover is planned at 05:00, inside it: the
+timeline moves the feed's cut to 09:00). It validates, shows, drills with a rollback (reconciled 0 lost / 0 duplicated / 0 refused), and a
 rollback once the partner feed is retired is refused, naming that step."""
 
 from __future__ import annotations
@@ -78,8 +79,11 @@ systems:
     name: Partner airlines' accrual feed
     department: partners
     depends_on: [member-app]
+    avoid: ["Mon-Fri 05:00-09:00"]   # no freeze during the 05:00-09:00 departure bank
     steps:
+      - {step: freeze, mode: buffer-writes, expected: 5m}
       - {step: http, id: retire-legacy-feed, path: /retire, expected: 10m, undo: none}
+      - {step: unfreeze, expected: 5m}
 features:
   - id: miles-in-app
     name: Your miles in the app
@@ -97,7 +101,7 @@ phases:
     systems: [miles-ledger, checkin-kiosks, member-app]
     gate: {approvers: [airport-ops, digital]}
   - id: handover
-    starts: +26h
+    starts: +30h
     systems: [partner-feed]
 budgets:
   - {feature: miles-in-app, max_outage: 1h}
@@ -130,6 +134,12 @@ def test_an_airline_plan_validates_shows_and_drills_a_rollback(
     data = json.loads(shown.out)
     ledger = next(s for d in data["departments"] for s in d["systems"] if s["id"] == "miles-ledger")
     assert ledger["phase"] == "night-one, night-two"
+    feed = next(s for d in data["departments"] for s in d["systems"] if s["id"] == "partner-feed")
+    assert feed["steps"][0]["pushed"] == {  # a window the drill's timeline is pushed around
+        "from": "2027-04-08T05:00:00-06:00",
+        "to": "2027-04-08T09:00:00-06:00",
+        "window": "Mon-Fri 05:00-09:00",
+    }
     drilled = run_cli(
         "drill",
         str(plan),

@@ -17,6 +17,8 @@ from cutover.plan.durations import format_duration
 from cutover.plan.models import Plan
 from cutover.plan.timeline import Timeline
 
+from .windows import GATE_PREFIX
+
 STATE_LABEL = {
     "pending": "⏳ pending",
     "running": "▶ running",
@@ -110,7 +112,8 @@ def rows(
 
 def hold_rows(plan: Plan, timeline: Timeline, decisions: list[Decision]) -> list[Row]:
     """A row per department holding a gate, "held by NAME: REASON", until it approves;
-    and one per department whose systems wait for a worker of their pool, until one comes."""
+    one per department whose systems wait for a worker of their pool, until one comes;
+    and one per system waiting for a window to avoid to end (`avoid-<system>`)."""
     held: dict[tuple[str, str], Decision] = {}
     for d in decisions:
         if d.decision in ("hold", "waiting"):
@@ -123,12 +126,13 @@ def hold_rows(plan: Plan, timeline: Timeline, decisions: list[Decision]) -> list
         waiting = d.decision == "waiting"
         phase = gate.removeprefix("gate-")
         start = starts.get(phase, timeline.starts_at)
+        window = gate.startswith(GATE_PREFIX)
         out.append(
             Row(
                 department,
-                gate,
+                gate.removeprefix(GATE_PREFIX),
                 "" if waiting else phase,
-                "worker" if waiting else "sign-off",
+                ("freeze" if window else "worker") if waiting else "sign-off",
                 "waiting" if waiting else "held",
                 start,
                 timedelta(0),

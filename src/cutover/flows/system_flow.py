@@ -29,6 +29,7 @@ from cutover.engine.context import RunContext
 from cutover.engine.request import RunRequest
 from cutover.engine.results import StepOutcome, SystemResult
 from cutover.engine.steps import execute, stop_at_rollback_point, units
+from cutover.engine.windows import wait_outside_windows
 from cutover.errors import StepError
 from cutover.logs import bind_context
 
@@ -90,6 +91,7 @@ def system_cutover(request: RunRequest, system: str, phase: str) -> SystemResult
     outcomes: list[StepOutcome] = []
     for unit in units(ctx.plan.steps_in(system, phase)):  # this phase's steps (two nights)
         retries = max(step.retries for step in unit)
+        wait_outside_windows(ctx, system, unit)  # issue 16: no cut starts in a window to avoid
         if len(unit) == 1:
             outcomes.append(
                 run_step.with_options(retries=retries, retry_delay_seconds=2)(

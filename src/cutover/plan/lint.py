@@ -11,7 +11,8 @@ notice; a budget the timeline breaks; a program name for a version nothing
 serves; a work pool naming an unknown system or a system in two pools
 (`cutover.plan.pools`); customer text naming an internal system (written as an
 identifier, not a common word), a URL or something that looks like a secret
-(`cutover.plan.customer_text`). (The mapping and carry-back files a migrate
+(`cutover.plan.customer_text`); freezes that cannot avoid their windows
+(`cutover.plan.window_lint`). (The mapping and carry-back files a migrate
 step names are loaded and checked by `cutover.plan.step_files`.)
 """
 
@@ -37,6 +38,7 @@ from cutover.plan.order import find_cycle
 from cutover.plan.pools import pool_problems
 from cutover.plan.step_lint import per_environment, step_problems
 from cutover.plan.timeline import Timeline, build_timeline
+from cutover.plan.window_lint import window_problems
 
 
 def lint(plan: Plan, source: SourceMap) -> list[Problem]:
@@ -70,11 +72,13 @@ class _Linter:
             return  # the timeline is meaningless until these are fixed
         yield from self.notices(build_timeline(self.plan))
         # steps planned per environment: every environment's night must fit
-        envs = list(self.plan.environments) if per_environment(self.plan) else [None]
-        for env in envs:
-            timeline = build_timeline(self.plan, env=env)
+        # (and windows to avoid: judged as they push, in each environment: window_lint)
+        each = per_environment(self.plan) or any(e.avoid for e in self.plan.environments.values())
+        for env in list(self.plan.environments) if each else [None]:
+            timeline, plain = (build_timeline(self.plan, env=env, avoid=a) for a in (True, False))
             where = f" (with {env}'s durations)" if env is not None else ""
-            for problem in [*self.phase_starts(timeline), *self.budgets(timeline)]:
+            pushed = window_problems(self.plan, timeline, plain, self.at)
+            for problem in [*self.phase_starts(plain), *self.budgets(plain), *pushed]:
                 yield Problem(problem.file, problem.line, problem.message + where)
 
     # ------------------------------------------------------------------ ids

@@ -37,8 +37,14 @@ from cutover.plan.types import ID_PATTERN
 from cutover.plan.types import Id as Id
 from cutover.plan.types import SecretName as SecretName
 from cutover.plan.types import Strict as Strict
+from cutover.plan.windows import Avoid, AvoidWindow
 
 FrontKind = Literal["pos", "partner-pos", "app", "web", "customer-service"]
+
+AVOID_HELP = (
+    "windows when no freeze of the system may run, like `Mon-Fri 05:00-09:00` (local, "
+    "in the plan's timezone): the timeline and the run push a cut to the window's end"
+)
 
 NOTICE_FIELDS = frozenset({"feature", "start", "end", "duration", "program"})
 
@@ -59,6 +65,7 @@ class System(Strict):
         description="features degraded while the system is frozen read-only or offline",
     )
     steps: list[Step] = Field(min_length=1)
+    avoid: list[Avoid] = Field(default_factory=list, description=AVOID_HELP)
 
     @property
     def title(self) -> str:
@@ -205,6 +212,9 @@ class Environment(Strict):
         description="the work pool whose worker runs the cutover and rollback flows "
         "when they are started from their deployments",
     )
+    avoid: list[Avoid] = Field(
+        default_factory=list, description=AVOID_HELP + "; for every system, in this environment"
+    )
 
     def pool_of(self, system_id: str) -> str | None:
         """The work pool the plan places this system in, if any."""
@@ -313,6 +323,25 @@ class Plan(Strict):
         system = self.system(system_id)
         phases = self.step_phases(system)
         return [step for step, ph in zip(system.steps, phases, strict=True) if ph == phase_id]
+
+    def avoid_windows(
+        self, system_id: str, env: str | None
+    ) -> list[tuple[AvoidWindow, tuple[str | int, ...]]]:
+        """The windows the system's freezes avoid in `env`, each with where the plan says it:
+        the system's own, then the environment's (None: `production`'s, else every
+        environment's, the most careful reading)."""
+        index = next(i for i, s in enumerate(self.systems) if s.id == system_id)
+        out: list[tuple[AvoidWindow, tuple[str | int, ...]]] = [
+            (w, ("systems", index, "avoid", i)) for i, w in enumerate(self.systems[index].avoid)
+        ]
+        if env is None:
+            names = ["production"] if "production" in self.environments else list(self.environments)
+        else:
+            names = [env]
+        for name in names:
+            windows = self.environments[name].avoid if name in self.environments else []
+            out += [(w, ("environments", name, "avoid", i)) for i, w in enumerate(windows)]
+        return out
 
     @property
     def zone(self) -> ZoneInfo:

@@ -12,7 +12,7 @@ from typing import Any
 
 from cutover.plan.durations import format_duration
 from cutover.plan.models import Plan, System
-from cutover.plan.timeline import Timeline
+from cutover.plan.timeline import StepSlot, Timeline
 
 FORMAT = "cutover.timeline/1"
 
@@ -124,6 +124,7 @@ def _system(plan: Plan, timeline: Timeline, system: System) -> dict[str, Any]:
             "critical": (st.system, st.step) in critical,
             "phase_critical": (st.system, st.step) in phase_critical,
             "calibrated": (st.system, st.step) in timeline.calibrated,
+            "pushed": _pushed(plan, st),
         }
         for st in sslot.steps
     ]
@@ -136,6 +137,33 @@ def _system(plan: Plan, timeline: Timeline, system: System) -> dict[str, Any]:
         "end": _iso(plan, sslot.end),
         "steps": steps,
     }
+
+
+def _pushed(plan: Plan, slot: StepSlot) -> dict[str, Any] | None:
+    """A cut's first step moved out of a window to avoid: from when, to when, which window."""
+    if slot.push is None:
+        return None
+    to = _iso(plan, slot.start) if slot.push.fits else None
+    return {"from": _iso(plan, slot.push.planned), "to": to, "window": slot.push.window}
+
+
+def pushed_lines(plan: Plan, timeline: Timeline) -> list[str]:
+    """One line per cut a window to avoid moved (`cutover show`, text and markdown)."""
+    out = []
+    for slot in timeline.pushes:
+        assert slot.push is not None
+        moved = f"{_hm(plan, slot.push.planned)} → {_hm(plan, slot.start)}"
+        if not slot.push.fits:
+            moved = f"at {_hm(plan, slot.start)} cannot be moved out of it"
+        out.append(
+            f"{slot.system} · {slot.step} pushed {moved}: avoids {slot.push.window} "
+            f"(cut {format_duration(slot.push.length)})"
+        )
+    return out
+
+
+def _hm(plan: Plan, moment: datetime) -> str:
+    return moment.astimezone(plan.zone).strftime("%a %H:%M")
 
 
 def _features(plan: Plan, timeline: Timeline) -> list[dict[str, Any]]:
@@ -218,6 +246,9 @@ def timeline_markdown(plan: Plan, timeline: Timeline) -> str:
                 f"{_local(plan, sslot.end)} | {steps} |"
             )
         lines.append("")
+    if timeline.pushes:
+        lines += ["## Windows to avoid", ""]
+        lines += [f"- {line}" for line in pushed_lines(plan, timeline)] + [""]
     lines += ["## Critical path", ""]
     for s, t in timeline.critical_path:
         st = timeline.step(s, t)

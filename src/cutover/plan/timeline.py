@@ -11,7 +11,11 @@ Scheduling rules (the same ones the cutover flow follows):
   in each only the steps of that phase (`Plan.steps_in`);
 - a system's steps run one after another, each for its `expected` duration (in
   the run's environment, when the plan gives one per environment), or for a
-  measured duration when calibrating from drills.
+  measured duration when calibrating from drills;
+- a cut (a freeze up to its unfreeze) neither starts inside a window to avoid
+  (`avoid:`, `cutover.plan.windows`) nor runs into one: it is pushed to the
+  window's end, and what follows it (its system's steps, the systems depending on
+  it, the next phase) moves with it; the cut's first step records the `Push`.
 
 A feature is degraded by a system from the start of a `read-only` or `offline`
 freeze until the end of the unfreeze that follows it (a `buffer-writes` freeze
@@ -27,6 +31,7 @@ from datetime import datetime, timedelta
 
 from cutover.plan.models import FreezeStep, Plan, System, UnfreezeStep
 from cutover.plan.order import find_cycle
+from cutover.plan.windows import Push, cut_length, push_cut
 
 StepRef = tuple[str, str]
 """(system id, step id)."""
@@ -39,6 +44,8 @@ class StepSlot:
     kind: str
     start: datetime
     end: datetime
+    push: Push | None = None
+    """On a cut's first step: the window it was pushed out of, if any."""
 
     @property
     def duration(self) -> timedelta:
@@ -142,6 +149,11 @@ class Timeline:
         return next(f for f in self.features if f.feature == feature_id)
 
     @property
+    def pushes(self) -> list[StepSlot]:
+        """The cuts' first steps that windows to avoid moved (or could not), in order."""
+        return [st for p in self.phases for s in p.systems for st in s.steps if st.push]
+
+    @property
     def duration(self) -> timedelta:
         return self.end - self.starts_at
 
@@ -155,12 +167,17 @@ class CycleError(ValueError):
 
 
 def build_timeline(
-    plan: Plan, durations: Mapping[StepRef, timedelta] | None = None, *, env: str | None = None
+    plan: Plan,
+    durations: Mapping[StepRef, timedelta] | None = None,
+    *,
+    env: str | None = None,
+    avoid: bool = True,
 ) -> Timeline:
     """Schedule the plan; `durations` replaces planned step durations (calibration).
 
-    `env` picks each step's `expected` for that environment (None: the plain value,
-    or `production`'s for a step planned per environment).
+    `env` picks each step's `expected` and the windows to avoid for that environment
+    (None: the plain value, or `production`'s; `Plan.avoid_windows`); `avoid=False`
+    ignores the windows (lint compares the two to say what a push breaks).
     """
     durations = durations or {}
     graph = {s.id: list(s.depends_on) for s in plan.systems}
@@ -178,7 +195,7 @@ def build_timeline(
             for s in dict.fromkeys(phase.systems)
             if _known(plan, s) and plan.steps_in(s, phase.id)
         ]
-        slots = _schedule_phase(plan, phase.id, members, start, durations, env)
+        slots = _schedule_phase(plan, phase.id, members, start, durations, env, avoid)
         end = max((s.end for s in slots.values()), default=start)
         ordered = tuple(slots[s.id] for s in members)
         phases.append(
@@ -226,6 +243,7 @@ def _schedule_phase(
     start: datetime,
     durations: Mapping[StepRef, timedelta],
     env: str | None,
+    avoid: bool,
 ) -> dict[str, SystemSlot]:
     in_phase = {s.id for s in members}
     slots: dict[str, SystemSlot] = {}
@@ -240,13 +258,20 @@ def _schedule_phase(
                 if dep_slot.end > begin:
                     begin, waits_for = dep_slot.end, dep
         cursor = begin
-        steps = []
-        for step in plan.steps_in(system.id, phase_id):
-            length = durations.get((system.id, step.key), step.planned(env))
-            steps.append(StepSlot(system.id, step.key, step.step, cursor, cursor + length))
+        steps: list[StepSlot] = []
+        mine = plan.steps_in(system.id, phase_id)
+        lengths = [durations.get((system.id, s.key), s.planned(env)) for s in mine]
+        windows = plan.avoid_windows(system.id, env) if avoid else []
+        for i, (step, length) in enumerate(zip(mine, lengths, strict=True)):
+            push = None
+            if windows and isinstance(step, FreezeStep):
+                kinds = [s.step for s in mine]
+                cursor, push = push_cut(windows, cursor, cut_length(kinds, lengths, i), plan.zone)
+            steps.append(StepSlot(system.id, step.key, step.step, cursor, cursor + length, push))
             cursor += length
+        first = steps[0].start if steps else begin
         slot = SystemSlot(
-            system.id, system.department, phase_id, begin, cursor, tuple(steps), waits_for
+            system.id, system.department, phase_id, first, cursor, tuple(steps), waits_for
         )
         slots[system.id] = slot
         return slot

@@ -35,8 +35,22 @@ def render_timeline(plan: Plan, timeline: Timeline, file: str | None = None) -> 
         _phases(plan, timeline),
         _swimlanes(plan, timeline),
         _critical(plan, timeline),
+        _pushes(plan, timeline),
         _features(plan, timeline),
     )
+
+
+def _pushes(plan: Plan, timeline: Timeline) -> Text:
+    """The cuts moved out of windows to avoid (nothing when none was)."""
+    from cutover.plan.report import pushed_lines
+
+    if not timeline.pushes:
+        return Text()
+    text = Text("Windows to avoid", style="bold")
+    text.append(" (no freeze inside one, nor running into one):\n")
+    for line in pushed_lines(plan, timeline):
+        text.append(f"  {line}\n", style="" if "→" in line else "bold red")
+    return text
 
 
 def _header(plan: Plan, timeline: Timeline, file: str | None) -> Text:
