@@ -100,6 +100,7 @@ def job_variables() -> dict[str, Any]:
         "env": {
             "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
             "PREFECT_LOGGING_EXTRA_LOGGERS": "cutover",
+            "DO_NOT_TRACK": "1",
         }
     }
 

@@ -30,6 +30,9 @@ def prefect_settings(scale: float) -> Any:
     # a SQLite-backed server answers 503 while its database is locked: retry longer
     os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "12")
     os.environ.setdefault("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "30d")
+    # nothing leaves the machine: no usage telemetry from the client or a temporary server
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from .hooks import install
