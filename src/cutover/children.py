@@ -3,7 +3,8 @@
 On Linux a child asks the kernel for a signal when its parent dies
 (`PR_SET_PDEATHSIG`): pass `tie_to_parent` as `preexec_fn` to `subprocess.Popen`,
 or call `die_with_parent()` in a process someone else started (a worker's flow
-run). Elsewhere it does nothing: stop children explicitly there.
+run); a process a library started for us (Prefect's temporary server) gets a
+watchdog with `watch(pid)`. Elsewhere `die_with_parent` does nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 
 PR_SET_PDEATHSIG = 1
@@ -33,3 +35,36 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
 def tie_to_parent() -> None:
     """`preexec_fn` for a server child: SIGTERM (a clean stop) when its parent dies."""
     die_with_parent(signal.SIGTERM)
+
+
+_WATCHDOG = """
+import os, signal, sys, time
+target, parent = int(sys.argv[1]), int(sys.argv[2])
+while os.getppid() == parent:
+    time.sleep(0.5)
+    try:
+        os.kill(target, 0)
+    except ProcessLookupError:
+        sys.exit(0)
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    try:
+        os.kill(target, sig)
+    except ProcessLookupError:
+        break
+    time.sleep(3)
+"""
+
+
+def watch(pid: int) -> subprocess.Popen[bytes]:
+    """Stop process `pid` (not our child: one a library started) when this process dies.
+
+    A small watchdog process waits for its parent (this process) to go — `kill -9`
+    included, as it only looks at who its parent is — then stops `pid` (SIGTERM, then
+    SIGKILL). It exits by itself once `pid` is gone.
+    """
+    return subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(pid), str(os.getpid())],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

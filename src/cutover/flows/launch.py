@@ -39,6 +39,7 @@ def prefect_settings(scale: float) -> Any:
     from .names import HEARTBEAT_SECONDS
 
     install()  # cutover's log lines in the runs' logs in the UI; secrets from blocks
+    _temporary_server_dies_with_us()
     # Real time: a heartbeat every 30 s, as on the workers (`cutover deploy`), so the crash
     # automation (no heartbeat for 90 s) catches a dead process and never a live one
     # (Prefect's default, 180 s, would let it crash every run longer than 90 s).
@@ -81,3 +82,25 @@ def _restore(settings: Any) -> None:
     generator would reset Prefect's context variable from another context)."""
     if settings is not None:
         settings.__exit__(None, None, None)
+
+
+_watched: set[int] = set()
+
+
+def _temporary_server_dies_with_us() -> None:
+    """With no PREFECT_API_URL, start Prefect's temporary server now (it would start at the
+    first call anyway) and set a watchdog on it: a `cutover run` killed -9 leaves no server."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    from cutover.children import watch
+
+    server = SubprocessASGIServer()
+    server.start()
+    process = server.server_process
+    if process is not None and process.pid not in _watched:
+        _watched.add(process.pid)
+        watch(process.pid)
