@@ -160,3 +160,16 @@ def test_serve_simulate_reconcile_end_to_end(tmp_path: Path) -> None:
         "reconcile", str(PLANS / "demo.yaml"), "--ledger", str(ledger), "--workdir", str(tmp_path)
     )
     assert damaged.code == 1 and f"balance off: member {member}:" in damaged.out
+
+
+def test_a_fault_on_the_command_line_reads_as_in_a_faults_file() -> None:
+    """`--fault SYS:fail_status=503`: a number, as YAML would read it (was always refused)."""
+    from cutover.cli.estate import _faults
+    from cutover.plan import load_plan
+
+    plan = load_plan(PLANS / "demo.yaml").plan
+    faults = _faults(
+        ["pos-stores:fail_status=503", "pos-stores:calls=freeze,switch", "pos-stores:fail_next=2"],
+        plan,
+    )["pos-stores"]
+    assert (faults.fail_status, faults.calls, faults.fail_next) == (503, ["freeze", "switch"], 2)

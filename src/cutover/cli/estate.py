@@ -67,7 +67,8 @@ def _faults(specs: list[str], plan: Any) -> dict[str, Any]:
             )
         if system not in {s.id for s in plan.systems}:
             raise UsageError(f"--fault {spec!r}: no system {system!r} in the plan")
-        parsed: Any = value.split(",") if name == "calls" else value
+        # a value reads as it would in a faults file (YAML): 503 is a number, true a bool
+        parsed: Any = value.split(",") if name == "calls" else _scalar(value)
         knobs.setdefault(system, {})[name] = parsed
     result = {}
     for system, values in knobs.items():
@@ -78,6 +79,16 @@ def _faults(specs: list[str], plan: Any) -> dict[str, Any]:
             where = ".".join(str(p) for p in error["loc"])
             raise UsageError(f"--fault {system}:{where}: {error['msg']}") from None
     return result
+
+
+def _scalar(text: str) -> Any:
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, str | int | float | bool) else text
 
 
 SimulatedEnvOption = Annotated[
