@@ -12,7 +12,7 @@ import pytest
 
 from conftest import TOKEN, request_for
 from cutover.engine.context import RunContext
-from cutover.engine.phases import RollbackRequested, Verdict, settle_phase
+from cutover.engine.phases import RollbackRequested, Verdict, settle_phase, skipped_steps
 from cutover.engine.rollback import undo_steps, undo_system
 from cutover.engine.steps import execute
 from cutover.errors import StepError
@@ -132,6 +132,9 @@ def test_a_skip_verdict_journals_the_failed_step_as_skipped(tmp_path: Path) -> N
     record = ctx.journal.outcome(ctx.run_key, "mobile-app", "freeze")
     assert record is not None and record.status == "skipped"
     assert record.detail == {"reason": "known issue"}
+    # a resumed run (a new context on the same journal) still reports what was skipped
+    resumed = RunContext.load(ctx.request)
+    assert skipped_steps(resumed) == ["mobile-app · freeze"]
 
 
 def test_a_rollback_verdict_stops_the_run(tmp_path: Path) -> None:

@@ -115,6 +115,12 @@ def skip_failed_step(ctx: RunContext, system_id: str, reason: str) -> list[str]:
     return []
 
 
+def skipped_steps(ctx: RunContext) -> list[str]:
+    """Every step of the run skipped by a decision, in every attempt of its run key."""
+    history = ctx.journal.history(ctx.run_key)
+    return [f"{r.system} · {r.step}" for r in history if r.action == "do" and r.status == "skipped"]
+
+
 def failure_description(title: str, failures: dict[str, str]) -> str:
     """The decision gate's text: which systems failed, why, and what each answer does."""
     lines = [f"## {title}: a step failed", "", "| system | error |", "| --- | --- |"]

@@ -23,7 +23,7 @@ from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from cutover.engine.context import RunContext
-from cutover.engine.phases import RollbackRequested, settle_phase, wait_for_phase
+from cutover.engine.phases import RollbackRequested, settle_phase, skipped_steps, wait_for_phase
 from cutover.engine.request import RunRequest
 from cutover.engine.results import RunSummary
 from cutover.engine.watcher import RunWatcher
@@ -81,6 +81,7 @@ def cutover(request: RunRequest) -> RunSummary:
             except RollbackRequested as exc:
                 summary.outcome, summary.stopped_at = "rollback-requested", str(exc)
         summary.notices = watcher.published
+        summary.skipped = skipped_steps(ctx)  # earlier attempts of this run key too
         if summary.outcome == "rollback-requested" and request.hand_over_rollback:
             view.emit("rollback.handover", payload={"reason": summary.stopped_at})
             with tags("rollback"):  # a child run: the same request, resumable
