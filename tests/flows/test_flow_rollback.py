@@ -180,3 +180,31 @@ def test_orchestrator_killed_mid_rollback_resumes_to_the_same_result(
     ]
     assert len(undo_done) == len(set(undo_done))  # nothing undone twice
     assert ("loyalty-core", "carry-back") in undo_done
+
+
+def test_a_drill_survives_its_estate_crashing_and_still_reconciles(
+    prefect_server: None, tmp_path: Path
+) -> None:
+    """`crash_exit` kills the estate's process on pos-stores' freeze: the drill's supervisor
+    starts it again (stores, buffers and keys are on disk), the run goes on, and the drill
+    still writes its report and reconciles (issue 19: it used to exit 70 with none)."""
+    faults = tmp_path / "faults.yaml"
+    faults.write_text("faults:\n  - {system: pos-stores, crash_on: freeze, crash_exit: true}\n")
+    result = run_demo(
+        DemoOptions(
+            plan=DEMO,
+            time_scale=300,
+            rate=40,
+            customers=300,
+            home=tmp_path,
+            faults=faults,
+            drill=True,
+        )
+    )
+    assert (result.lost, result.duplicated, result.refused) == (0, 0, 0)
+    assert result.reconciled is True and Path(result.report).is_file()
+    history = Journal(Path(result.workdir) / "journal.db").history(result.run_key)
+    freezes = [r for r in history if (r.system, r.step, r.action) == ("pos-stores", "freeze", "do")]
+    assert [r.status for r in freezes][-1] == "done"  # reached again after the restart
+    estate_log = Path(result.workdir) / "var" / "staging" / "estate" / "estate.log"
+    assert "fault_crash" in estate_log.read_text()  # it did crash, and the drill went on

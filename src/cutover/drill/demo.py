@@ -62,7 +62,16 @@ def _play(rehearsal: Rehearsal) -> tuple[Any, dict[str, str], Path]:
     from .traffic import BackgroundTraffic
 
     options, token, workdir = rehearsal.options, rehearsal.token, rehearsal.workdir
-    with running_estate(rehearsal.loaded.path, options.env, workdir=workdir, token=token) as estate:
+    # the estate in a process of its own, restarted if it dies: a crash of a system (a
+    # `crash_exit` fault) is something the drill rehearses, not something that ends it
+    with running_estate(
+        rehearsal.loaded.path,
+        options.env,
+        workdir=workdir,
+        token=token,
+        process=True,
+        supervised=True,
+    ) as estate:
         traffic = BackgroundTraffic(
             url=estate.url,
             token=token,

@@ -133,6 +133,10 @@ class RunningEstate:
     estate: Any = None
     """The in-process `Estate` (thread mode only), for white-box checks."""
     _stop: Any = field(default=None, repr=False)
+    _supervising: threading.Event | None = field(default=None, repr=False)
+    _guard: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    restarts: int = 0
+    """How many times the supervisor started a crashed process estate again."""
 
     @property
     def url(self) -> str:
@@ -147,9 +151,12 @@ class RunningEstate:
         return f"{self.url}/systems/{system_id}"
 
     def stop(self) -> None:
-        if self._stop is not None:
-            self._stop()
-            self._stop = None
+        if self._supervising is not None:
+            self._supervising.set()
+        with self._guard:
+            if self._stop is not None:
+                self._stop()
+                self._stop = None
 
     def kill(self) -> None:
         """Crash a process estate abruptly (SIGKILL): nothing is flushed, nothing said."""
@@ -168,6 +175,30 @@ class RunningEstate:
             self.process.wait(10)
         self.process, self._stop = _spawn(self, timeout)
 
+    def supervise(self, timeout: float = 30.0) -> None:
+        """Restart a process estate that dies on its own (a crash fault, a bug), as a
+        supervisor would a real system: its stores, buffers and idempotency keys are on
+        disk, so callers see a system that was down for a moment. Until `stop()`."""
+        if self.process is None:
+            raise RuntimeError("only a process estate can be supervised")
+        stopping = self._supervising = threading.Event()
+
+        def watch() -> None:
+            while not stopping.wait(0.25):
+                with self._guard:  # never a restart after stop() began
+                    process = self.process
+                    if process is None or process.poll() is None or stopping.is_set():
+                        continue
+                    log.warning("estate_crashed", exit=process.returncode, restarting=True)
+                    self.restarts += 1
+                    try:
+                        self.process, self._stop = _spawn(self, timeout)
+                    except RuntimeError as exc:
+                        log.error("estate_restart_failed", error=str(exc))
+                        return
+
+        threading.Thread(target=watch, name="cutover-estate-supervisor", daemon=True).start()
+
 
 @contextlib.contextmanager
 def running_estate(
@@ -180,6 +211,7 @@ def running_estate(
     workdir: str | Path | None = None,
     state_dir: str | Path | None = None,
     process: bool = False,
+    supervised: bool = False,
     timeout: float = 30.0,
 ) -> Iterator[RunningEstate]:
     """Run the estate for `plan` (a path or a `LoadedPlan`) on 127.0.0.1; stop it on exit.
@@ -189,7 +221,8 @@ def running_estate(
 
     The token is `token`, else `$CUTOVER_ESTATE_TOKEN`, else a fresh random one
     (read it from `.token`); `insecure=True` serves without authentication.
-    `process=True` runs it in a child process (survives `kill()` + `restart()`).
+    `process=True` runs it in a child process (survives `kill()` + `restart()`);
+    `supervised=True` restarts that process whenever it dies on its own.
     """
     work = Path(workdir) if workdir is not None else Path.cwd()
     plan_file = Path(getattr(plan, "path", plan))  # a path, or a LoadedPlan
@@ -211,6 +244,8 @@ def running_estate(
         secrets.remember(handle.token)
     if process:
         handle.process, handle._stop = _spawn(handle, timeout)
+        if supervised:
+            handle.supervise(timeout)
     else:
         handle._stop = _in_thread(handle, timeout)
     try:
