@@ -113,3 +113,29 @@ def test_signing_without_a_secret_is_refused_before_anything_is_sent(
     assert result.err.strip() == (
         "cutover: no sign-off secret given (it is read from the terminal or stdin)"
     )
+
+
+def test_a_journal_password_is_refused_before_it_becomes_a_parameter() -> None:
+    """`cutover run --journal URL-with-password`: one line naming where the password goes."""
+    journal = "postgresql://cutover:hunter2@127.0.0.1:1/cutover"
+    result = run_cli("run", DEMO, "--env", "staging", "--journal", journal)
+    assert result.code == 2, result.err
+    assert result.err.strip().splitlines() == [
+        "cutover: --journal: the URL holds a password, which would be stored in the run's "
+        "parameters; leave it out and set PGPASSWORD (or ~/.pgpass) where the run executes"
+    ]
+    assert "hunter2" not in result.output + result.err
+
+
+def test_journal_and_rollback_never_print_a_journal_password(pg_server: str) -> None:
+    """Their error lines name the journal with its password hidden."""
+    journal = pg_server.replace("://postgres@", "://postgres:hunter2@")
+    assert "hunter2" in journal
+    for args in (
+        ("journal", "no-such-run", "--journal", journal),
+        ("rollback", DEMO, "--env", "staging", "--run-key", "no-such-run", "--journal", journal),
+    ):
+        result = run_cli(*args)
+        assert result.code == 2, result.err
+        assert "no run 'no-such-run'" in result.err and "***" in result.err, result.err
+        assert "hunter2" not in result.output + result.err

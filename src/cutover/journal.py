@@ -35,6 +35,7 @@ from sqlalchemy import event
 
 from cutover.clock import RunClock, utcnow
 from cutover.errors import UsageError
+from cutover.secrets import hide_password
 
 Action = Literal["do", "undo"]
 Status = Literal["started", "done", "failed", "skipped"]
@@ -190,7 +191,9 @@ class Journal:
                 raced = any(t in str(exc.orig) for t in ("already exists", "duplicate key"))
                 if (raced or _locked(exc)) and attempt < attempts - 1:
                     continue
-                raise UsageError(f"journal at {_safe(url)} is unreachable: {exc.orig}") from None
+                raise UsageError(
+                    f"journal at {hide_password(url)} is unreachable: {exc.orig}"
+                ) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -393,8 +396,3 @@ def _step_record(r: Any) -> StepRecord:
 def _decision(r: Any) -> Decision:
     fields = {n: getattr(r, n) for n in ("run_key", "gate", "department", "decision", "who")}
     return Decision(**fields, comment=r.comment, at=datetime.fromisoformat(r.at))
-
-
-def _safe(url: str) -> str:
-    """A URL without any password, for messages."""
-    return sa.engine.make_url(url).render_as_string(hide_password=True)

@@ -18,6 +18,8 @@ from cutover.errors import UsageError
 _known: set[str] = set()
 _lock = threading.Lock()
 _BLOCK_NAME = re.compile(r"[^a-z0-9-]+")
+_URL_PASSWORD = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://[^:@/?#]*:)[^/?#]+(@)")
+_QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&#]*")
 Source = Callable[[str], str | None]
 _sources: list[Source] = []
 
@@ -64,3 +66,13 @@ def resolve(name: str, *, use_sources: bool = True) -> str:
 
 def block_name(name: str) -> str:
     return _BLOCK_NAME.sub("-", name.lower()).strip("-")
+
+
+def holds_password(location: str) -> bool:
+    """Whether a URL (`user:PW@host`, or `?password=PW`) carries a password by value."""
+    return bool(_URL_PASSWORD.search(location) or _QUERY_PASSWORD.search(location))
+
+
+def hide_password(location: str) -> str:
+    """`location` (a path or a URL) fit for a message or a log line: any password is `***`."""
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\2", location))

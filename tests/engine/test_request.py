@@ -73,3 +73,25 @@ def test_gates_wait_in_human_time_whatever_the_time_scale(tmp_path: Path) -> Non
     assert gate_timeout(drill, 0) == DRILL_GATE_WAIT
     real = ctx(env="production")
     assert gate_timeout(real, 0) >= MIN_GATE_WAIT  # until the next phase is due
+
+
+@pytest.mark.parametrize(
+    "journal",
+    [
+        "postgresql://cutover:hunter2@db:5432/cutover",
+        "postgres://cutover:hunter2@db/cutover",
+        "postgresql+psycopg://cutover:hunter2@db/cutover",
+        "postgresql://cutover@db/cutover?password=hunter2",
+    ],
+)
+def test_a_journal_url_holding_a_password_is_refused(journal: str) -> None:
+    """A request becomes a flow run's parameters: a password in it would be stored in
+    Prefect's database and shown in the UI, so every request refuses one, by name only."""
+    with pytest.raises(ValidationError, match="the URL holds a password") as refused:
+        RunRequest(**{**BASE, "journal": journal}, env="staging")  # type: ignore[arg-type]
+    assert "hunter2" not in str(refused.value)
+
+
+def test_a_journal_url_without_a_password_is_fine() -> None:
+    for journal in ("postgresql://cutover@db:5432/cutover", "var/journal.db", "postgresql://db/x"):
+        assert RunRequest(**{**BASE, "journal": journal}, env="staging").journal == journal  # type: ignore[arg-type]

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import typer
 
 from cutover.errors import UsageError
+from cutover.secrets import hide_password
 
 from .options import (
     DataRootOption,
@@ -32,16 +32,12 @@ DryRunOption = Annotated[
 
 
 def check_server_journal(journal: str) -> None:
-    """Workers in other networks share the journal: a PostgreSQL URL, its password by name."""
+    """Workers in other networks share the journal: a PostgreSQL URL (its password is refused
+    by the request itself, as for every run)."""
     if not journal.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         raise UsageError(
-            f"--journal {journal!r}: deployments run on workers in other networks; give a "
+            f"--journal {hide_password(journal)!r}: deployments run on workers in other networks; give a "
             "postgresql:// URL every worker reaches (or export CUTOVER_JOURNAL)"
-        )
-    if urlsplit(journal).password:
-        raise UsageError(
-            "--journal: the URL holds a password, which would be stored in the deployment's "
-            "parameters; leave it out and set PGPASSWORD (or ~/.pgpass) on each worker"
         )
 
 

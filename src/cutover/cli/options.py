@@ -34,7 +34,7 @@ DataRootOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary as the last line.")]
 
-_FLAGS = {"run_key": "--run-key", "on_failure": "--on-failure"}
+_FLAGS = {"run_key": "--run-key", "on_failure": "--on-failure", "journal": "--journal"}
 """The option behind a field whose value the request refuses (the rest are checked by typer,
 or refused as a whole: the production guard names its options itself)."""
 

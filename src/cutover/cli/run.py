@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cutover.errors import UsageError
+from cutover.secrets import hide_password
 
 from .options import (
     BaseUrlOption,
@@ -238,7 +239,9 @@ def rollback_cmd(
         return
     journal = journal or default_journal()
     if run_key not in Journal(journal).run_keys():
-        raise UsageError(f"no run {run_key!r} in the journal {journal}: nothing to roll back")
+        raise UsageError(
+            f"no run {run_key!r} in the journal {hide_password(journal)}: nothing to roll back"
+        )
     request = make_request(
         plan_path=str(plan.resolve()),
         env=env,
@@ -269,9 +272,10 @@ def journal_cmd(
 
     from .journal_view import journal_json, print_journal
 
-    store = Journal(journal or default_journal())
+    journal = journal or default_journal()
+    store = Journal(journal)
     if run_key not in store.run_keys():
-        raise UsageError(f"no run {run_key!r} in the journal {journal or default_journal()}")
+        raise UsageError(f"no run {run_key!r} in the journal {hide_password(journal)}")
     if format is JournalFormat.json:
         typer.echo(json.dumps(journal_json(store, run_key), indent=2, default=str))
     else:

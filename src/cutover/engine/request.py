@@ -1,7 +1,7 @@
 """The one request a run travels with, from the CLI to every flow and worker: typed, checked.
 
 A per-system flow may run on a worker in another network, so a request holds only
-plain values (a plan path, a journal URL, names); each process rebuilds its
+plain values (a plan path, a journal URL without its password, names); each process rebuilds its
 `RunContext` from it. The guards that keep production safe live here, where every
 flow starts, so they hold whoever starts a run: the CLI, the Prefect UI's custom run,
 `prefect deployment run` or a test.
@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cutover.secrets import holds_password
+
 OnFailure = Literal["retry", "skip", "rollback"]
 PRODUCTION = "production"
 RUN_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,80}")
@@ -22,7 +24,8 @@ RUN_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,80}")
 class RunRequest(BaseModel):
     """What to run, where, and how: keyword-only, immutable, hashable."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # a refused value may hold a password: errors name the field, never echo its input
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     plan_path: str = Field(description="the plan file (absolute in a deployment's parameters)")
     env: str = Field(description="an environment of the plan, spelled out")
@@ -68,6 +71,16 @@ class RunRequest(BaseModel):
     def _run_key(cls, value: str) -> str:
         if not RUN_KEY.fullmatch(value):
             raise ValueError(f"{value!r}: use lowercase letters, digits and dashes (max 81)")
+        return value
+
+    @field_validator("journal")
+    @classmethod
+    def _journal(cls, value: str) -> str:
+        if holds_password(value):
+            raise ValueError(
+                "the URL holds a password, which would be stored in the run's parameters; "
+                "leave it out and set PGPASSWORD (or ~/.pgpass) where the run executes"
+            )
         return value
 
     @model_validator(mode="after")
