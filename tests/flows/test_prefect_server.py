@@ -72,3 +72,25 @@ def test_a_port_in_use_is_refused_before_anything_starts(tmp_path: Path) -> None
         with pytest.raises(UsageError, match=f"port {port} is in use"):
             start_server(home=tmp_path, port=port, auth_secret=None)
     assert not (tmp_path / "server.log").exists()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "cutover.example.com"])
+def test_no_login_is_refused_beyond_loopback(tmp_path: Path, host: str) -> None:
+    """`server start --no-auth --host H` (H not loopback): one line, exit 2, nothing started."""
+    from support import run_cli
+
+    result = run_cli("server", "start", "--no-auth", "--host", host, "--home", str(tmp_path))
+    assert result.code == 2, result.err
+    assert result.err.strip().splitlines() == [
+        f"cutover: --no-auth serves loopback only; --host {host} needs a login: "
+        "export CUTOVER_SERVER_AUTH=user:password"
+    ]
+    assert not (tmp_path / "server.log").exists()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_no_login_on_loopback_passes_the_guard(host: str) -> None:
+    from cutover.flows.server import check_no_auth_host
+
+    check_no_auth_host(host, None)  # no error
+    check_no_auth_host("0.0.0.0", "user:password")  # a login: any host

@@ -11,6 +11,7 @@ cutover lasts. The UI is told the API's real address, so any port works.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import signal
 import socket
@@ -161,6 +162,21 @@ def resolve_auth(auth_secret: str | None, *, required: bool) -> str | None:
     return auth
 
 
+def check_no_auth_host(host: str, auth: str | None) -> None:
+    """A server without a login listens on loopback only (as the estate does)."""
+    if auth is not None:
+        return
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost may be reached from anywhere
+        loopback = False
+    if not loopback:
+        raise UsageError(
+            f"--no-auth serves loopback only; --host {host} needs a login: "
+            f"export {AUTH_SECRET}=user:password"
+        )
+
+
 def start_server(
     *,
     home: Path,
@@ -172,6 +188,7 @@ def start_server(
 ) -> ServerProcess:
     """Start `prefect server start` in the background and wait until it answers."""
     auth = resolve_auth(auth_secret, required=require_auth)
+    check_no_auth_host(host, auth)
     home.mkdir(parents=True, exist_ok=True)
     if port and port_in_use(host, port):
         raise UsageError(f"port {port} is in use (another Prefect server?): give another --port")
