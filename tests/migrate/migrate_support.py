@@ -7,6 +7,7 @@ the program's rules rather than against itself.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -169,8 +170,12 @@ def store_yaml(store: Store) -> str:
 def write_plan(
     directory: Path, source: Store, target: Store, mapping: Path = MEMBERS_MAPPING
 ) -> Path:
-    """A one-system plan whose environment `test` names these two stores."""
+    """A one-system plan whose environment `test` names these two stores; the mapping is
+    copied beside it unless it is already in `directory` (a plan's files stay in its folder)."""
     path = directory / "plan.yaml"
+    if not mapping.resolve().is_relative_to(directory.resolve()):
+        (directory / "mappings").mkdir(exist_ok=True)
+        mapping = Path(shutil.copy(mapping, directory / "mappings" / mapping.name))
     path.write_text(
         PLAN_TEMPLATE.format(
             source=store_yaml(source), target=store_yaml(target), mapping=f'"{mapping}"'

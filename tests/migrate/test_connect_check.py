@@ -113,8 +113,9 @@ def test_a_postgresql_source_table(pg_schema: tuple[str, str], tmp_path: Path) -
         conn.execute(f'ALTER TABLE "{schema}".members ADD COLUMN phone text')
     code, lines = validate(plan, "test")
     assert code == 2
+    mapping = tmp_path / "mappings" / MEMBERS_MAPPING.name  # copied beside the plan
     assert lines == [
-        f"{MEMBERS_MAPPING}:{line_of(MEMBERS_MAPPING, 'columns:')}: the table {schema}.members "
+        f"{mapping}:{line_of(MEMBERS_MAPPING, 'columns:')}: the table {schema}.members "
         f"of {source.dsn} has column 'phone', not in source.columns"
     ], lines
 
@@ -133,4 +134,5 @@ def test_a_sqlite_target_table_without_a_unique_key(tmp_path: Path) -> None:
     assert len(lines) == 1 and "'member_id' is not a primary key or unique index" in lines[0]
     text = MEMBERS_MAPPING.read_text().splitlines()
     key_line = text.index("  key: member_id", text.index("target:")) + 1
-    assert lines[0].startswith(f"{MEMBERS_MAPPING}:{key_line}: target table members of ")
+    mapping = tmp_path / "mappings" / MEMBERS_MAPPING.name  # copied beside the plan
+    assert lines[0].startswith(f"{mapping}:{key_line}: target table members of ")

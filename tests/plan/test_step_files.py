@@ -213,3 +213,36 @@ def test_the_plan_package_imports_nothing_else_of_cutovers() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['cutover', 'cutover.errors']"
+
+
+@pytest.mark.parametrize("how", ["dot-dot", "absolute", "symlink"])
+def test_a_mapping_or_carry_back_path_never_leaves_the_plan_folder(plans: Path, how: str) -> None:
+    """`mapping: ../../etc/passwd`, an absolute path or a symlink out of the plan's folder:
+    each is refused at the plan's line, even when the file it reaches is a good mapping."""
+    outside = plans.parent / "outside"
+    outside.mkdir()
+    shutil.copy(plans / MAPPING, outside / "m.yaml")
+    shutil.copy(plans / CARRY_BACK, outside / "c.yaml")
+    plan = plans / "demo.yaml"
+    line = line_of(plan, f"mapping: {MAPPING}")
+    names = {"dot-dot": ("../outside/m.yaml", "../outside/c.yaml")}
+    names["absolute"] = (str(outside / "m.yaml"), str(outside / "c.yaml"))
+    names["symlink"] = ("mappings/link.yaml", "carry-back/link.yaml")
+    (plans / "mappings/link.yaml").symlink_to(outside / "m.yaml")
+    (plans / "carry-back/link.yaml").symlink_to(outside / "c.yaml")
+    mapping, carry_back = names[how]
+    replace(plan, f"mapping: {MAPPING}", f"mapping: {mapping}")
+    replace(plan, f"rollback: {CARRY_BACK}", f"rollback: {carry_back}")
+    lines = validate(plan)
+    assert f"{plan}:{line}: mapping path {mapping!r} leaves the plan's folder" in lines, lines
+    assert f"{plan}:{line}: carry-back path {carry_back!r} leaves the plan's folder" in lines
+
+
+def test_a_symlink_loop_is_one_line(plans: Path) -> None:
+    """A mapping path that is a symlink loop is refused at the plan's line, no traceback."""
+    plan = plans / "demo.yaml"
+    (plans / MAPPING).unlink()
+    (plans / MAPPING).symlink_to(plans / MAPPING)
+    line = line_of(plan, f"mapping: {MAPPING}")
+    lines = validate(plan)
+    assert any(x.startswith(f"{plan}:{line}: mapping file {MAPPING!r} ") for x in lines), lines

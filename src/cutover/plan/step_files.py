@@ -1,7 +1,8 @@
 """The files a plan's migrate steps point at, loaded with the plan: mappings and carry-backs.
 
 A migrate step names a `mapping:` file and may name a `rollback:` carry-back file,
-both relative to the plan file. `load_plan` loads each one once (keyed by the name
+both relative to the plan file and inside its folder (symlinks resolved: a path
+that leads out, by `..`, an absolute path or a link, is refused). `load_plan` loads each one once (keyed by the name
 as written in the plan), so a bad file fails `cutover validate` like a bad plan: its
 problems read `FILE:LINE: message` in that file, and a missing one is reported at
 the plan's line that names it. After that the loaded objects travel, not the paths.
@@ -70,7 +71,12 @@ class _Files(Generic[T]):
     def take(self, name: str, named_at: PathKey) -> None:
         """Load `name` (relative to the plan) unless done; a missing file is the plan's problem."""
         file = self.plan_dir / name
-        if not file.is_file():  # only regular files are read: no FIFO, device or directory
+        if not _inside(file, self.plan_dir):  # symlinks resolved first: `..` or a link out
+            kind = self.what.removesuffix(" file")
+            self.problems.append(
+                self.source.problem(named_at, f"{kind} path {name!r} leaves the plan's folder")
+            )
+        elif not file.is_file():  # only regular files are read: no FIFO, device or directory
             why = "is not a regular file" if file.exists() else "not found"
             self.problems.append(
                 self.source.problem(
@@ -83,3 +89,12 @@ class _Files(Generic[T]):
             except PlanError as exc:
                 self.failed.add(name)
                 self.problems += exc.problems
+
+
+def _inside(file: Path, folder: Path) -> bool:
+    """Whether `file`, every symlink resolved, is under `folder` (a symlink loop is inside:
+    it is then reported as not found, at the plan's line)."""
+    try:
+        return file.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return True
