@@ -46,7 +46,7 @@ class FaultsFile(BaseModel):
 
 
 def load_faults(path: Path, plan: Plan) -> FaultsFile:
-    doc = load_yaml(path)
+    doc = load_yaml(path, kind="faults")
     faults = parse_model(doc, FaultsFile, what="faults file")
     known = {s.id for s in plan.systems}
     problems = [

@@ -60,7 +60,7 @@ class CarryBack(BaseModel):
 
 def load_carry_back(path: str | Path) -> CarryBack:
     """Load and check a carry-back file; PlanError with every problem as FILE:LINE otherwise."""
-    doc = load_yaml(path)
+    doc = load_yaml(path, kind="carry-back")
     spec = parse_model(doc, CarryBack, what="carry-back file")
     problems = carry_back_problems(spec, doc.source)
     if problems:

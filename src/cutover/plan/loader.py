@@ -10,6 +10,9 @@ and refuses duplicate keys, which PyYAML would silently collapse.
 from __future__ import annotations
 
 import difflib
+import os
+import stat
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,51 +102,95 @@ class _Walker:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.walk(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node)
+        return self.construct(node)
+
+    def construct(self, node: yaml.Node) -> Any:
+        """A scalar's value; an integer over Python's digit limit is one line, not a crash."""
+        try:
+            return self.loader.construct_object(node)
+        except ValueError as exc:
+            if "digits" not in str(exc):
+                raise
+            raise PlanError.single(
+                self.source.file,
+                node.start_mark.line + 1,
+                f"a number with more than {sys.get_int_max_str_digits():,} digits; refused",
+            ) from None
 
     def walk_key(self, node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise PlanError.single(
                 self.source.file, node.start_mark.line + 1, "a key must be plain text"
             )
-        key = self.loader.construct_object(node)
+        key = self.construct(node)
         return key if isinstance(key, str | int) else str(key)
 
 
-def load_yaml(path: str | Path, *, text: str | None = None) -> Document:
-    """Read one YAML document with a line for every value; PlanError when unreadable."""
+FIRST_KEY = {"plan": "name", "mapping": "source", "carry-back": "tables", "faults": "faults"}
+"""Each kind of YAML file a user names, and the key it starts with (for an empty file)."""
+
+
+def read_file(path: str | Path, kind: str, limit: int = MAX_BYTES) -> bytes:
+    """The bytes of the regular file at `path`, refused over `limit`: the one reader of every
+    file a user names (plans, mappings, carry-backs, faults files). A FIFO, a device such
+    as /dev/zero, a socket or a directory is refused before a byte is read; PlanError."""
+    name, what = str(path), _noun(kind)
+    try:  # non-blocking: opening a FIFO must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise PlanError.single(name, 1, "no such file") from None
+    except PermissionError:
+        raise PlanError.single(name, 1, "cannot read the file (permission denied)") from None
+    except OSError as exc:  # a symlink loop, a name too long, ...
+        raise PlanError.single(name, 1, f"cannot open the file ({exc.strerror})") from None
+    mode = os.fstat(fd).st_mode  # of what was opened: no swap between a check and the read
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise PlanError.single(name, 1, f"is a directory, not a {kind} file")
+        raise PlanError.single(
+            name, 1, f"is not a regular file (a device, FIFO or socket); a {what} is a file"
+        )
+    with os.fdopen(fd, "rb") as handle:
+        raw = handle.read(limit + 1)
+    if len(raw) > limit:
+        size = max(len(raw), Path(path).stat().st_size)
+        raise PlanError.single(
+            name,
+            1,
+            f"file is {size / 1048576:.1f} MiB, over the {limit // 1048576} MiB "
+            f"limit for a {what}; split it or remove generated bulk",
+        )
+    return raw
+
+
+def _noun(kind: str) -> str:
+    return "plan" if kind == "plan" else f"{kind} file"
+
+
+def load_yaml(path: str | Path, *, text: str | None = None, kind: str = "plan") -> Document:
+    """Read one YAML document with a line for every value; PlanError when unreadable.
+
+    `kind` (a key of FIRST_KEY) names the file the user meant, in messages."""
     name = str(path)
     if text is None:
-        try:
-            size = Path(path).stat().st_size
-            if size > MAX_BYTES:
-                raise PlanError.single(
-                    name,
-                    1,
-                    f"file is {size / 1048576:.1f} MiB, over the {MAX_BYTES // 1048576} MiB "
-                    "limit for a plan; split it or remove generated bulk",
-                )
-            raw = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise PlanError.single(name, 1, "no such file") from None
-        except IsADirectoryError:
-            raise PlanError.single(name, 1, "is a directory, not a plan file") from None
-        except PermissionError:
-            raise PlanError.single(name, 1, "cannot read the file (permission denied)") from None
+        raw = read_file(path, kind)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             raise PlanError.single(name, line, "not UTF-8 text") from None
     elif len(text.encode()) > MAX_BYTES:
-        raise PlanError.single(name, 1, "document is over the size limit for a plan")
+        raise PlanError.single(name, 1, f"document is over the size limit for a {_noun(kind)}")
 
     source = SourceMap(name)
     loader = _BaseLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            raise PlanError.single(name, 1, "the file is empty; a plan starts with `name:`")
+            raise PlanError.single(
+                name, 1, f"the file is empty; a {_noun(kind)} starts with `{FIRST_KEY[kind]}:`"
+            )
         data = _Walker(loader, source).walk(node, ())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
