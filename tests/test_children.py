@@ -42,3 +42,17 @@ def test_what_a_process_started_dies_with_it_on_kill_9() -> None:
     for pid in leftover:
         os.kill(pid, signal.SIGKILL)
     assert leftover == []
+
+
+def test_a_pool_worker_starting_after_its_parent_died_exits_at_once() -> None:
+    """A pool worker whose initializer runs after the parent was killed (its parent is now
+    someone else) exits instead of waiting for work forever; with its real parent it stays."""
+    code = "from cutover.children import die_with_parent; die_with_parent(9, {parent}); print('on')"
+    gone = subprocess.run(
+        [sys.executable, "-c", code.format(parent=2**22 + 1)], capture_output=True, text=True
+    )
+    assert (gone.returncode, gone.stdout) == (1, "")
+    alive = subprocess.run(
+        [sys.executable, "-c", code.format(parent="None")], capture_output=True, text=True
+    )
+    assert (alive.returncode, alive.stdout) == (0, "on\n")

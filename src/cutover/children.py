@@ -3,8 +3,9 @@
 On Linux a child asks the kernel for a signal when its parent dies
 (`PR_SET_PDEATHSIG`): pass `tie_to_parent` as `preexec_fn` to `subprocess.Popen`,
 or call `die_with_parent()` in a process someone else started (a worker's flow
-run); a process a library started for us (Prefect's temporary server) gets a
-watchdog with `watch(pid)`. Elsewhere `die_with_parent` does nothing.
+run, or a process pool's `initializer` with `initargs=pool_initargs()`); a process a
+library started for us (Prefect's temporary server) gets a watchdog with
+`watch(pid)`. Elsewhere `die_with_parent` does nothing.
 """
 
 from __future__ import annotations
@@ -18,17 +19,20 @@ import sys
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(sig: int = signal.SIGKILL) -> None:
-    """Have this process get `sig` when its parent dies; exit now if it already has."""
+def die_with_parent(sig: int = signal.SIGKILL, parent: int | None = None) -> None:
+    """Have this process get `sig` when its parent dies; exit now if it already has.
+
+    A pool's worker passes its parent's pid (`initargs=(SIGKILL, os.getpid())`): a worker
+    that starts after its parent was killed then exits instead of waiting forever."""
     if not sys.platform.startswith("linux"):
         return
-    parent = os.getppid()
+    parent = parent or os.getppid()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
     except (OSError, AttributeError):
         return
-    if os.getppid() != parent:  # the parent died between the two calls
+    if os.getppid() != parent:  # the parent died before the signal was asked for
         os._exit(1)
 
 
@@ -68,3 +72,8 @@ def watch(pid: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def pool_initargs(sig: int = signal.SIGKILL) -> tuple[int, int]:
+    """`initargs` for a process pool whose `initializer` is `die_with_parent`."""
+    return (int(sig), os.getpid())

@@ -6,6 +6,7 @@ every member's points are conserved, and no row is there twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -177,3 +178,58 @@ def test_kill_during_the_final_drain_then_resume(
     assert "write pause" in drained.stdout and "ok —" in drained.stdout
     assert _applied(target) == before_freeze + ROWS
     assert_exact(plan, source, target)
+
+
+def _children(pid: int) -> set[int]:
+    """The pids of the processes `pid` started (Linux /proc), its threads' children included."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(p) for p in (task / "children").read_text().split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting for a reaper does not)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return fields[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a parent-death signal: Linux")
+def test_copy_workers_die_with_their_parent_on_kill_9(
+    pg_schema: tuple[str, str], tmp_path: Path
+) -> None:
+    """`migrate copy --workers 2` killed -9 (the parent alone, not its group): its worker
+    processes are gone too, none left copying unwatched (they used to run on >= 180 s)."""
+    dsn, schema = pg_schema
+    source = pg_members(dsn, schema, member_rows(ROWS))
+    target = Store(engine="postgresql", dsn=dsn, table=f"{schema}.members_new")
+    plan = write_plan(tmp_path, source, target)
+    copy = ["migrate", "copy", str(plan), *SYS, "--chunk-rows", "200", "--nice-ratio", "4"]
+    proc = subprocess.Popen(
+        [*cutover_command(), *copy, "--path", "python", "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    children: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60  # guards against a hang; not a timing assertion
+        while _copied(target) < 1_000 or len(children) < 2:
+            assert proc.poll() is None, "the copy finished before it could be killed"
+            assert time.monotonic() < deadline, "never reached the point to kill at"
+            children = _children(proc.pid)
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)  # the parent only: its children are on their own
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children if _alive(pid)]
+        assert left == [], "workers outlived their parent"
+    finally:
+        for pid in children:  # whatever is left (before the fix): stop it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from cutover.children import die_with_parent, pool_initargs
 from cutover.errors import StoreError
 from cutover.migrate.feeds import Feed, deleted_key
 from cutover.migrate.gap_counter import (
@@ -81,7 +82,9 @@ def analyse_feed(
             counter.merge(_count_part(job))
     else:
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(count, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            count, mp_context=context, initializer=die_with_parent, initargs=pool_initargs()
+        ) as pool:
             for answer in pool.map(_count_in_worker, jobs):
                 if isinstance(answer, str):  # the worker's StoreError, without the store
                     raise StoreError(answer, store=name)

@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
+from cutover.children import die_with_parent, pool_initargs
 from cutover.errors import CutoverError, MigrationError
 from cutover.logs import get_logger
 from cutover.migrate.capture import Changelog
@@ -229,7 +230,12 @@ def _copy_in_workers(
     pool: Executor = (
         ThreadPoolExecutor(len(groups), thread_name_prefix="copy")
         if m.path == "sql"
-        else ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn"))
+        else ProcessPoolExecutor(
+            len(groups),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,  # the copy killed -9: no worker copies on unwatched
+            initargs=pool_initargs(),
+        )
     )
     with pool:
         futures = [
