@@ -36,8 +36,8 @@ def check_server_journal(journal: str) -> None:
     by the request itself, as for every run)."""
     if not journal.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         raise UsageError(
-            f"--journal {hide_password(journal)!r}: deployments run on workers in other networks; give a "
-            "postgresql:// URL every worker reaches (or export CUTOVER_JOURNAL)"
+            f"--journal {hide_password(journal)!r}: deployments run on workers in other "
+            "networks; give a postgresql:// URL every worker reaches (or export CUTOVER_JOURNAL)"
         )
 
 
