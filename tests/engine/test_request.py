@@ -94,4 +94,5 @@ def test_a_journal_url_holding_a_password_is_refused(journal: str) -> None:
 
 def test_a_journal_url_without_a_password_is_fine() -> None:
     for journal in ("postgresql://cutover@db:5432/cutover", "var/journal.db", "postgresql://db/x"):
-        assert RunRequest(**{**BASE, "journal": journal}, env="staging").journal == journal  # type: ignore[arg-type]
+        request = RunRequest(**{**BASE, "journal": journal}, env="staging")  # type: ignore[arg-type]
+        assert request.journal == journal

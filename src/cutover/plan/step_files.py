@@ -2,8 +2,9 @@
 
 A migrate step names a `mapping:` file and may name a `rollback:` carry-back file,
 both relative to the plan file and inside its folder (symlinks resolved: a path
-that leads out, by `..`, an absolute path or a link, is refused). `load_plan` loads each one once (keyed by the name
-as written in the plan), so a bad file fails `cutover validate` like a bad plan: its
+that leads out, by `..`, an absolute path or a link, is refused). `load_plan`
+loads each one once (keyed by the name as written in the plan), so a bad file
+fails `cutover validate` like a bad plan: its
 problems read `FILE:LINE: message` in that file, and a missing one is reported at
 the plan's line that names it. After that the loaded objects travel, not the paths.
 """
