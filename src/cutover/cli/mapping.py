@@ -90,7 +90,7 @@ def _analyse(
     env: str | None,
     store: str | None,
 ) -> GapReport:
-    from cutover.migrate.gap_analysis import analyse_feed, analyse_table
+    from cutover.migrate.gap_analysis import analyse_feed, analyse_store
 
     by_plan = (plan, env, store)
     if sample is not None:
@@ -100,7 +100,6 @@ def _analyse(
     if any(v is None for v in by_plan):
         raise UsageError("give --sample FILE, or --plan PLAN --env ENV --store ID")
     assert plan is not None and env is not None and store is not None
-    from cutover.migrate.stores import describe
     from cutover.plan import load_plan
 
     environments = load_plan(plan).plan.environments
@@ -113,9 +112,4 @@ def _analyse(
         raise UsageError(
             f"--store {store!r} is not a store of environment {env!r} ({', '.join(stores)})"
         )
-    config = stores[store]
-    label = f"{store} ({describe(config)})"
-    if config.engine == "csv":
-        assert config.path is not None
-        return analyse_feed(mapping, config.path, label)
-    return analyse_table(mapping, config, label)
+    return analyse_store(mapping, stores[store], store)

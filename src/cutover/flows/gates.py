@@ -7,6 +7,8 @@ still due are offered), approve or hold, the signer's name, their sign-off secre
 (`cutover.engine.signoff`), the answer is journaled, the form's input (which holds
 the secret) is deleted from Prefect at once, and the run pauses again, the form
 now saying what became of the last answer, until every department has approved.
+A gate that signs a mapping (`gate.mapping_checks`) shows its gap analysis below
+(`cutover.engine.mapping_checks`), also published as an artifact per run and gate.
 A decision gate (after a failure) asks: retry, skip with a reason, or roll back.
 
 Gates wait in human time: a compressed clock never shortens the time a person has
@@ -29,6 +31,7 @@ from pydantic import Field, SecretStr, create_model
 
 from cutover.clock import utcnow
 from cutover.engine.context import RunContext
+from cutover.engine.mapping_checks import gate_checks
 from cutover.engine.phases import Decide, Verdict, gate_timeout
 from cutover.engine.signoff import Answer, GateRecord, gate_table, record_answer
 from cutover.errors import GateTimeout
@@ -173,7 +176,9 @@ def _emit_gate(ctx: RunContext, name: str, phase: str, gate: str, departments: l
     )
 
 
-def _description(ctx: RunContext, index: int, record: GateRecord, last: str) -> str:
+def _description(
+    ctx: RunContext, index: int, record: GateRecord, last: str, reports: str = ""
+) -> str:
     phase = ctx.plan.phases[index]
     assert phase.gate is not None
     approvers = [ctx.plan.department(d) for d in phase.gate.approvers]
@@ -188,6 +193,8 @@ def _description(ctx: RunContext, index: int, record: GateRecord, last: str) -> 
         "Each department signs separately, by its lead or a deputy the plan names, with "
         "their sign-off secret. **Hold** (its reason in the comment) keeps the phase waiting.",
     ]
+    if reports:
+        lines += ["", "---", "", reports]
     return "\n".join(lines)
 
 
@@ -197,6 +204,17 @@ VERDICT_EVENTS = {
     "refused": "gate.refused",
     "locked": "gate.refused",
 }
+
+
+def _mapping_reports(ctx: RunContext, index: int, gate: str) -> str:
+    """The gate's gap analyses (`gate.mapping_checks`), each published as an artifact keyed
+    by run and gate; their markdown, for the form."""
+    checks = gate_checks(ctx, index)
+    for number, check in enumerate(checks, 1):
+        ui.publish_markdown(
+            f"gap-report-{ctx.run_key}-{gate}-{number}", check.markdown, check.summary
+        )
+    return "\n".join(check.markdown for check in checks)
 
 
 def _auto_approve(ctx: RunContext, phase: str, gate: str, approvers: list[str]) -> None:
@@ -238,6 +256,7 @@ def sign_off(ctx: RunContext, index: int) -> dict[str, str]:
     assert phase.gate is not None
     gate = f"gate-{phase.id}"
     approvers = [ctx.plan.department(d) for d in phase.gate.approvers]
+    reports = _mapping_reports(ctx, index, gate)  # once per gate: the form shows it each time
     if ctx.request.auto_approve:
         _auto_approve(ctx, phase.id, gate, [d.id for d in approvers])
         return {d.id: AUTO for d in approvers}
@@ -256,7 +275,7 @@ def sign_off(ctx: RunContext, index: int) -> dict[str, str]:
         _emit_gate(ctx, "gate.waiting", phase.id, gate, [d.id for d in due])
         attempt += 1
         form = sign_off_model(open_ or [d.id for d in due]).with_initial_data(
-            description=_description(ctx, index, record, last)
+            description=_description(ctx, index, record, last, reports)
         )
         began = utcnow()
         try:

@@ -40,9 +40,11 @@ from cutover.migrate.gap_counter import (
 from cutover.migrate.gap_table import analyse_table
 from cutover.migrate.gaps import GapReport
 from cutover.migrate.mapping import Mapping, MappingRef, as_mapping
+from cutover.migrate.stores import describe
 from cutover.migrate.transform import Reject
+from cutover.plan.models import Store
 
-__all__ = ["MAX_SAMPLE_BYTES", "PART_BYTES", "analyse_feed", "analyse_table"]
+__all__ = ["MAX_SAMPLE_BYTES", "PART_BYTES", "analyse_feed", "analyse_store", "analyse_table"]
 
 MAX_SAMPLE_BYTES = 2 * 1024**3
 """Largest sample file read (about 25 M member rows): a gap analysis wants a sample."""
@@ -53,6 +55,18 @@ WORKERS = 2
 
 Part = tuple[int, int, int]
 """A part of the file: (first byte, end byte, physical lines before it)."""
+
+
+def analyse_store(
+    mapping: MappingRef, config: Store, store_id: str, *, workers: int | None = None
+) -> GapReport:
+    """The gap report of a plan's store, named `ID (engine:where)`: a CSV feed read as a
+    sample file (on `workers` processes), a SQLite or PostgreSQL table in key order."""
+    label = f"{store_id} ({describe(config)})"
+    if config.engine == "csv":
+        assert config.path is not None
+        return analyse_feed(mapping, config.path, label, workers=workers)
+    return analyse_table(mapping, config, label)
 
 
 def analyse_feed(

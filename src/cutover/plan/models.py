@@ -123,6 +123,21 @@ DepartmentRef = Annotated[
 """A department id; any text is taken here so that lint can say which department was meant."""
 
 
+class MappingCheck(Strict):
+    """A gap analysis the gate shows before people sign a mapping: the mapping run over a
+    store of the run's environment (`cutover mapping check`), on the form and as an artifact."""
+
+    mapping: str = Field(
+        min_length=1,
+        description="a mapping file the plan's migrate steps use, written as they write it "
+        "(relative to the plan), e.g. mappings/member-feed.yaml",
+    )
+    store: Id = Field(
+        description="the store holding the sample (a CSV feed or a table); defined in every "
+        "environment, and read in the run's"
+    )
+
+
 class Gate(Strict):
     approvers: list[DepartmentRef] = Field(
         min_length=1, description="department ids; each signs separately"
@@ -134,6 +149,11 @@ class Gate(Strict):
         "compressed drill 30 minutes",
     )
     note: str | None = Field(default=None, description="shown to the leads on the sign-off form")
+    mapping_checks: list[MappingCheck] = Field(
+        default_factory=list,
+        description="gap analyses of the mappings this gate signs: each is run when the run "
+        "reaches the gate and shown on its form (and as an artifact)",
+    )
 
 
 class Phase(Strict):
