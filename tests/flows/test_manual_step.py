@@ -129,6 +129,7 @@ def test_a_person_confirms_a_manual_checklist_through_the_gate_client(
 
     # from a terminal: without --checked nothing is sent; with it, every item is ticked
     approve = ("gate", "approve", "manual-live", "-d", "airport-ops", "-n", LEAD)
+    monkeypatch.setattr("sys.stdin", io.StringIO(SECRET + "\n"))  # read first, never sent
     refused = run_cli(*approve)
     assert refused.code == 2 and "confirm every item is done with --checked" in refused.err
     assert len(journal.decisions("manual-live")) == 1
