@@ -141,3 +141,55 @@ def cutover_events(run_key: str, timeout: float = 15.0, *, until: str | None = N
         if until is None or any(e.event == until for e in mine) or time.monotonic() > deadline:
             return sorted(mine, key=lambda e: e.occurred)
         time.sleep(0.5)
+
+
+MANUAL_LEAD, MANUAL_SECRET_NAME, MANUAL_SECRET = (
+    "Sam Okoye",
+    "CUTOVER_SIGNOFF_AIRPORT_OPS",
+    "sam-0ff-s3cret-kiosk",
+)
+
+MANUAL_PLAN = f"""\
+name: Kiosk relaunch
+timezone: America/Denver
+starts_at: 2027-03-02T01:00:00-07:00
+program: {{legacy: kiosk-v1, target: kiosk-v2}}
+environments:
+  staging:
+    simulated: true
+    base_url: http://127.0.0.1:9/systems/{{system}}
+departments:
+  - {{id: airport-ops, name: Airport Operations, lead: {MANUAL_LEAD}, signoff_secret: {MANUAL_SECRET_NAME}}}
+systems:
+  - id: kiosks
+    department: airport-ops
+    steps:
+      - step: manual
+        id: kiosks-checked
+        expected: 20m
+        checklist:
+          - DEN kiosks show the new program
+          - ORD kiosks print boarding passes
+phases:
+  - {{id: night, starts: +0h, systems: [kiosks]}}
+"""
+"""A tiny plan: one system whose only step is a manual checklist, no gate (the flow and
+browser tests of a person confirming it)."""
+
+
+def manual_request(workdir: Path, run_key: str) -> RunRequest:
+    """MANUAL_PLAN written to `workdir`, run compressed and without auto-approve (so a
+    person confirms the checklist); its lead's secret must be in the environment."""
+    plan = workdir / "plan.yaml"
+    plan.write_text(MANUAL_PLAN)
+    return RunRequest(
+        plan_path=str(plan),
+        env="staging",
+        run_key=run_key,
+        journal=str(workdir / "journal.db"),
+        workdir=str(workdir / "run"),
+        data_root=str(workdir),
+        scale=600.0,
+        skip_idle=True,
+        auto_approve=False,
+    )

@@ -44,9 +44,10 @@ def test_a_name_of_only_whitespace_is_refused_and_the_secret_never_prints() -> N
     assert "hunter2-xyz" not in repr(answer) and "hunter2-xyz" not in answer.model_dump_json()
 
 
-def test_a_manual_step_form_has_one_required_toggle_per_checklist_item() -> None:
+def test_a_manual_step_form_has_one_toggle_per_checklist_item_off_by_default() -> None:
     """The checklist form: the department as a choice, each item a toggle titled with its
-    text and required (no default), the secret a password box."""
+    text, off by default (the Prefect UI sends nothing for a toggle left untouched: a
+    required one refused the answer, even a hold), the secret a password box."""
     from cutover.flows.manual import checklist_form
     from cutover.plan.models import ManualStep
 
@@ -58,5 +59,7 @@ def test_a_manual_step_form_has_one_required_toggle_per_checklist_item() -> None
     assert props["department"]["enum"] == ["airport-ops"]
     assert (props["item_1"]["type"], props["item_1"]["title"]) == ("boolean", "1. DEN ok")
     assert props["item_2"]["title"] == "2. ORD ok"
-    assert {"item_1", "item_2", "name", "secret", "decision"} <= set(schema["required"])
+    assert props["item_1"]["default"] is False and props["item_2"]["default"] is False
+    assert {"name", "secret", "decision", "department"} <= set(schema["required"])
+    assert not {"item_1", "item_2"} & set(schema["required"])
     assert props["secret"]["format"] == "password"

@@ -17,38 +17,18 @@ from typing import Any
 
 import pytest
 
-from cutover.engine.request import RunRequest
 from cutover.flows.launch import execute_run
 from cutover.journal import Journal
 from support import run_cli
-from support_flows import flow_runs, prefect_client, wait_for_paused
-
-LEAD, SECRET_NAME, SECRET = "Sam Okoye", "CUTOVER_SIGNOFF_AIRPORT_OPS", "sam-0ff-s3cret-kiosk"
-
-PLAN = f"""\
-name: Kiosk relaunch
-timezone: America/Denver
-starts_at: 2027-03-02T01:00:00-07:00
-program: {{legacy: kiosk-v1, target: kiosk-v2}}
-environments:
-  staging:
-    simulated: true
-    base_url: http://127.0.0.1:9/systems/{{system}}
-departments:
-  - {{id: airport-ops, name: Airport Operations, lead: {LEAD}, signoff_secret: {SECRET_NAME}}}
-systems:
-  - id: kiosks
-    department: airport-ops
-    steps:
-      - step: manual
-        id: kiosks-checked
-        expected: 20m
-        checklist:
-          - DEN kiosks show the new program
-          - ORD kiosks print boarding passes
-phases:
-  - {{id: night, starts: +0h, systems: [kiosks]}}
-"""
+from support_flows import (
+    MANUAL_LEAD,
+    MANUAL_SECRET,
+    MANUAL_SECRET_NAME,
+    flow_runs,
+    manual_request,
+    prefect_client,
+    wait_for_paused,
+)
 
 
 def _description(paused: Any) -> str:
@@ -81,20 +61,8 @@ def test_a_person_confirms_a_manual_checklist_through_the_gate_client(
     step is done, confirmed by the lead, and the run completes."""
     from cutover.flows.gate_client import checklist_items, resume
 
-    monkeypatch.setenv(SECRET_NAME, SECRET)
-    plan = workdir / "plan.yaml"
-    plan.write_text(PLAN)
-    request = RunRequest(
-        plan_path=str(plan),
-        env="staging",
-        run_key="manual-live",
-        journal=str(workdir / "journal.db"),
-        workdir=str(workdir / "run"),
-        data_root=str(workdir),
-        scale=600.0,
-        skip_idle=True,
-        auto_approve=False,
-    )
+    monkeypatch.setenv(MANUAL_SECRET_NAME, MANUAL_SECRET)
+    request = manual_request(workdir, "manual-live")
     result: dict[str, Any] = {}
 
     def go() -> None:
@@ -111,8 +79,8 @@ def test_a_person_confirms_a_manual_checklist_through_the_gate_client(
     assert checklist_items(paused) == ["item_1", "item_2"]
     assert "1 | DEN kiosks show the new program" in _description(paused)
 
-    answer = {"department": "airport-ops", "decision": "approve", "name": LEAD}
-    resume("manual-live", {**answer, "secret": SECRET, "item_1": True, "item_2": False})
+    answer = {"department": "airport-ops", "decision": "approve", "name": MANUAL_LEAD}
+    resume("manual-live", {**answer, "secret": MANUAL_SECRET, "item_1": True, "item_2": False})
     paused = _paused_again("manual-live", paused)
     assert "**Last answer:** Airport Operations held by Sam Okoye: not ticked: item 2" in (
         _description(paused)
@@ -122,32 +90,32 @@ def test_a_person_confirms_a_manual_checklist_through_the_gate_client(
     assert (hold.gate, hold.decision, hold.who) == (
         "manual-kiosks-kiosks-checked",
         "hold",
-        LEAD,
+        MANUAL_LEAD,
     )
     assert hold.comment == "not ticked: item 2"
     assert result == {}  # still waiting
 
     # from a terminal: without --checked nothing is sent; with it, every item is ticked
-    approve = ("gate", "approve", "manual-live", "-d", "airport-ops", "-n", LEAD)
-    monkeypatch.setattr("sys.stdin", io.StringIO(SECRET + "\n"))  # read first, never sent
+    approve = ("gate", "approve", "manual-live", "-d", "airport-ops", "-n", MANUAL_LEAD)
+    monkeypatch.setattr("sys.stdin", io.StringIO(MANUAL_SECRET + "\n"))  # read first, never sent
     refused = run_cli(*approve)
     assert refused.code == 2 and "confirm every item is done with --checked" in refused.err
     assert len(journal.decisions("manual-live")) == 1
-    monkeypatch.setattr("sys.stdin", io.StringIO(SECRET + "\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO(MANUAL_SECRET + "\n"))
     confirmed = run_cli(*approve, "--checked", "-m", "all kiosks seen")
     assert confirmed.code == 0, confirmed.output
     assert "kiosks · night: airport-ops: approve recorded; the run goes on" in confirmed.out
-    assert SECRET not in confirmed.output
+    assert MANUAL_SECRET not in confirmed.output
     thread.join(timeout=120)
     assert "error" not in result, result.get("error")
     assert result["summary"].outcome == "completed"
     decisions = [(d.decision, d.who) for d in journal.decisions("manual-live")]
-    assert decisions == [("hold", LEAD), ("approve", LEAD)]
+    assert decisions == [("hold", MANUAL_LEAD), ("approve", MANUAL_LEAD)]
     [done] = [r for r in journal.history("manual-live") if r.status == "done"]
     assert (done.system, done.step, done.detail["confirmed_by"]) == (
         "kiosks",
         "kiosks-checked",
-        LEAD,
+        MANUAL_LEAD,
     )
     [run] = [r for r in flow_runs("run:manual-live") if r.name == "kiosks · night"]
     assert run.state.is_completed()

@@ -48,7 +48,17 @@ def checklist_form(department: str, step: ManualStep) -> type[RunInput]:
         ),
     }
     for i, item in enumerate(step.checklist, 1):
-        fields[f"item_{i}"] = (bool, Field(title=f"{i}. {item}", description="done and checked"))
+        # off by default: the Prefect UI sends no value for a toggle left untouched, and a
+        # required field would refuse the answer ("'item_2' is a required property"), so a
+        # lead could not even hold; an item left off makes an approval a hold naming it
+        fields[f"item_{i}"] = (
+            bool,
+            Field(
+                default=False,
+                title=f"{i}. {item}",
+                description="on: done and checked (an item left off holds the step)",
+            ),
+        )
     fields["name"] = (str, NAME)
     fields["secret"] = (
         SecretStr,
