@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from cutover.errors import RollbackError
-from cutover.journal import StepRecord
+from cutover.journal import FINAL, StepRecord
 from cutover.plan.models import FreezeStep, MigrateStep, SwitchStep, System, UnfreezeStep
 
 from .context import RunContext
@@ -31,26 +31,30 @@ from .journaled import journaled
 from .steps import KINDS, Call, Touched
 
 
-def point_of_no_return(ctx: RunContext) -> tuple[str, str, StepRecord] | None:
-    """The first point-of-no-return step the journal records as done, if any."""
+def _first_done(ctx: RunContext, marked: str) -> tuple[str, str, StepRecord] | None:
+    """The first step with attribute `marked` set that the journal records as done (its
+    final record), reading the journal once."""
+    final = {
+        (r.system, r.step): r
+        for r in ctx.journal.history(ctx.run_key)
+        if r.action == "do" and r.status in FINAL
+    }
     for system in ctx.plan.systems:
         for step in system.steps:
-            if step.point_of_no_return:
-                record = ctx.journal.outcome(ctx.run_key, system.id, step.key)
-                if record is not None and record.status == "done":
-                    return system.id, step.key, record
+            record = final.get((system.id, step.key))
+            if getattr(step, marked) and record is not None and record.status == "done":
+                return system.id, step.key, record
     return None
+
+
+def point_of_no_return(ctx: RunContext) -> tuple[str, str, StepRecord] | None:
+    """The first point-of-no-return step the journal records as done, if any."""
+    return _first_done(ctx, "point_of_no_return")
 
 
 def irreversible_done(ctx: RunContext) -> tuple[str, str, StepRecord] | None:
     """The first step marked `undo: none` that the journal records as done, if any."""
-    for system in ctx.plan.systems:
-        for step in system.steps:
-            if step.irreversible:
-                record = ctx.journal.outcome(ctx.run_key, system.id, step.key)
-                if record is not None and record.status == "done":
-                    return system.id, step.key, record
-    return None
+    return _first_done(ctx, "irreversible")
 
 
 def check_rollback_allowed(ctx: RunContext) -> None:
