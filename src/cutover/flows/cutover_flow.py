@@ -80,7 +80,6 @@ def cutover(request: RunRequest) -> RunSummary:
                     view.emit("phase.finished", payload={"phase": phase.id})
             except RollbackRequested as exc:
                 summary.outcome, summary.stopped_at = "rollback-requested", str(exc)
-        summary.notices = watcher.published
         summary.skipped = skipped_steps(ctx)  # earlier attempts of this run key too
         if summary.outcome == "rollback-requested" and request.hand_over_rollback:
             view.emit("rollback.handover", payload={"reason": summary.stopped_at})
@@ -89,7 +88,7 @@ def cutover(request: RunRequest) -> RunSummary:
             summary.outcome = "rolled-back"
         ended = summary.outcome
     finally:  # after the watcher's last tick: its notices and boards come first
-        summary.notices = max(summary.notices, watcher.published)
+        summary.notices = watcher.published
         view.emit("run.finished", payload={"outcome": ended})
     # The outcome in the final state's message: whoever started the run (a deployment,
     # the UI) reads it there; a caller in this process gets the summary itself.
