@@ -78,6 +78,15 @@ def test_serve_refuses_to_start_without_a_token(monkeypatch: pytest.MonkeyPatch)
     assert "CUTOVER_ESTATE_TOKEN is not set" in result.err and "--insecure-no-auth" in result.err
 
 
+def test_serve_refuses_a_short_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CUTOVER_ESTATE_TOKEN", "x" * 15)
+    result = run_cli("estate", "serve", str(PLANS / "demo.yaml"), "--port", "0")
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+    assert "CUTOVER_ESTATE_TOKEN is 15 characters" in result.err and "x" * 15 not in result.err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_serve_simulate_reconcile_end_to_end(tmp_path: Path) -> None:
     """`cutover estate serve` in its own process, `simulate` against it, `reconcile` says OK (exit 0)."""
     env = {**os.environ, "CUTOVER_ESTATE_TOKEN": TOKEN, "CUTOVER_DEBUG": "0"}

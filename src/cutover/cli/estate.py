@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from cutover.sim.generator import Settings
 
 TOKEN_ENV = "CUTOVER_ESTATE_TOKEN"
+MIN_TOKEN_CHARS = 16
+"""A shorter bearer token can be guessed; `estate serve` refuses it."""
 DEFAULT_PORT = 8700
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -180,6 +182,11 @@ def _serve_token(insecure_no_auth: bool, host: str) -> str | None:
     if not token and not insecure_no_auth:
         raise UsageError(
             f"{TOKEN_ENV} is not set: export a bearer token, or pass --insecure-no-auth for a loopback-only estate"
+        )
+    if token and not insecure_no_auth and len(token) < MIN_TOKEN_CHARS:
+        raise UsageError(
+            f"{TOKEN_ENV} is {len(token)} characters: a bearer token needs at least"
+            f" {MIN_TOKEN_CHARS} (try: export {TOKEN_ENV}=$(openssl rand -hex 16))"
         )
     if insecure_no_auth:
         token = None

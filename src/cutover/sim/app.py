@@ -32,6 +32,14 @@ from cutover.sim.routes import add_business_routes, add_control_routes, add_sim_
 from cutover.sim.system import EstateError
 
 
+MAX_BODY_BYTES = 1 << 20
+"""The largest request body the estate reads (1 MiB); a larger one is a 413 before parsing."""
+
+
+class _TooLarge(Exception):
+    """Raised inside `receive` when a body without Content-Length outgrows the limit."""
+
+
 class _Dropped(Exception):
     """Raised inside `send` to cut the connection after the status line."""
 
@@ -39,9 +47,10 @@ class _Dropped(Exception):
 class Guard:
     """Outermost ASGI layer: bearer-token check, and dropping connections on purpose."""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self._expected = f"Bearer {token}".encode() if token else None
+        self._max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,10 +66,27 @@ class Guard:
                     [(b"www-authenticate", b'Bearer realm="cutover-estate"')],
                 )
                 return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self._max_body):
+            await _too_large(send, self._max_body)
+            return
         drop = [False]
         scope["cutover.drop"] = drop
+        seen = [0]
+        started = [False]
+
+        async def bounded() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                seen[0] += len(message.get("body", b""))
+                if seen[0] > self._max_body:
+                    scope["cutover.too_large"] = True
+                    raise _TooLarge
+            return message
 
         async def guarded(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started[0] = True
             if message["type"] == "http.response.start" and drop[0]:
                 await send(
                     {
@@ -76,9 +102,21 @@ class Guard:
             await send(message)
 
         try:
-            await self.app(scope, receive, guarded)
+            await self.app(scope, bounded, guarded)
         except _Dropped:
             return  # the server sees an unfinished response and closes the connection
+        except _TooLarge:
+            if not started[0]:
+                await _too_large(send, self._max_body)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    await _send_json(
+        send,
+        413,
+        {"reason": f"the body is larger than {limit} bytes", "status": "rejected"},
+        [(b"connection", b"close")],
+    )
 
 
 async def _send_json(
@@ -130,6 +168,10 @@ def _add_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return JSONResponse(
+                {"reason": "the body is not valid JSON", "status": "rejected"}, status_code=400
+            )
         return JSONResponse(
             {
                 "reason": _reason(exc),
@@ -147,7 +189,14 @@ def _add_error_handlers(api: FastAPI) -> None:
         )
 
     @api.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if request.scope.get("cutover.too_large"):
+            # FastAPI turns any error while reading the body into a 400; ours was the limit
+            return JSONResponse(
+                {"reason": f"the body is larger than {MAX_BODY_BYTES} bytes", "status": "rejected"},
+                status_code=413,
+                headers={"Connection": "close"},
+            )
         reason = exc.detail if isinstance(exc.detail, str) else "request refused"
         return JSONResponse({"reason": reason, "status": "rejected"}, status_code=exc.status_code)
 

@@ -79,7 +79,12 @@ class Calls:
         action: Action,
     ) -> JSONResponse:
         """`run` a mutating call once per idempotency key; a repeat gets the first answer."""
-        key = body_key or request.headers.get(IDEMPOTENCY_HEADER)
+        header_key = request.headers.get(IDEMPOTENCY_HEADER)
+        if body_key is not None and header_key is not None and body_key != header_key:
+            raise EstateError(
+                422, f"the {IDEMPOTENCY_HEADER} header and the body's key differ: send one key"
+            )
+        key = body_key or header_key
         if key is not None and not _KEY.match(key):
             raise EstateError(400, "the idempotency key must be 1-400 printable ASCII characters")
         estate = self.estate
