@@ -31,7 +31,6 @@ from cutover.sim.estate import Estate
 from cutover.sim.routes import add_business_routes, add_control_routes, add_sim_routes
 from cutover.sim.system import EstateError
 
-
 MAX_BODY_BYTES = 1 << 20
 """The largest request body the estate reads (1 MiB); a larger one is a 413 before parsing."""
 
