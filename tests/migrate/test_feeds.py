@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -44,12 +45,14 @@ def feed_row(i: int, bump: int = 0) -> list[str]:
     ]
 
 
-def write_feed(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Store:
+def write_feed(
+    path: Path, rows: list[list[str]], header: list[str] = HEADER, *, delta: bool = False
+) -> Store:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(rows)
-    return Store(engine="csv", path=str(path))
+    return Store(engine="csv", path=str(path), feed="delta" if delta else None)
 
 
 def want(row: list[str]) -> tuple[Any, ...]:
@@ -112,7 +115,7 @@ def test_sample_full_and_delta_feeds_land_and_verify(
         feed_row(7, bump=99),
         feed_row(7, bump=5),
     ]
-    delta = write_feed(tmp_path / "delta.csv", delta_rows)
+    delta = write_feed(tmp_path / "delta.csv", delta_rows, delta=True)
     migrate.run_copy(delta, target, FEED_MAPPING)
     assert migrate.verify(delta, target, FEED_MAPPING).ok
     with pytest.raises(
@@ -245,3 +248,139 @@ def test_the_product_feed_lands_its_looked_up_flag_as_a_number_and_verifies(
     assert migrate.verify(feed, target, mapping).ok
     flags = {row[0]: row[-1] for row in rows_of(target).values()}
     assert flags["SKU-0001"] == 1 and flags["SKU-0002"] == 0
+
+
+# ------------------------------------------------- strict, line-exact parsing (issue 19)
+
+
+def _lines(rows: list[list[str]]) -> list[bytes]:
+    """Each row as the CSV line a writer would give it."""
+    out: list[bytes] = []
+    for row in rows:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(row)
+        out.append(buffer.getvalue().encode())
+    return out
+
+
+def _raw_feed(path: Path, lines: list[bytes], *, bom: bool = False) -> Store:
+    head = (",".join(HEADER) + "\n").encode()
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + head + b"".join(lines))
+    return Store(engine="csv", path=str(path))
+
+
+def _target(request: pytest.FixtureRequest, tmp_path: Path, engine: str) -> Store:
+    if engine == "sqlite":
+        return Store(engine="sqlite", path=str(tmp_path / "platform.db"), table="members")
+    dsn, schema = request.getfixturevalue("pg_schema")
+    return Store(engine="postgresql", dsn=dsn, table=f"{schema}.members")
+
+
+def _rejects(path: Path) -> list[tuple[int, str]]:
+    return [(r["line"], r["reason"]) for r in map(json.loads, path.read_text().splitlines())]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_every_line_is_loaded_or_rejected_with_its_reason(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> None:
+    """A stray quote, a NUL byte, bad UTF-8, an empty line and a long field each reject
+    their own line only; every other member lands and the feed verifies."""
+    target = _target(request, tmp_path, engine)
+    lines = _lines([feed_row(i) for i in range(1, 13)])
+    lines[3] = b'4,"m4@example.com,Four,A,1.00,1.00,2020-01-01\n'  # line 5: a stray quote
+    lines[5] = lines[5].replace(b"Name6", b"Na\x00me6")  # line 7: a NUL byte
+    lines[6] = lines[6].replace(b"Name7", b"Na\xffme7")  # line 8: not UTF-8
+    lines[8] = b"\n"  # line 10: empty
+    lines[9] = lines[9].replace(b"Name10", b"N" * 200_000)  # line 11: a field too long
+    feed = _raw_feed(tmp_path / "members.csv", lines, bom=True)
+    out = tmp_path / "rejects.jsonl"
+    report = migrate.run_copy(feed, target, FEED_MAPPING, rejects=out)
+    assert (report.rows, report.rejected) == (7, 5)
+    assert _rejects(out) == [
+        (5, 'a quoted field is not closed on its line (a stray `"`?)'),
+        (7, "a NUL byte in the line"),
+        (8, "not UTF-8 text (byte 30 of the line)"),
+        (10, "an empty line"),
+        (11, "a field is longer than 131,072 characters"),
+    ]
+    assert sorted(rows_of(target)) == [1, 2, 3, 5, 8, 11, 12]
+    verified = migrate.verify(feed, target, FEED_MAPPING)
+    assert verified.ok and verified.rejected_rows == verified.rejects_recorded == 5
+
+
+def test_a_line_over_the_limit_is_rejected_without_holding_it(tmp_path: Path) -> None:
+    from cutover.migrate.feeds import MAX_LINE_BYTES
+
+    target = Store(engine="sqlite", path=str(tmp_path / "platform.db"), table="members")
+    lines = _lines([feed_row(i) for i in range(1, 4)])
+    lines[1] = b"2," + b"x" * (MAX_LINE_BYTES + 10) + b"\n"
+    feed = _raw_feed(tmp_path / "members.csv", lines)
+    out = tmp_path / "rejects.jsonl"
+    assert migrate.run_copy(feed, target, FEED_MAPPING, rejects=out).rows == 2
+    assert _rejects(out) == [(3, f"the line is longer than {MAX_LINE_BYTES:,} bytes")]
+    assert migrate.verify(feed, target, FEED_MAPPING).ok
+
+
+def test_a_key_twice_in_a_full_feed_is_rejected_with_both_lines(tmp_path: Path) -> None:
+    """A full feed has one line per key: the second is rejected naming the first; the
+    same file declared a delta keeps the last line, as documented."""
+    rows = [feed_row(i) for i in range(1, 6)] + [feed_row(2, bump=40)]
+    full = write_feed(tmp_path / "full.csv", rows)
+    target = Store(engine="sqlite", path=str(tmp_path / "full.db"), table="members")
+    out = tmp_path / "rejects.jsonl"
+    assert migrate.run_copy(full, target, FEED_MAPPING, rejects=out, chunk_rows=2).rows == 5
+    assert _rejects(out) == [
+        (
+            7,
+            "member_id 2 is on line 3 too (a full feed has one line per key; a delta: `feed: delta`)",
+        )
+    ]
+    assert rows_of(target)[2] == want(rows[1])
+    assert migrate.verify(full, target, FEED_MAPPING).ok
+
+    delta = write_feed(tmp_path / "delta.csv", rows, delta=True)
+    other = Store(engine="sqlite", path=str(tmp_path / "delta.db"), table="members")
+    assert migrate.run_copy(delta, other, FEED_MAPPING).rejected == 0
+    assert rows_of(other)[2] == want(rows[-1])
+    assert migrate.verify(delta, other, FEED_MAPPING).ok
+
+
+def test_a_resumed_full_feed_still_knows_the_keys_before_the_stop(tmp_path: Path) -> None:
+    rows = [feed_row(i) for i in range(1, 121)] + [feed_row(3, bump=1)]
+    feed = write_feed(tmp_path / "full.csv", rows)
+    target = Store(engine="sqlite", path=str(tmp_path / "platform.db"), table="members")
+    seen: list[Progress] = []
+
+    def stop(p: Progress) -> None:
+        seen.append(p)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        migrate.run_copy(feed, target, FEED_MAPPING, chunk_rows=50, progress=stop)
+    report = migrate.run_copy(feed, target, FEED_MAPPING, chunk_rows=50)
+    assert report.resumed and report.rejected == 1
+    assert rows_of(target)[3] == want(rows[2])
+    assert migrate.verify(feed, target, FEED_MAPPING).ok
+
+
+def test_a_parser_that_loses_lines_can_never_verify(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verification counts the file's lines from its bytes, apart from the parser: a
+    reader that swallows lines (as a stray quote once did) fails verification."""
+    from cutover.migrate.feeds import Feed
+
+    feed = write_feed(tmp_path / "full.csv", [feed_row(i) for i in range(1, 11)])
+    target = Store(engine="sqlite", path=str(tmp_path / "platform.db"), table="members")
+    honest = Feed.rows
+
+    def lossy(self: Feed, start: int = 0) -> Any:
+        return ((n, r) for n, r in honest(self, start) if n not in (6, 7, 8))
+
+    monkeypatch.setattr(Feed, "rows", lossy)
+    migrate.run_copy(feed, target, FEED_MAPPING)
+    with pytest.raises(VerificationError) as caught:
+        migrate.verify(feed, target, FEED_MAPPING)
+    assert "lines: the file has 10 lines after its header" in str(caught.value)

@@ -1,7 +1,12 @@
 """File feeds as a source (case B): a sample file, a full feed or a delta file, as CSV.
 
-A feed is read in file order; its checkpoint is the number of data rows consumed,
-so a killed load resumes after the last committed chunk. Its header must be exactly
+A feed is read in file order, strictly and line-exactly: a record is one physical
+line, so every line after the header is either a row or rejected with its line number
+and reason (a quote left open, a NUL byte, text that is not UTF-8, a line over
+`MAX_LINE_BYTES`, a field over `MAX_FIELD_CHARS`, an empty line); nothing can swallow
+the lines after it. Its checkpoint is the number of lines consumed, so a killed load
+resumes after the last committed chunk. A UTF-8 byte-order mark before the header is
+allowed. Its header must be exactly
 the mapping's `source.columns` (the layout agreed on the sample file): a renamed,
 missing or extra column is schema drift, refused before anything is written. An
 empty field is NULL. A file changed between runs is refused too (its fingerprint is
@@ -11,6 +16,10 @@ A delta file may say what each row is (the mapping's `source.operation`): a colu
 allowed in the header besides `source.columns`, whose value makes the row an upsert
 (`I`, `U` or empty by default) or a delete of its key (`D`); a delete needs only the
 key. Any other value rejects the line. Without that column every row is an upsert.
+
+A full feed (the default) has one line per key: a key's second line is rejected
+naming both lines. In a delta (`feed: delta` on the store, or a header with the
+change column) the last line per key wins.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from cutover.errors import StoreError
 from cutover.migrate.mapping import Mapping
@@ -28,6 +38,65 @@ from cutover.plan.models import Store
 
 FINGERPRINT_BYTES = 1 << 20
 """Bytes hashed from each end of a feed for its fingerprint (with its size)."""
+MAX_LINE_BYTES = 1 << 20
+"""A longer line is rejected (and skipped without holding it in memory)."""
+MAX_FIELD_CHARS = 128 * 1024
+"""A longer field is rejected with its line."""
+
+Record = list[str] | Reject
+"""One line of a feed: its fields, or why it is rejected."""
+
+
+def parse_line(raw: bytes) -> Record:
+    """One physical line (its terminator included or not) as fields, or the reason it
+    cannot be one. Unquoted lines take the fast path; quoted ones go through `csv`."""
+    line = raw[:-1] if raw.endswith(b"\n") else raw
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if b"\x00" in line:
+        return Reject("a NUL byte in the line")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Reject(f"not UTF-8 text (byte {exc.start + 1} of the line)")
+    if not text:
+        return Reject("an empty line")
+    if '"' not in text:
+        fields = text.split(",")
+    else:
+        try:
+            fields = next(csv.reader([text], strict=True))
+        except csv.Error as exc:
+            reason = str(exc)
+            if reason == "unexpected end of data":
+                return Reject('a quoted field is not closed on its line (a stray `"`?)')
+            if "field larger than field limit" in reason:
+                return Reject(f"a field is longer than {MAX_FIELD_CHARS:,} characters")
+            return Reject(f"not valid CSV: {reason}")
+    if any(len(f) > MAX_FIELD_CHARS for f in fields):
+        return Reject(f"a field is longer than {MAX_FIELD_CHARS:,} characters")
+    return fields
+
+
+def read_lines(handle: BinaryIO) -> Iterator[bytes | None]:
+    """The handle's physical lines, each at most `MAX_LINE_BYTES` read; None for a longer
+    one, whose rest is skipped."""
+    while raw := handle.readline(MAX_LINE_BYTES + 1):
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = handle.readline(MAX_LINE_BYTES + 1)
+            yield None
+        else:
+            yield raw
+
+
+def records(handle: BinaryIO, first_line: int) -> Iterator[tuple[int, Record]]:
+    """(line number, record) of every physical line the handle has left."""
+    for line_no, raw in enumerate(read_lines(handle), first_line):
+        if raw is None:
+            yield line_no, Reject(f"the line is longer than {MAX_LINE_BYTES:,} bytes")
+        else:
+            yield line_no, parse_line(raw)
 
 
 @dataclass
@@ -40,22 +109,23 @@ class Feed:
     fingerprint: str
     op_at: int | None = None
     """Where the change column is in the header (None: every row is an upsert)."""
+    delta: bool = False
+    """The last line per key wins (a delta); otherwise a key's second line is rejected."""
 
-    def rows(self, start: int = 0) -> Iterator[tuple[int, list[str]]]:
-        """(line number, fields) of data rows, skipping the first `start` of them."""
-        with self.path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            next(reader, None)
-            for index, fields in enumerate(reader):
-                if index < start:
-                    continue
-                yield reader.line_num, fields
+    def rows(self, start: int = 0) -> Iterator[tuple[int, Record]]:
+        """(line number, record) of every line after the header, skipping the first
+        `start` of them (lines, not rows: one record is one line)."""
+        with self.path.open("rb") as handle:
+            for _ in read_lines(handle):
+                break  # the header, checked when the feed was opened
+            for index, item in enumerate(records(handle, 2)):
+                if index >= start:
+                    yield item
 
     def count(self) -> int:
-        with self.path.open("rb") as handle:
-            return max(
-                0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1
-            )
+        """The lines after the header, counted from the bytes alone (no CSV parser), so
+        verification can prove the load accounted for every one of them."""
+        return physical_lines(self.path) - 1 if self.path.stat().st_size else 0
 
 
 def open_feed(config: Store, mapping: Mapping, label: str | None = None) -> Feed:
@@ -65,15 +135,16 @@ def open_feed(config: Store, mapping: Mapping, label: str | None = None) -> Feed
     name = label or f"csv:{config.path}"
     if not path.is_file():
         raise StoreError("no such feed file" if not path.exists() else "is not a file", store=name)
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            header = next(csv.reader(handle), None)
-    except UnicodeDecodeError:
-        raise StoreError("not UTF-8 text", store=name) from None
-    except csv.Error as exc:
-        raise StoreError(f"not a CSV file: {exc}", store=name) from None
-    if not header:
-        raise StoreError("the feed is empty: no header line", store=name)
+    with path.open("rb") as handle:
+        first = next(read_lines(handle), b"")
+    if first is None:
+        raise StoreError(f"line 1: the header is longer than {MAX_LINE_BYTES:,} bytes", store=name)
+    record = parse_line(first.removeprefix(b"\xef\xbb\xbf"))
+    if isinstance(record, Reject):
+        if str(record) == "an empty line":
+            raise StoreError("the feed is empty: no header line", store=name)
+        raise StoreError(f"line 1: not a CSV header: {record}", store=name)
+    header = record
     header = [h.strip() for h in header]
     expected = list(mapping.source.columns)
     op = mapping.source.operation
@@ -93,7 +164,19 @@ def open_feed(config: Store, mapping: Mapping, label: str | None = None) -> Feed
             store=name,
         )
     op_at = header.index(op.column) if op is not None and op.column in header else None
-    return Feed(path, name, header, _fingerprint(path), op_at)
+    delta = op_at is not None or config.feed == "delta"
+    return Feed(path, name, header, _fingerprint(path), op_at, delta)
+
+
+def physical_lines(path: Path) -> int:
+    """Lines in the file by its newline bytes (a last line without one counts too)."""
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
 
 
 def deleted_key(feed: Feed, mapping: Mapping, fields: list[str]) -> tuple[bool, object]:

@@ -11,25 +11,24 @@ A sample whose layout differs from `source.columns` (a column missing or added) 
 refused by the migrate step as schema drift; here it is reported, and a missing
 column reads as empty so the rest of the mapping can still be seen.
 
-A big file is counted in parts of about `PART_BYTES`, cut at the end of a record
-(never inside a quoted field), by up to two worker processes, and the parts are
+A big file is counted in parts of about `PART_BYTES`, cut at the end of a line
+(a record is one line), by up to two worker processes, and the parts are
 merged in file order (`bench/mapping_check.py` times 1 M member rows).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import multiprocessing
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from cutover.children import die_with_parent, pool_initargs
 from cutover.errors import StoreError
-from cutover.migrate.feeds import Feed, deleted_key
+from cutover.migrate.feeds import Feed, Record, deleted_key, parse_line, read_lines, records
 from cutover.migrate.gap_counter import (
     BATCH,
     GapCounter,
@@ -125,32 +124,30 @@ def _check_file(file: Path, name: str) -> int:
 def _header(file: Path, name: str) -> tuple[list[str], int]:
     """The header's column names and the byte where the data starts."""
     with file.open("rb") as handle:
-        first = handle.readline()
-    try:
-        fields = next(csv.reader([first.decode("utf-8")]), [])
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise StoreError(f"line 1: not a CSV header: {exc}", store=name) from None
-    header = [h.strip() for h in fields]
+        first = next(read_lines(handle), b"")
+    if first is None:
+        raise StoreError("line 1: the header is longer than a feed line may be", store=name)
+    record = parse_line(first.removeprefix(b"\xef\xbb\xbf"))
+    if isinstance(record, Reject) and str(record) != "an empty line":
+        raise StoreError(f"line 1: not a CSV header: {record}", store=name)
+    header = [] if isinstance(record, Reject) else [h.strip() for h in record]
     if not any(header):
         raise StoreError("the sample is empty: no header line", store=name)
     return header, len(first)
 
 
 def _parts(file: Path, start: int, size: int, part_bytes: int) -> list[Part]:
-    """The data cut into parts of about `part_bytes`, each ending after a record's newline
-    (an even number of quotes before it: not inside a quoted field)."""
+    """The data cut into parts of about `part_bytes`, each ending after a newline (a
+    record is one line, as the feed loader reads it)."""
     parts: list[Part] = []
     begin, lines_before = start, 1
-    pos, quotes, lines = start, 0, 1
+    pos, lines = start, 1
     with file.open("rb") as handle:
         while size - begin > part_bytes:
             handle.seek(pos)
             block = handle.read(part_bytes)
             cut = block.rfind(b"\n")
-            while cut >= 0 and (quotes + block.count(b'"', 0, cut)) % 2:
-                cut = block.rfind(b"\n", 0, cut)
-            if cut < 0 or pos + cut + 1 >= size:  # no record ends here: the part grows
-                quotes += block.count(b'"')
+            if cut < 0 or pos + cut + 1 >= size:  # no line ends here: the part grows
                 lines += block.count(b"\n")
                 pos += len(block)
                 if pos >= size:
@@ -160,7 +157,7 @@ def _parts(file: Path, start: int, size: int, part_bytes: int) -> list[Part]:
             parts.append((begin, end, lines_before))
             lines_before = lines + block.count(b"\n", 0, cut + 1)
             begin = pos = end
-            quotes, lines = 0, lines_before
+            lines = lines_before
     if begin < size or not parts:
         parts.append((begin, size, lines_before))
     return parts
@@ -182,23 +179,15 @@ def _count_part(job: tuple[Mapping, str, str, list[str], Part]) -> Partial:
         handle.seek(begin)
         data = handle.read(end - begin)
     counter = GapCounter(mapping, GapReport(mapping.path, name))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = lines_before + data[: exc.start].count(b"\n") + 1
-        raise StoreError(f"line {line}: not UTF-8 text", store=name) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        with no_cycle_collection():
-            _read(counter, reader, Feed(Path(path), name, header, ""), lines_before)
-    except csv.Error as exc:
-        line = lines_before + reader.line_num
-        raise StoreError(f"line {line}: not CSV text: {exc}", store=name) from None
+    with no_cycle_collection():
+        _read(
+            counter, records(io.BytesIO(data), lines_before + 1), Feed(Path(path), name, header, "")
+        )
     return counter.partial()
 
 
-def _read(counter: GapCounter, reader: Any, feed: Feed, lines_before: int) -> None:
-    """Every record of a part through the transform, as the feed loader reads them."""
+def _read(counter: GapCounter, lines: Iterator[tuple[int, Record]], feed: Feed) -> None:
+    """Every line of a part through the transform, as the feed loader reads them."""
     m = counter.mapping
     header = feed.header
     width = len(header)
@@ -214,19 +203,18 @@ def _read(counter: GapCounter, reader: Any, feed: Feed, lines_before: int) -> No
     keep_source = bool(counter.pairs)
     counter.from_text = True
     rows = 0
-    for rows, fields in enumerate(reader, 1):  # noqa: B007 (the count is kept after)
+    for rows, (line_no, fields) in enumerate(lines, 1):  # noqa: B007 (the count is kept after)
+        if isinstance(fields, Reject):
+            counter.reject(str(fields), None, line_no)
+            continue
         if len(fields) != width:
             key = fields[key_at] if key_at is not None and key_at < len(fields) else None
-            counter.reject(
-                f"the line has {len(fields)} fields, the header {width}",
-                key,
-                lines_before + reader.line_num,
-            )
+            counter.reject(f"the line has {len(fields)} fields, the header {width}", key, line_no)
             continue
         if op_at is not None and fields[op_at].strip() not in upserts:
             _, answer = deleted_key(feed, m, fields)
             if isinstance(answer, Reject):
-                counter.reject(str(answer), _key(fields, key_at), lines_before + reader.line_num)
+                counter.reject(str(answer), _key(fields, key_at), line_no)
             else:
                 counter.report.deletes += 1
             continue
@@ -235,7 +223,7 @@ def _read(counter: GapCounter, reader: Any, feed: Feed, lines_before: int) -> No
         values = fields if same else [fields[i] for i in order]
         out = transform(values)
         if isinstance(out, Reject):
-            counter.reject(str(out), _key(fields, key_at), lines_before + reader.line_num)
+            counter.reject(str(out), _key(fields, key_at), line_no)
             continue
         batch.append(out)
         if keep_source:

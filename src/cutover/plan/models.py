@@ -185,11 +185,19 @@ class Store(Strict):
     dsn: str | None = Field(default=None, description="postgresql://user@host:port/db, no password")
     password_secret: SecretName | None = None
     table: str | None = None
+    feed: Literal["full", "delta"] | None = Field(
+        default=None,
+        description="csv only: `full` (the default: one line per key, a key twice is rejected "
+        "with both lines) or `delta` (the last line per key wins; also any file whose header "
+        "has the mapping's change column)",
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> Store:
         if self.engine in ("sqlite", "csv") and not self.path:
             raise ValueError(f"a {self.engine} store needs `path`")
+        if self.feed is not None and self.engine != "csv":
+            raise ValueError("`feed` is for csv stores (a file feed: full or delta)")
         if self.engine == "postgresql":
             if not self.dsn:
                 raise ValueError("a postgresql store needs `dsn`")

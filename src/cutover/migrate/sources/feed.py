@@ -30,7 +30,7 @@ from cutover.migrate.diff import (
     VerifyReport,
     compare_rows,
 )
-from cutover.migrate.feeds import Feed, deleted_key, reorder
+from cutover.migrate.feeds import Feed, Record, deleted_key, reorder
 from cutover.migrate.migration import Migration
 from cutover.migrate.progress import Progress, ProgressFn, Rate, eta
 from cutover.migrate.sources.base import CopyOptions, CopyReport, Source
@@ -86,7 +86,14 @@ class FeedSource(Source):
         feed = m.source
         assert isinstance(feed, Feed)
         report = VerifyReport(m.job, list(checks), method="keys")
-        live, deleted, rejected_lines = _latest(m, feed)
+        live, deleted, rejected_lines, read = _latest(m, feed)
+        slices = m.checkpoints.slices()
+        lines, loaded = feed.count(), (slices[0].last or 0) if slices else 0
+        if not read == loaded == lines:
+            report.problems.append(
+                f"lines: the file has {lines:,} lines after its header (counted by their "
+                f"newlines), the load accounted for {loaded:,}, this check read {read:,}"
+            )
         report.source_rows = len(live)
         report.rejected_rows = rejected_lines
         report.rejects_recorded = m.checkpoints.reject_count()
@@ -108,34 +115,28 @@ class _Loader:
         self.width = len(feed.header)
         self.key_at = m.mapping.target_columns.index(m.mapping.target.key)
         self.types = list(m.mapping.output_types.values())
-        self.batch: list[tuple[int, list[str]]] = []
+        self.batch: list[tuple[int, Record]] = []
+        self.first_line: dict[Any, int] | None = None if feed.delta else {}
+        """A full feed's keys and the line each was first accepted on."""
+        if self.first_line is not None and consumed:
+            for line_no, record in feed.rows():
+                if line_no - 2 >= consumed:  # line 2 is the first after the header
+                    break
+                _accept(m, feed, self.order, self.key_at, self.first_line, line_no, record)
 
     def _sort(self) -> tuple[dict[Any, tuple[Any, ...] | None], list[Rejected]]:
         """The batch's last row per key (None: the key is deleted) and its rejected lines."""
-        m, feed, header, width = self.m, self.feed, self.feed.header, self.width
-        order, key_at, transform = self.order, self.key_at, m.compiled.csv
+        m, feed, header = self.m, self.feed, self.feed.header
         good: dict[Any, tuple[Any, ...] | None] = {}
         rejected: list[Rejected] = []
-        for line_no, fields in self.batch:
-            raw = dict(zip(header, fields, strict=False))
-            if len(fields) != width:
-                rejected.append(
-                    (line_no, f"the line has {len(fields)} fields, the header {width}", raw)
-                )
-                continue
-            is_delete, key = deleted_key(feed, m.mapping, fields)
-            if is_delete:
-                if isinstance(key, Reject):
-                    rejected.append((line_no, str(key), raw))
-                else:
-                    good[key] = None
-                continue
-            values = [fields[i] for i in order] if order else fields
-            result = transform(values)
-            if isinstance(result, Reject):
-                rejected.append((line_no, str(result), raw))
+        for line_no, record in self.batch:
+            outcome = _accept(m, feed, self.order, self.key_at, self.first_line, line_no, record)
+            if isinstance(outcome, Reject):
+                fields = record if isinstance(record, list) else []
+                rejected.append((line_no, str(outcome), dict(zip(header, fields, strict=False))))
             else:
-                good[result[key_at]] = result
+                key, row = outcome
+                good[key] = row
         return good, rejected
 
     def flush(self, final: bool) -> None:
@@ -182,35 +183,63 @@ def _load(
 # ----------------------------------------------------------------- verifying
 
 
-def _latest(m: Migration, feed: Feed) -> tuple[dict[Any, tuple[Any, ...]], list[Any], int]:
-    """The feed's last accepted row per key (typed), the keys it deletes last, and the
-    number of lines that fail cleansing."""
+def _latest(m: Migration, feed: Feed) -> tuple[dict[Any, tuple[Any, ...]], list[Any], int, int]:
+    """The feed's last accepted row per key (typed), the keys it deletes last, the number
+    of lines that are rejected, and the number of lines read."""
     order = reorder(feed, m.mapping)
-    width = len(feed.header)
+    key_at = m.mapping.target_columns.index(m.mapping.target.key)
+    first_line: dict[Any, int] | None = None if feed.delta else {}
     latest: dict[Any, tuple[Any, ...] | None] = {}  # None: deleted
-    rejected_lines = 0
-    key_at = m.mapping.source_columns.index(m.mapping.source.key)
-    for _, fields in feed.rows():
-        if len(fields) != width:
+    rejected_lines = lines = 0
+    for lines, (line_no, record) in enumerate(feed.rows(), 1):  # noqa: B007 (kept after)
+        outcome = _accept(m, feed, order, key_at, first_line, line_no, record)
+        if isinstance(outcome, Reject):
             rejected_lines += 1
             continue
-        deletes, key = deleted_key(feed, m.mapping, fields)
-        if deletes:
-            if isinstance(key, Reject):
-                rejected_lines += 1
-            else:
-                latest[key] = None
+        key, row = outcome
+        if row is None:
+            latest[key] = None
             continue
-        values = [fields[i] for i in order] if order else list(fields)
-        out = m.compiled.csv(values)
-        if isinstance(out, Reject):
-            rejected_lines += 1
-            continue
-        typed = _typed(m, values)
-        latest[m.mapping.target_key(typed[key_at])] = tuple(typed)
+        assert isinstance(record, list)
+        values = [record[i] for i in order] if order else list(record)
+        latest[key] = tuple(_typed(m, values))
     deleted = [k for k, row in latest.items() if row is None]
     live = {k: row for k, row in latest.items() if row is not None}
-    return live, deleted, rejected_lines
+    return live, deleted, rejected_lines, lines
+
+
+def _accept(
+    m: Migration,
+    feed: Feed,
+    order: list[int] | None,
+    key_at: int,
+    first_line: dict[Any, int] | None,
+    line_no: int,
+    record: Record,
+) -> tuple[Any, tuple[Any, ...] | None] | Reject:
+    """One line as (target key, transformed row, or None for a delete), or why it is
+    rejected; `first_line` (a full feed's) records each accepted key's line."""
+    if isinstance(record, Reject):
+        return record
+    width = len(feed.header)
+    if len(record) != width:
+        return Reject(f"the line has {len(record)} fields, the header {width}")
+    is_delete, key = deleted_key(feed, m.mapping, record)
+    if is_delete:
+        return key if isinstance(key, Reject) else (key, None)
+    values = [record[i] for i in order] if order else record
+    result = m.compiled.csv(values)
+    if isinstance(result, Reject):
+        return result
+    key = result[key_at]
+    if first_line is not None:
+        first = first_line.setdefault(key, line_no)
+        if first != line_no:
+            return Reject(
+                f"{m.mapping.target.key} {key!r} is on line {first} too "
+                "(a full feed has one line per key; a delta: `feed: delta`)"
+            )
+    return key, result
 
 
 def _still_there(m: Migration, deleted: list[Any]) -> list[Any]:
