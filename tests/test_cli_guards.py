@@ -139,3 +139,27 @@ def test_journal_and_rollback_never_print_a_journal_password(pg_server: str) -> 
         assert result.code == 2, result.err
         assert "no run 'no-such-run'" in result.err and "***" in result.err, result.err
         assert "hunter2" not in result.output + result.err
+
+
+def test_reading_a_journal_never_creates_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cutover journal` and `cutover rollback` read a journal: a mistyped path is one line,
+    and no empty journal is left behind; a file that is not a journal is one line too."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.db").write_text("not a database\n")
+    for args, line in (
+        (["journal", "r1", "--journal", "nosuch.db"], "no journal at nosuch.db"),
+        (["journal", "r1"], "no journal at var/cutover/journal.db"),
+        (["journal", "r1", "--journal", "notes.db"], "notes.db is not a cutover journal"),
+        (["journal", "r1", "--journal", "."], ". is not a regular file"),
+        (
+            ["rollback", DEMO, "--env", "staging", "--run-key", "r1", "--journal", "gone.db"],
+            "no journal at gone.db",
+        ),
+    ):
+        result = run_cli(*args)
+        assert result.code == 2, result.err
+        assert result.err.startswith(f"cutover: {line}") and result.err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+    assert (tmp_path / "notes.db").read_text() == "not a database\n"

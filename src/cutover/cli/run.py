@@ -238,7 +238,7 @@ def rollback_cmd(
         _run_from_deployment(plan, env, run_key, {}, base_url, json_out, "cutover-rollback")
         return
     journal = journal or default_journal()
-    if run_key not in Journal(journal).run_keys():
+    if run_key not in Journal(journal, existing=True).run_keys():
         raise UsageError(
             f"no run {run_key!r} in the journal {hide_password(journal)}: nothing to roll back"
         )
@@ -273,7 +273,7 @@ def journal_cmd(
     from .journal_view import journal_json, print_journal
 
     journal = journal or default_journal()
-    store = Journal(journal)
+    store = Journal(journal, existing=True)
     if run_key not in store.run_keys():
         raise UsageError(f"no run {run_key!r} in the journal {hide_password(journal)}")
     if format is JournalFormat.json:

@@ -35,6 +35,7 @@ from sqlalchemy import event
 
 from cutover.clock import RunClock, utcnow
 from cutover.errors import UsageError
+from cutover.journal.tables import decisions, metadata, runs, skips, steps
 from cutover.secrets import hide_password
 
 Action = Literal["do", "undo"]
@@ -44,56 +45,6 @@ FINAL: tuple[str, ...] = ("done", "skipped")
 BUSY_TIMEOUT_S = 30
 LOCKED_ATTEMPTS = 8
 """Calls retried (with jittered backoff, about 13 s in all) while SQLite says it is locked."""
-
-metadata = sa.MetaData()
-
-runs = sa.Table(
-    "cutover_runs",
-    metadata,
-    sa.Column("run_key", sa.String(200), primary_key=True),
-    sa.Column("plan", sa.String(300), nullable=False),
-    sa.Column("env", sa.String(100), nullable=False),
-    sa.Column("created_at", sa.String(40), nullable=False),
-    sa.Column("plan_anchor", sa.String(40), nullable=False),
-    sa.Column("real_anchor", sa.String(40), nullable=False),
-    sa.Column("scale", sa.Float, nullable=False),
-)
-
-skips = sa.Table(
-    "cutover_clock_skips",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_key", sa.String(200), nullable=False, index=True),
-    sa.Column("at", sa.String(40), nullable=False),
-    sa.Column("seconds", sa.Float, nullable=False),
-)
-
-steps = sa.Table(
-    "cutover_steps",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_key", sa.String(200), nullable=False, index=True),
-    sa.Column("system", sa.String(100), nullable=False),
-    sa.Column("step", sa.String(100), nullable=False),
-    sa.Column("action", sa.String(10), nullable=False),
-    sa.Column("status", sa.String(10), nullable=False),
-    sa.Column("idempotency_key", sa.String(400), nullable=False),
-    sa.Column("at", sa.String(40), nullable=False),
-    sa.Column("detail", sa.Text, nullable=False, default="{}"),
-)
-
-decisions = sa.Table(
-    "cutover_decisions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_key", sa.String(200), nullable=False, index=True),
-    sa.Column("gate", sa.String(200), nullable=False),
-    sa.Column("department", sa.String(100), nullable=False),
-    sa.Column("decision", sa.String(20), nullable=False),
-    sa.Column("who", sa.String(200), nullable=False),
-    sa.Column("comment", sa.Text, nullable=False, default=""),
-    sa.Column("at", sa.String(40), nullable=False),
-)
 
 
 @dataclass(frozen=True)
@@ -150,22 +101,30 @@ def _patient(call: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _url(location: str | Path) -> str:
+def _url(location: str | Path, existing: bool) -> str:
     text = str(location)
     if text.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + text.split("://", 1)[1]
     if text.startswith(("postgresql+psycopg://", "sqlite://")):
         return text
     path = Path(text)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if existing:
+        if not path.exists():
+            raise UsageError(f"no journal at {path} (give the one the run wrote: --journal PATH)")
+        if not path.is_file():
+            raise UsageError(f"{path} is not a regular file; a journal is a SQLite file")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
 
 class Journal:
     """The durable record of one or more cutover runs."""
 
-    def __init__(self, location: str | Path) -> None:
-        url = _url(location)
+    def __init__(self, location: str | Path, *, existing: bool = False) -> None:
+        """Open (creating if need be) the journal; `existing=True` for readers: a SQLite
+        journal that is not there is an error, never a new empty one."""
+        url = _url(location, existing)
         sqlite = url.startswith("sqlite")
         options = {"connect_args": {"timeout": BUSY_TIMEOUT_S}} if sqlite else {}
         self.engine = sa.create_engine(url, future=True, pool_pre_ping=True, **options)
@@ -193,6 +152,10 @@ class Journal:
                     continue
                 raise UsageError(
                     f"journal at {hide_password(url)} is unreachable: {exc.orig}"
+                ) from None
+            except sa.exc.DatabaseError as exc:
+                raise UsageError(
+                    f"{hide_password(str(location))} is not a cutover journal ({exc.orig})"
                 ) from None
 
     def close(self) -> None:
