@@ -18,7 +18,6 @@ merged in file order (`bench/mapping_check.py` times 1 M member rows).
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import os
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from cutover.children import die_with_parent, pool_initargs
 from cutover.errors import StoreError
-from cutover.migrate.feeds import Feed, Record, deleted_key, parse_line, read_lines, records
+from cutover.migrate.feeds import Feed, Record, block_records, deleted_key, parse_line, read_lines
 from cutover.migrate.gap_counter import (
     BATCH,
     GapCounter,
@@ -180,9 +179,7 @@ def _count_part(job: tuple[Mapping, str, str, list[str], Part]) -> Partial:
         data = handle.read(end - begin)
     counter = GapCounter(mapping, GapReport(mapping.path, name))
     with no_cycle_collection():
-        _read(
-            counter, records(io.BytesIO(data), lines_before + 1), Feed(Path(path), name, header, "")
-        )
+        _read(counter, block_records(data, lines_before + 1), Feed(Path(path), name, header, ""))
     return counter.partial()
 
 
