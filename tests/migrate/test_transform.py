@@ -223,3 +223,36 @@ def test_plain_decimals_read_as_the_decimal_reading_does() -> None:
     shapes += [f"{i}.{i % 100:02d}" for i in range(0, 100_000, 997)]
     for text in shapes:
         assert parse_cents(text) == by_decimal(text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["9" * 5000, "9223372036854775808", "-9223372036854775809", "1" * 70, " " + "9" * 4400],
+)
+def test_integers_beyond_64_bits_are_not_integers(text: str) -> None:
+    """A 5,000-digit key is a rejected line, never a crash (Python refuses such an int)."""
+    from cutover.migrate.transform import parse_int
+
+    assert parse_int(text) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["9" * 5000, "1e100000000", "1e-99999999", "92233720368547758.08", "NaN", "-Infinity"]
+)
+def test_amounts_beyond_64_bit_cents_are_not_amounts(text: str) -> None:
+    from cutover.migrate.transform import parse_cents
+
+    assert parse_cents(text) is None
+
+
+def test_ordinary_amounts_still_parse() -> None:
+    from cutover.migrate.transform import parse_cents, parse_int
+
+    assert [parse_cents(t) for t in ("12.34", "-1.5", "0.00", "1E+2", "92233720368547758.07")] == [
+        1234,
+        -150,
+        0,
+        10000,
+        9223372036854775807,
+    ]
+    assert parse_int("9223372036854775807") == (1 << 63) - 1

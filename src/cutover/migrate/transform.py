@@ -53,19 +53,30 @@ _PLAIN_CENTS = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]{0,2}))?")
 """What nearly every feed writes ('1234.5', '-0.01', '7'): read without a Decimal."""
 
 
+INT64 = 1 << 63
+"""Integers and cents are 64-bit in every store: a value outside is not a number here."""
+MAX_NUMBER_CHARS = 64
+"""Longer text is never a number worth parsing (a 5,000-digit field is refused unread)."""
+
+
 def parse_cents(text: str) -> int | None:
     """'123.45' -> 12345, exactly; None when it is not a number with at most 2 decimals."""
     body = text.strip()
+    if len(body) > MAX_NUMBER_CHARS:
+        return None
     plain = _PLAIN_CENTS.fullmatch(body)
     if plain is not None:
         sign, whole, fraction = plain.groups()
         cents = int(whole + (fraction or "").ljust(2, "0"))
-        return -cents if sign == "-" else cents
+        cents = -cents if sign == "-" else cents
+        return cents if -INT64 <= cents < INT64 else None
     try:
         number = Decimal(body)
     except InvalidOperation:
         return None
-    if not number.is_finite():
+    if not number.is_finite() or (not -3 < number.adjusted() < 19 and number != 0):
+        return None
+    if not -INT64 <= number * 100 < INT64:
         return None
     scaled = number * 100
     if scaled != scaled.to_integral_value():
@@ -77,9 +88,10 @@ def parse_int(text: str) -> int | None:
     """A strict decimal integer ('12', '-3'); None for anything else ('1.0', '1_000', '')."""
     body = text.strip()
     digits = body[1:] if body[:1] in "+-" else body
-    if not digits or not digits.isascii() or not digits.isdecimal():
+    if not digits or len(digits) > 19 or not digits.isascii() or not digits.isdecimal():
         return None
-    return int(body)
+    number = int(body)
+    return number if -INT64 <= number < INT64 else None
 
 
 def whole_points(cents: int, rounding: str) -> int:
