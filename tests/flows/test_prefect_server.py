@@ -14,10 +14,14 @@ import pytest
 from cutover.errors import UsageError
 from cutover.flows.server import (
     database_description,
+    free_port,
     resolve_auth,
     server_env,
     start_server,
 )
+from support import PLANS, run_cli
+
+DEMO = str(PLANS / "demo.yaml")
 
 
 def test_the_ui_is_told_the_port_the_api_really_listens_on(
@@ -94,3 +98,35 @@ def test_no_login_on_loopback_passes_the_guard(host: str) -> None:
 
     check_no_auth_host(host, None)  # no error
     check_no_auth_host("0.0.0.0", "user:password")  # a login: any host
+
+
+def test_a_run_against_a_server_that_wants_a_login_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cutover run` with PREFECT_API_URL naming a server that requires a login: without
+    PREFECT_API_AUTH_STRING, or with a wrong one, one line and exit 2, nothing run; the
+    password never printed. A server that does not answer: one line too."""
+    monkeypatch.setenv("CUTOVER_TEST_SERVER_AUTH", "rm:right-pass-0123")
+    server = start_server(home=tmp_path / "prefect", auth_secret="CUTOVER_TEST_SERVER_AUTH")
+    monkeypatch.chdir(tmp_path)
+    args = ("run", DEMO, "--env", "staging", "--time-scale", "100", "--auto-approve")
+    try:
+        monkeypatch.setenv("PREFECT_API_URL", server.url)
+        for auth, said in (
+            (None, "needs a login: set"),
+            ("rm:wrong-pass-0123", "refused the login in"),
+        ):
+            if auth is None:
+                monkeypatch.delenv("PREFECT_API_AUTH_STRING", raising=False)
+            else:
+                monkeypatch.setenv("PREFECT_API_AUTH_STRING", auth)
+            result = run_cli(*args)
+            assert result.code == 2 and result.err.count("\n") == 1, result.err
+            assert result.err.startswith(f"cutover: the Prefect server at {server.url} {said}")
+            assert "pass-0123" not in result.err + result.out
+        monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")
+        result = run_cli(*args)
+        assert result.code == 2 and "no Prefect server answers at" in result.err
+    finally:
+        server.stop()
+    assert not (tmp_path / "var").exists()

@@ -38,6 +38,7 @@ def prefect_settings(scale: float) -> Any:
     from .hooks import install
     from .names import HEARTBEAT_SECONDS
 
+    _check_configured_server()
     install()  # cutover's log lines in the runs' logs in the UI; secrets from blocks
     _temporary_server_dies_with_us()
     # Real time: a heartbeat every 30 s, as on the workers (`cutover deploy`), so the crash
@@ -82,6 +83,19 @@ def _restore(settings: Any) -> None:
     generator would reset Prefect's context variable from another context)."""
     if settings is not None:
         settings.__exit__(None, None, None)
+
+
+def _check_configured_server() -> None:
+    """A server named by PREFECT_API_URL (environment or profile) answers and lets us in,
+    before anything runs: one line otherwise, never Prefect's traceback mid-run."""
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL
+
+    from .server import check_api
+
+    api = os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()
+    if api:
+        auth = os.environ.get("PREFECT_API_AUTH_STRING") or PREFECT_API_AUTH_STRING.value()
+        check_api(api, auth.get_secret_value() if hasattr(auth, "get_secret_value") else auth)
 
 
 _watched: set[int] = set()

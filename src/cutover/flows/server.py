@@ -257,6 +257,26 @@ def start_ui_server(home: Path, auth_secret: str = AUTH_SECRET) -> ServerProcess
     return server
 
 
+def check_api(api: str, auth: str | None) -> None:
+    """The Prefect API at `api` answers, and lets us in: one clear line otherwise."""
+    headers = {}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    try:
+        answer = httpx.get(f"{api.rstrip('/')}/admin/version", headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        raise UsageError(
+            f"no Prefect server answers at {api} (PREFECT_API_URL): {type(exc).__name__}; "
+            "start one with `cutover server start`, or unset PREFECT_API_URL"
+        ) from None
+    if answer.status_code == 401:
+        said = "refused the login in" if auth else "needs a login: set"
+        raise UsageError(
+            f"the Prefect server at {api} {said} PREFECT_API_AUTH_STRING (user:password, "
+            f"as the server's {AUTH_SECRET})"
+        )
+
+
 def use_running_server(auth_secret: str = AUTH_SECRET) -> str:
     """The UI address of the server PREFECT_API_URL names (from `cutover server start`).
 
@@ -265,6 +285,7 @@ def use_running_server(auth_secret: str = AUTH_SECRET) -> str:
     api = os.environ["PREFECT_API_URL"].rstrip("/")
     if not os.environ.get("PREFECT_API_AUTH_STRING") and os.environ.get(auth_secret):
         os.environ["PREFECT_API_AUTH_STRING"] = os.environ[auth_secret]
+    check_api(api, os.environ.get("PREFECT_API_AUTH_STRING"))
     ui_url = api.removesuffix("/api")
     print(f"Prefect UI: {ui_url}  (the server PREFECT_API_URL names)", flush=True)
     return ui_url
