@@ -75,7 +75,10 @@ def test_a_faults_file_naming_an_unknown_system_gets_its_line(tmp_path: Path) ->
 
 
 def test_rollback_of_an_unknown_run_is_refused(tmp_path: Path) -> None:
+    from cutover.journal import Journal
+
     journal = tmp_path / "j.db"
+    Journal(journal).close()  # a journal, without that run
     result = run_cli(
         "rollback", DEMO, "--env", "staging", "--run-key", "nope", "--journal", str(journal)
     )

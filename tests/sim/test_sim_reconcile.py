@@ -85,7 +85,7 @@ def test_a_clean_run_reconciles(run: Run) -> None:
     """Everything acknowledged is present once; balances replay across the switch."""
     report = run.reconcile()
     assert report.ok, report.render()
-    assert report.acknowledged == run.result.accepted > 500
+    assert report.acknowledged == run.result.accepted > 0  # how many: a bench question
     assert report.present_once == report.acknowledged
     assert report.outcomes["buffered"] > 0 and report.declined_degraded > 0
     assert report.refused == 0 and not report.refused_while_buffering

@@ -88,7 +88,7 @@ def _scalar(text: str) -> Any:
 
     try:
         value = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: an int over Python's digit limit
         return text
     return value if isinstance(value, str | int | float | bool) else text
 

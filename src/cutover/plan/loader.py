@@ -68,6 +68,9 @@ class Document:
     source: SourceMap
 
 
+_PLAIN_COLLECTIONS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
 class _Walker:
     def __init__(self, loader: yaml.SafeLoader, source: SourceMap) -> None:
         self.loader = loader
@@ -84,6 +87,12 @@ class _Walker:
                 "(aliases nested too deep?); refused",
             )
         self.source.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_COLLECTIONS:
+            raise PlanError.single(
+                self.source.file,
+                node.start_mark.line + 1,
+                f"the YAML tag {node.tag!r} is not allowed; write plain YAML",
+            )
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)
             result: dict[Any, Any] = {}
@@ -197,14 +206,24 @@ def load_yaml(path: str | Path, *, text: str | None = None, kind: str = "plan") 
         line = mark.line + 1 if mark else 1
         what = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
-        raise PlanError.single(name, line, f"invalid YAML: {what}{context}") from None
+        raise PlanError.single(name, line, _one_line(f"invalid YAML: {what}{context}")) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        what = "a control character" if exc.character in range(32) else "a character"
+        raise PlanError.single(
+            name, line, f"invalid YAML: {what} (#x{exc.character:04x}) YAML does not allow"
+        ) from None
     except yaml.YAMLError as exc:
-        raise PlanError.single(name, 1, f"invalid YAML: {exc}") from None
+        raise PlanError.single(name, 1, _one_line(f"invalid YAML: {exc}")) from None
     except RecursionError:
         raise PlanError.single(name, 1, "document nests too deeply; refused") from None
     finally:
         loader.dispose()
     return Document(data, source)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
 
 
 def describe_loc(loc: Sequence[str | int]) -> str:
@@ -299,7 +318,26 @@ def validation_problems(
             message = f"{where}: {msg}"
             line = doc.source.line(path)
         problems.append(Problem(doc.source.file, line, message))
-    return problems
+    return _without_misspelt_missing(problems)
+
+
+def _without_misspelt_missing(problems: list[Problem]) -> list[Problem]:
+    """`x: missing required key 'department'` beside `x.departmnt: unknown key; did you
+    mean 'department'?` says one thing twice: keep the second, which says how to fix it."""
+    meant = set()
+    for p in problems:
+        if "unknown key; did you mean " in p.message:
+            where = p.message.split(": unknown key")[0]
+            parent = where.rsplit(".", 1)[0] if "." in where else "(top level)"
+            meant.add((parent, p.message.rsplit("did you mean ", 1)[1].rstrip("?")))
+    return [
+        p
+        for p in problems
+        if not (
+            ": missing required key " in p.message
+            and tuple(p.message.split(": missing required key ", 1)) in meant
+        )
+    ]
 
 
 def parse_model(doc: Document, model: type[M], *, what: str = "plan") -> M:
@@ -308,6 +346,15 @@ def parse_model(doc: Document, model: type[M], *, what: str = "plan") -> M:
         kind = "a list" if isinstance(doc.data, list) else f"a {type(doc.data).__name__}"
         raise PlanError.single(
             doc.source.file, 1, f"the top level is {kind}; a {what} is a mapping of keys"
+        )
+    known = set(_model_keys(model, doc.data, ["?"]))
+    if doc.data and known and not known & set(doc.data):
+        keys = ", ".join(repr(k) for k in list(doc.data)[:3])
+        first = FIRST_KEY.get(what.removesuffix(" file"), next(iter(known)))
+        raise PlanError.single(
+            doc.source.file,
+            1,
+            f"not a {what}: none of its keys ({keys}) is one; a {what} starts with `{first}:`",
         )
     try:
         return model.model_validate(doc.data)

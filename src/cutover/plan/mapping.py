@@ -178,7 +178,7 @@ class LoadedMapping:
 def load_mapping_file(path: str | Path) -> LoadedMapping:
     """Load and check a mapping file; PlanError with every problem as FILE:LINE otherwise."""
     doc = load_yaml(path, kind="mapping")
-    spec = parse_model(doc, MappingFile, what="mapping")
+    spec = parse_model(doc, MappingFile, what="mapping file")
     problems = mapping_problems(spec, doc.source)
     if problems:
         raise PlanError(problems)

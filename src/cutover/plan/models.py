@@ -276,8 +276,8 @@ class Plan(Strict):
         json_schema_extra={"title": "cutover plan", "$id": "https://cutover.dev/schema/plan.json"},
     )
 
-    name: str = Field(min_length=1)
-    description: str | None = None
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
     timezone: str = Field(description="IANA zone customers read times in, e.g. America/Chicago")
     starts_at: datetime = Field(description="absolute start; phases are relative to it")
     program: Program

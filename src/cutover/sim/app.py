@@ -26,13 +26,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cutover.sim.calls import Calls, Crash
+from cutover.sim.calls import BAD_KEY_REASON, Calls, Crash
 from cutover.sim.estate import Estate
 from cutover.sim.routes import add_business_routes, add_control_routes, add_sim_routes
 from cutover.sim.system import EstateError
 
 MAX_BODY_BYTES = 1 << 20
 """The largest request body the estate reads (1 MiB); a larger one is a 413 before parsing."""
+
+
+_BAD_KEY = ("string_pattern_mismatch", "string_too_long", "string_too_short")
+"""A body's `key` that is text but not a key: 400, as a header's is (docs/control-api.md)."""
 
 
 class _TooLarge(Exception):
@@ -167,10 +171,15 @@ def _add_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse(
                 {"reason": "the body is not valid JSON", "status": "rejected"}, status_code=400
             )
+        if any(
+            tuple(e.get("loc", ())) == ("body", "key") and e.get("type") in _BAD_KEY for e in errors
+        ):
+            return JSONResponse({"reason": BAD_KEY_REASON, "status": "rejected"}, status_code=400)
         return JSONResponse(
             {
                 "reason": _reason(exc),
@@ -195,6 +204,12 @@ def _add_error_handlers(api: FastAPI) -> None:
                 {"reason": f"the body is larger than {MAX_BODY_BYTES} bytes", "status": "rejected"},
                 status_code=413,
                 headers={"Connection": "close"},
+            )
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # json.loads gave up: nested too deep, or a number over Python's digit limit
+            return JSONResponse(
+                {"reason": "the body is not JSON we can read", "status": "rejected"},
+                status_code=400,
             )
         reason = exc.detail if isinstance(exc.detail, str) else "request refused"
         return JSONResponse({"reason": reason, "status": "rejected"}, status_code=exc.status_code)

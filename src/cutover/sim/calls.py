@@ -20,6 +20,7 @@ from cutover.sim.system import EstateError, SimSystem
 log = logs.get_logger("cutover.sim.calls")
 
 CRASH_EXIT_CODE = 70
+BAD_KEY_REASON = "the idempotency key must be 1-400 printable ASCII characters"
 _KEY = re.compile(KEY_PATTERN)
 
 Action = Callable[[], Reply | Awaitable[Reply]]
@@ -86,7 +87,7 @@ class Calls:
             )
         key = body_key or header_key
         if key is not None and not _KEY.match(key):
-            raise EstateError(400, "the idempotency key must be 1-400 printable ASCII characters")
+            raise EstateError(400, BAD_KEY_REASON)
         estate = self.estate
 
         async def act() -> Reply:
