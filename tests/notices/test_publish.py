@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,3 +127,60 @@ def test_webhook_that_never_recovers_raises_one_clear_error(tmp_path: Path) -> N
     with pytest.raises(RemoteError, match="notice webhook unreachable"):
         Publisher(plan, [sink], tmp_path / "d.jsonl").publish(notices[:1])
     assert not (tmp_path / "d.jsonl").exists() or (tmp_path / "d.jsonl").read_text() == ""
+
+
+class _Dying:
+    """A sink that kills its process -9 before or after its n-th delivery of the run."""
+
+    sent = 0
+
+    def __init__(self, sink: Any, kill_at: int, where: str) -> None:
+        self.sink, self.name, self.kill_at, self.where = sink, sink.name, kill_at, where
+
+    def send(self, plan: Any, notice: Any) -> None:
+        if self.where == "before" and _Dying.sent == self.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.sink.send(plan, notice)
+        _Dying.sent += 1
+        if self.where == "after" and _Dying.sent == self.kill_at + 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _publish_in_a_child(
+    demo: tuple[Any, Any], folder: Path, url: str, kill_at: int, where: str
+) -> int:
+    """Publish the demo's notices in a forked process; its exit status (-9: killed)."""
+    pid = os.fork()
+    if pid == 0:  # the child: publish, and maybe die on the way
+        code = 1
+        try:
+            plan, notices = demo
+            sinks = [WebhookSink(url, timeout=5), OutboxSink(folder / "outbox.jsonl")]
+            dying = [_Dying(s, kill_at, where) for s in sinks]
+            Publisher(plan, dying, folder / "delivered.jsonl").publish(notices)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+@pytest.mark.slow
+def test_kill_9_at_every_notice_boundary_sends_each_notice_once(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A publisher killed -9 before or after each delivery to each sink (so also between a
+    delivery and its record), then run again: every notice reaches each sink exactly once;
+    the webhook may see a retry, always with the same key, which it applies once."""
+    receiver.script.clear()
+    demo = demo_notices()
+    keys = {n.as_dict()["key"] for n in demo[1]}
+    for kill_at in range(2 * len(keys)):
+        for where in ("before", "after"):
+            folder = tmp_path / f"{where}-{kill_at}"
+            receiver.applied.clear()
+            assert _publish_in_a_child(demo, folder, receiver.url, kill_at, where) == -9
+            assert _publish_in_a_child(demo, folder, receiver.url, -1, "never") == 0
+            assert set(receiver.applied) == keys
+            outbox = [row["key"] for row in OutboxSink(folder / "outbox.jsonl").read()]
+            assert sorted(outbox) == sorted(keys), (where, kill_at)

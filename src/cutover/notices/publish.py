@@ -50,19 +50,41 @@ class DeliveryLog:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def delivered(self) -> set[str]:
-        if not self.path.exists():
-            return set()
-        keys = set()
-        for line in self.path.read_text().splitlines():
-            if line.strip():
-                keys.add(json.loads(line)["key"])
-        return keys
+        return {row["key"] for row in read_json_lines(self.path)}
 
     def record(self, key: str, sink: str) -> None:
-        with self._lock, self.path.open("a") as fh:
-            fh.write(json.dumps({"key": key, "sink": sink}) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        with self._lock:
+            append_json_line(self.path, {"key": key, "sink": sink})
+
+
+def append_json_line(path: Path, row: dict[str, Any]) -> None:
+    """Append one JSON line durably; after a torn last line (a kill mid-write), on a line
+    of its own."""
+    with path.open("ab") as fh:
+        if fh.tell() and _last_byte(path) != b"\n":
+            fh.write(b"\n")
+        fh.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_json_lines(path: Path) -> list[dict[str, Any]]:
+    """Every whole JSON line of the file; a line torn by a kill mid-write is not one."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_bytes().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows
+
+
+def _last_byte(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1)
 
 
 class OutboxSink:
@@ -72,18 +94,21 @@ class OutboxSink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._keys: set[Any] | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def send(self, plan: Plan, notice: Rendered) -> None:
-        with self.path.open("a") as fh:
-            fh.write(json.dumps(notice.as_dict(), ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        """Once per notice key, even when a kill fell between this and the delivery log."""
+        row = notice.as_dict()
+        if self._keys is None:
+            self._keys = {r.get("key") for r in read_json_lines(self.path)}
+        if row["key"] in self._keys:
+            return
+        append_json_line(self.path, row)
+        self._keys.add(row["key"])
 
     def read(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        return [json.loads(ln) for ln in self.path.read_text().splitlines() if ln.strip()]
+        return read_json_lines(self.path)
 
 
 def _transient(exc: BaseException) -> bool:
