@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-from support import PLANS, run_cli
+from support import PLANS, SIGNOFF, run_cli
+
+
+def _files_holding(secrets: list[str], *roots: Path) -> tuple[int, list[str]]:
+    """How many files were read under `roots`, and those holding any of the values."""
+    needles = [s.encode() for s in secrets]
+    read, holding = 0, []
+    for root in roots:
+        for path in [root] if root.is_file() else root.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                read += 1
+                data = path.read_bytes()
+                if any(n in data for n in needles):
+                    holding.append(str(path))
+    return read, holding
 
 
 def test_demo_runs_the_whole_story_and_reconciles(prefect_server: None, tmp_path: Path) -> None:
@@ -53,3 +68,14 @@ def test_demo_runs_the_whole_story_and_reconciles(prefect_server: None, tmp_path
     # nothing injected, nothing slow: orchestration never becomes lateness (a healthy
     # step would need its own work 3 real seconds over plan to count, at 300x)
     assert (summary["extended_notices"], summary["budget_gates"]) == (0, 0)
+
+    # secrets by name: no value in anything the demo wrote, said, or told Prefect
+    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
+
+    secrets = [os.environ["CUTOVER_ESTATE_TOKEN"], *(v for _, _, v in SIGNOFF.values())]
+    database = Path(str(PREFECT_API_DATABASE_CONNECTION_URL.value()).split("///", 1)[-1])
+    assert database.is_file(), database
+    read, holding = _files_holding(secrets, tmp_path, database.parent)
+    print(f"leak scan: {read} files read, {len(holding)} holding a secret")
+    assert read > 10 and holding == []
+    assert not any(s in result.output for s in secrets)

@@ -112,9 +112,19 @@ def _temporary_server_dies_with_us() -> None:
 
     from cutover.children import watch
 
-    server = SubprocessASGIServer()
+    server = SubprocessASGIServer()  # Prefect's one instance; its client finds it started
+    if server.running:
+        return
+    spawn = server._run_uvicorn_command
+
+    def spawn_watched() -> Any:
+        # watched from the moment it exists: a kill -9 during the server's start-up (it
+        # can take many seconds) must not orphan it either
+        process = spawn()
+        if process.pid not in _watched:
+            _watched.add(process.pid)
+            watch(process.pid)
+        return process
+
+    server._run_uvicorn_command = spawn_watched  # type: ignore[method-assign]
     server.start()
-    process = server.server_process
-    if process is not None and process.pid not in _watched:
-        _watched.add(process.pid)
-        watch(process.pid)
