@@ -74,6 +74,19 @@ def want(row: list[str]) -> tuple[Any, ...]:
     )
 
 
+def stop_after_two_chunks(feed: Store, target: Store) -> None:
+    """Load 50-row chunks and stop the load (as Ctrl-C would) after the second."""
+    calls: list[Progress] = []
+
+    def stop(p: Progress) -> None:
+        calls.append(p)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        migrate.run_copy(feed, target, FEED_MAPPING, chunk_rows=50, progress=stop)
+
+
 BAD = [
     ["9001", "", "No", "A", "1.00", "1.00", "2020-01-01"],  # line: no email
     ["9002", "x@y.z", "Bad", "Q", "1.00", "1.00", "2020-01-01"],  # unknown status code
@@ -152,15 +165,7 @@ def test_a_feed_load_stopped_midway_resumes_after_the_last_chunk(tmp_path: Path)
     rows[10] = BAD[1]
     rows[250] = BAD[0]
     feed = write_feed(tmp_path / "full.csv", rows)
-    calls: list[Progress] = []
-
-    def stop_after_two(p: Progress) -> None:
-        calls.append(p)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        migrate.run_copy(feed, target, FEED_MAPPING, chunk_rows=50, progress=stop_after_two)
+    stop_after_two_chunks(feed, target)
     assert len(rows_of(target)) == 99
     report = migrate.run_copy(feed, target, FEED_MAPPING, chunk_rows=50)
     assert report.resumed and (report.rows, report.rejected) == (298, 2)
@@ -350,15 +355,7 @@ def test_a_resumed_full_feed_still_knows_the_keys_before_the_stop(tmp_path: Path
     rows = [feed_row(i) for i in range(1, 121)] + [feed_row(3, bump=1)]
     feed = write_feed(tmp_path / "full.csv", rows)
     target = Store(engine="sqlite", path=str(tmp_path / "platform.db"), table="members")
-    seen: list[Progress] = []
-
-    def stop(p: Progress) -> None:
-        seen.append(p)
-        if len(seen) == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        migrate.run_copy(feed, target, FEED_MAPPING, chunk_rows=50, progress=stop)
+    stop_after_two_chunks(feed, target)
     report = migrate.run_copy(feed, target, FEED_MAPPING, chunk_rows=50)
     assert report.resumed and report.rejected == 1
     assert rows_of(target)[3] == want(rows[2])
