@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
 
 from cutover.plan.dataflows import DataflowCheck
 from cutover.plan.durations import Duration, Expected, pick_expected
@@ -20,9 +20,18 @@ CheckName = Literal["counts", "checksums", "conservation", "system"]
 
 ALL_CHECKS: tuple[CheckName, ...] = ("counts", "checksums", "conservation", "system")
 
+
+def _dataflow_text(value: Any) -> Any:
+    """`"dataflow: ID"` written as quoted text reads as the mapping `{dataflow: ID}`."""
+    if isinstance(value, str) and value.strip().startswith("dataflow:"):
+        return {"dataflow": value.split(":", 1)[1].strip()}
+    return value
+
+
 Check = Annotated[
     Annotated[CheckName, Tag("name")] | Annotated[DataflowCheck, Tag("dataflow")],
     Discriminator(lambda value: "name" if isinstance(value, str) else "dataflow"),
+    BeforeValidator(_dataflow_text),
 ]
 """A verify check: a name (`counts`), or `dataflow: ID` (one error message either way)."""
 
