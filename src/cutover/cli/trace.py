@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cutover.errors import UsageError
+from cutover.plan.dataflows import MAX_EVENTS
 
 from .options import JsonOption, PlanArgument, check_environment
 
@@ -32,7 +33,7 @@ def trace(
     events: Annotated[
         int | None,
         typer.Option(
-            "--events", min=1, max=1_000_000, help="Simulated transactions (default: the flow's)."
+            "--events", min=1, max=MAX_EVENTS, help="Simulated transactions (default: the flow's)."
         ),
     ] = None,
     seed: Annotated[

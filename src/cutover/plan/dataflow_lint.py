@@ -37,22 +37,26 @@ def dataflow_problems(plan: Plan, at: At) -> Iterator[Problem]:
         if flow.id in seen:
             yield at(("data_flows", fi, "id"), f"duplicate data flow id {flow.id!r}")
         seen.add(flow.id)
-        yield from _transactions(at, ("data_flows", fi, "transactions"), flow.transactions)
+        where = ("data_flows", fi, "transactions")
+        yield from _transactions(at, where, flow.id, flow.transactions)
         yield from _hops(plan, at, fi, flow)
     yield from _checks(plan, at)
 
 
-def _transactions(at: At, base: tuple[str | int, ...], kinds: list[str]) -> Iterator[Problem]:
+def _transactions(
+    at: At, base: tuple[str | int, ...], flow_id: str, kinds: list[str]
+) -> Iterator[Problem]:
     for ti, kind in enumerate(kinds):
         if kind not in program.KINDS:
             yield at(
                 (*base, ti),
-                f"unknown transaction type {kind!r}" + _hint(kind, program.STANDALONE),
+                f"data flow {flow_id!r}: unknown transaction type {kind!r}"
+                + _hint(kind, program.STANDALONE),
             )
         elif kind not in program.STANDALONE:
             yield at(
                 (*base, ti),
-                f"a {kind} does not move points on its own (it refers to another "
+                f"data flow {flow_id!r}: a {kind} does not move points on its own (it refers to another "
                 f"transaction or reads a balance); a data flow starts with any of "
                 f"{', '.join(program.STANDALONE)}",
             )
@@ -87,7 +91,7 @@ def _hops(plan: Plan, at: At, fi: int, flow: DataFlow) -> Iterator[Problem]:
             )
         priced = priced or hop.precision != "currency-cents"
         if hop.accepts is not None:
-            yield from _transactions(at, (*base, "accepts"), hop.accepts)
+            yield from _transactions(at, (*base, "accepts"), flow.id, hop.accepts)
     if not priced:
         yield at(
             ("data_flows", fi, "hops"),

@@ -26,6 +26,8 @@ even), or down with the remainder carried per member (reward-tiers' own rule).""
 
 PRECISIONS: tuple[str, ...] = ("currency-cents", "centipoints", "whole-points")
 ROUNDINGS: tuple[str, ...] = ("truncate", "floor", "ceil", "half-up", "half-even", "carry")
+MAX_EVENTS = 200_000
+"""Most simulated transactions a trace sends (about 30 s on one shared core at the most)."""
 
 
 class Hop(Strict):
@@ -89,7 +91,7 @@ class DataFlow(Strict):
         "accumulated over the trace (points; 0: to the hundredth)",
     )
     events: int = Field(
-        default=2000, ge=1, le=1_000_000, description="simulated transactions per program"
+        default=2000, ge=1, le=MAX_EVENTS, description="simulated transactions per program"
     )
     seed: int = Field(default=7, ge=0, description="the simulated transactions' seed")
 
