@@ -28,7 +28,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from cutover.engine.context import RunContext
 from cutover.engine.request import RunRequest
 from cutover.engine.results import StepOutcome, SystemResult
-from cutover.engine.steps import execute, find_step, stop_at_rollback_point, units
+from cutover.engine.steps import execute, stop_at_rollback_point, units
 from cutover.engine.windows import wait_outside_windows
 from cutover.errors import StepError
 from cutover.logs import bind_context
@@ -55,7 +55,7 @@ def _one_step(ctx: RunContext, emit: Any, system: str, step: str) -> StepOutcome
     if ctx.journal.is_done(ctx.run_key, system, step):
         return StepOutcome(system=system, step=step, status="already-done")
     emit("step.started", system=system, step=step)
-    planned = find_step(ctx.plan.system(system), step)
+    planned = next((s for s in ctx.plan.system(system).steps if s.key == step), None)
     try:
         outcome = execute(ctx, system, step)
     except StepError as exc:
@@ -65,7 +65,7 @@ def _one_step(ctx: RunContext, emit: Any, system: str, step: str) -> StepOutcome
         if isinstance(planned, VerifyStep) and planned.dataflows:
             ui.publish_traces(ctx, system, planned)  # the trace as judged, passed or failed
     emit("step.finished", system=system, step=step, payload=outcome.detail)
-    if planned.step in EVENT_KINDS:
+    if planned is not None and planned.step in EVENT_KINDS:
         emit(planned.step, system=system, step=step, payload=outcome.detail)
     stop_at_rollback_point(ctx, outcome)
     return outcome
