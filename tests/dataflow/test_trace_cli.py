@@ -48,6 +48,14 @@ def test_the_trace_finds_the_planted_truncation_at_fraud_scoring() -> None:
     assert "first departs at hop 6 fraud-scoring (whole-points, truncate)" in result.out
 
 
+def test_the_environment_may_be_left_out() -> None:
+    """`cutover trace PLAN --flow ID`: the trace reads the plan, the same in every environment."""
+    result = run_cli("trace", str(PLANS / "rewards-tiers.yaml"), "--flow", "double-star-day")
+    assert result.code == 1
+    assert "first departs at hop 6 fraud-scoring" in result.out
+    assert "env " not in result.out.splitlines()[0]
+
+
 def test_carrying_the_remainder_at_fraud_scoring_makes_the_trace_pass(tmp_path: Path) -> None:
     """The fix the plan's comment names: whole points, the remainder carried per member."""
     plan = seed_copy(tmp_path, PLANTED, PLANTED.replace("truncate", "carry"))

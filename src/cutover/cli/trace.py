@@ -28,8 +28,14 @@ def trace(
     plan: PlanArgument,
     flow: Annotated[str, typer.Option("--flow", help="The data flow's id.", show_default=False)],
     env: Annotated[
-        str, typer.Option("--env", "-e", help="Environment (spelled out).", show_default=False)
-    ],
+        str | None,
+        typer.Option(
+            "--env",
+            "-e",
+            help="The environment whose run would check the flow (spelled out); the trace "
+            "reads the plan, not the systems, so it is the same in every one.",
+        ),
+    ] = None,
     events: Annotated[
         int | None,
         typer.Option(
@@ -47,7 +53,8 @@ def trace(
     from cutover.plan import load_plan
 
     loaded = load_plan(plan)
-    check_environment(list(loaded.plan.environments), env)
+    if env is not None:
+        check_environment(list(loaded.plan.environments), env)
     flows = [f.id for f in loaded.plan.data_flows]
     if flow not in flows:
         known = ", ".join(flows) if flows else "none: add `data_flows:` (docs/data-flows.md)"

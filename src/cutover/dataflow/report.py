@@ -68,7 +68,7 @@ def title(program: ProgramTrace) -> str:
 def heading(trace: Trace) -> str:
     return (
         f"Data flow {trace.flow} — {trace.name}: {trace.events} simulated transactions "
-        f"(seed {trace.seed}) per program, env {trace.env}"
+        f"(seed {trace.seed}) per program" + (f", env {trace.env}" if trace.env else "")
     )
 
 

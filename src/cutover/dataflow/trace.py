@@ -147,7 +147,8 @@ class Trace:
 
     flow: str
     name: str
-    env: str
+    env: str | None
+    """The environment whose run checks the flow (None: any; the trace is the same)."""
     events: int
     seed: int
     tolerance_cents: int
@@ -186,7 +187,9 @@ class Trace:
         return out
 
 
-def trace(flow: DataFlow, *, env: str, events: int | None = None, seed: int | None = None) -> Trace:
+def trace(
+    flow: DataFlow, *, env: str | None = None, events: int | None = None, seed: int | None = None
+) -> Trace:
     """Trace `flow` under both programs with the same simulated transactions."""
     count = flow.events if events is None else events
     chosen = flow.seed if seed is None else seed
