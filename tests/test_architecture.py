@@ -6,7 +6,7 @@ modules and anything below, never above:
 
     errors secrets logs clock journal program children   the base
     plan                                           the plan as data
-    control migrate notices                        the parts, each on the plan
+    control migrate notices dataflow               the parts, each on the plan
     engine   sim                                   running a cutover; the simulated estate
     flows                                          the engine in Prefect
     drill                                          rehearsals: estate, traffic, the flows
@@ -26,7 +26,7 @@ PACKAGE = SRC / "cutover"
 LAYERS: list[set[str]] = [
     {"__init__", "errors", "secrets", "logs", "clock", "journal", "program", "children"},
     {"plan"},
-    {"control", "migrate", "notices"},
+    {"control", "migrate", "notices", "dataflow"},
     {"engine", "sim"},
     {"flows"},
     {"drill"},

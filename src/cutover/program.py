@@ -7,7 +7,7 @@ converts balances with them, and reconciliation replays history with them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 LEGACY = "stars-classic"
 TARGET = "reward-tiers"
@@ -23,6 +23,38 @@ TIER_THRESHOLDS_CENTS = (("reserve", 300_000), ("gold", 30_000), ("green", 0))
 REDEEM_TIERS = ((500, 2_500), (1_000, 10_000), (2_000, 20_000))
 """reward-tiers: (max item price in cents, cost in centipoints); above: 400 points."""
 REDEEM_TOP_COST_CENTS = 40_000
+REFERRAL_BONUS_CENTS = 5_000
+"""Both programs: 50 points to the member who referred a friend."""
+
+Kind = Literal[
+    "account_created",
+    "profile_updated",
+    "card_registered",
+    "card_reloaded",
+    "purchase",
+    "purchase_with_redemption",
+    "redemption",
+    "transaction_void",
+    "return",
+    "partner_purchase",
+    "points_adjustment",
+    "points_expiry",
+    "referral_bonus",
+    "accounts_merged",
+    "account_closed",
+]
+"""The 15 transaction types (their request shapes are `cutover.sim.kinds`')."""
+KINDS: tuple[str, ...] = get_args(Kind)
+STANDALONE: tuple[str, ...] = (
+    "purchase",
+    "partner_purchase",
+    "purchase_with_redemption",
+    "redemption",
+    "points_adjustment",
+    "referral_bonus",
+)
+"""The types that move points on their own: priced from the transaction alone, with no
+original to refer to (a void, a return) and no balance to read (an expiry, a merge)."""
 
 
 @dataclass(frozen=True)
@@ -83,3 +115,28 @@ def can_redeem(program: str, balance_cents: int, price_cents: int) -> bool:
 def apply_delta(balance: Balance, delta_cents: int) -> Balance:
     """Add signed centipoints to a reward-tiers balance, carrying the remainder."""
     return convert(balance.cents + delta_cents)
+
+
+def standalone_points(
+    program: str,
+    kind: str,
+    *,
+    amount_cents: int = 0,
+    item_cents: int = 0,
+    points_cents: int = 0,
+) -> int:
+    """Centipoints a STANDALONE transaction moves under `program`, as `cutover.sim.kinds.price`
+    prices it when it is accepted (the balance rules, which may decline it, aside)."""
+    if kind in ("purchase", "partner_purchase"):
+        return earn_cents(program, amount_cents)
+    if kind == "purchase_with_redemption":
+        return earn_cents(program, amount_cents - item_cents) - redeem_cost_cents(
+            program, item_cents
+        )
+    if kind == "redemption":
+        return -redeem_cost_cents(program, item_cents)
+    if kind == "points_adjustment":
+        return points_cents
+    if kind == "referral_bonus":
+        return REFERRAL_BONUS_CENTS
+    raise ValueError(f"{kind!r} does not move points on its own")

@@ -207,14 +207,16 @@ def test_without_lint_the_files_are_still_loaded(plans: Path) -> None:
 
 
 def test_the_plan_package_imports_nothing_else_of_cutovers() -> None:
-    """plan/ (mapping and carry-back files included) needs only cutover.errors: validate stays light."""
+    """plan/ (mapping and carry-back files included) needs only cutover.errors, and the
+    programs' rules (`cutover.program`, pure: data flows name its transaction types):
+    validate stays light."""
     code = (
         "import sys, cutover.plan, cutover.plan.mapping, cutover.plan.carry_back\n"
         "print(sorted(m for m in sys.modules if m.startswith('cutover') "
         "and not m.startswith('cutover.plan')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['cutover', 'cutover.errors']"
+    assert out.stdout.strip() == "['cutover', 'cutover.errors', 'cutover.program']"
 
 
 @pytest.mark.parametrize("how", ["dot-dot", "absolute", "symlink"])

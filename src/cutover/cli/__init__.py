@@ -13,14 +13,27 @@
 | `gate` | gate list, approve, hold, decide |
 | `server` | server start |
 | `deploy` | deploy |
+| `trace` | trace (a data flow, hop by hop; never imports Prefect) |
 """
 
 from __future__ import annotations
 
-from cutover.cli import demo, deploy, estate, gate, mapping, migrate, notices, plan, run, server
+from cutover.cli import (
+    demo,
+    deploy,
+    estate,
+    gate,
+    mapping,
+    migrate,
+    notices,
+    plan,
+    run,
+    server,
+    trace,
+)
 from cutover.cli.app import app, main
 
 __all__ = ["app", "main"]
 
-for _module in (plan, migrate, mapping, estate, notices, demo, run, gate, server, deploy):
+for _module in (plan, migrate, mapping, estate, notices, demo, run, gate, server, deploy, trace):
     _module.register(app)

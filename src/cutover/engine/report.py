@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from cutover.clock import RunClock
+from cutover.dataflow.report import summary_markdown
 from cutover.journal import Decision, StepRecord
 from cutover.plan.calibrate import REPORT_FORMAT
 from cutover.plan.durations import format_duration
-from cutover.plan.models import Plan
+from cutover.plan.models import Plan, VerifyStep
 from cutover.plan.timeline import Timeline
 
 from .orchestration import markdown_lines, orchestration_figures
@@ -158,8 +159,26 @@ def build_report(
         "rollback": rollback,
         "reconciliation": reconciliation,
         "notices": notices or [],
+        "traces": _traces(plan, steps),
         **(extra or {}),
     }
+
+
+def _traces(plan: Plan, steps: list[StepMeasure]) -> list[dict[str, Any]]:
+    """The data flow traces of the verify steps that ran: their summaries, or their error."""
+    out: list[dict[str, Any]] = []
+    for m in steps:
+        step = next((s for s in plan.system(m.system).steps if s.key == m.step), None)
+        if not isinstance(step, VerifyStep) or not step.dataflows:
+            continue
+        where = {"system": m.system, "step": m.step}
+        if "dataflows" in m.detail:
+            out += [{**where, **t} for t in m.detail["dataflows"]]
+        elif m.status == "failed":
+            out += [
+                {**where, "flow": f, "error": m.detail.get("error", "")} for f in step.dataflows
+            ]
+    return out
 
 
 def _fmt(seconds: float | None) -> str:
@@ -197,6 +216,8 @@ def markdown(report: dict[str, Any]) -> str:
         for lag in report["lag"]:
             fields = ", ".join(f"{k}={v}" for k, v in lag.items() if k not in ("system", "step"))
             lines.append(f"- {lag['system']} · {lag['step']}: {fields}")
+    if report.get("traces"):
+        lines += summary_markdown(report["traces"])
     if report["notices"]:
         lines += _notice_lines(report["notices"])
     return "\n".join(lines) + "\n"

@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | freeze | `POST /freeze`; after a migrate, the final drain runs inside the freeze | unfreeze, if writes are still held (and the switch's undo does not) |
 | migrate | change capture, snapshot copy, delta catch-up until the lag is small | discard the target's copy and the captures |
-| verify | counts, checksums, conservation (data plane) and `GET /verify` | nothing: it changed nothing |
+| verify | counts, checksums, conservation (data plane), `GET /verify`, data flow traces | nothing: it changed nothing |
 | switch | `POST /switch`; after a migrate, reverse capture on the new store | switch back; with data: hold writes, carry back post-switch writes, switch back, unfreeze |
 | unfreeze | `POST /unfreeze`: buffered writes replayed in order | nothing of its own (the switch's undo holds writes while data goes back) |
 | http | the plan's custom call (and its job, if `wait_job`) | the step's `undo` call, when the plan names one |
@@ -36,7 +36,7 @@ from cutover.plan.models import (
     VerifyStep,
 )
 
-from . import data
+from . import data, dataflows
 from .context import RunContext
 from .journaled import journaled
 from .results import StepOutcome
@@ -166,12 +166,14 @@ class Verify(StepKind):
     name = "verify"
 
     def do(self, ctx: RunContext, system: System, step: VerifyStep, key: str) -> dict[str, Any]:
-        detail: dict[str, Any] = {"checks": list(step.checks)}
+        detail: dict[str, Any] = {"checks": step.check_labels}
         migrate = migrate_step(system, before=step.key)
-        data_checks = [c for c in step.checks if c != "system"]
+        data_checks = [c for c in step.named_checks if c != "system"]
         if migrate is not None and data_checks:
             detail.update(data.verify(ctx, migrate, data_checks))
-        if "system" in step.checks:
+        if step.dataflows:  # each flow's trace must pass (pure computation, no call)
+            detail["dataflows"] = dataflows.verify(ctx, system.id, step)
+        if "system" in step.named_checks:
             with client_for(ctx, system.id) as client:
                 report = client.verify()
             if not report.ok:

@@ -32,6 +32,7 @@ from cutover.engine.steps import execute, stop_at_rollback_point, units
 from cutover.engine.windows import wait_outside_windows
 from cutover.errors import StepError
 from cutover.logs import bind_context
+from cutover.plan.models import VerifyStep
 
 from . import ui
 from .hooks import install
@@ -54,15 +55,18 @@ def _one_step(ctx: RunContext, emit: Any, system: str, step: str) -> StepOutcome
     if ctx.journal.is_done(ctx.run_key, system, step):
         return StepOutcome(system=system, step=step, status="already-done")
     emit("step.started", system=system, step=step)
+    planned = next((s for s in ctx.plan.system(system).steps if s.key == step), None)
     try:
         outcome = execute(ctx, system, step)
     except StepError as exc:
         emit("step.failed", system=system, step=step, payload={"error": str(exc)})
         raise
+    finally:
+        if isinstance(planned, VerifyStep) and planned.dataflows:
+            ui.publish_traces(ctx, system, planned)  # the trace as judged, passed or failed
     emit("step.finished", system=system, step=step, payload=outcome.detail)
-    kind = next(s.step for s in ctx.plan.system(system).steps if s.key == step)
-    if kind in EVENT_KINDS:
-        emit(kind, system=system, step=step, payload=outcome.detail)
+    if planned is not None and planned.step in EVENT_KINDS:
+        emit(planned.step, system=system, step=step, payload=outcome.detail)
     stop_at_rollback_point(ctx, outcome)
     return outcome
 

@@ -15,13 +15,14 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
 from cutover.clock import RunClock
-from cutover.engine import board
+from cutover.dataflow.report import markdown as trace_markdown
+from cutover.engine import board, dataflows
 from cutover.engine.context import RunContext
 from cutover.journal import Decision, StepRecord
 from cutover.logs import get_logger
 from cutover.notices.publish import Sink
 from cutover.notices.render import Rendered, when
-from cutover.plan.models import Plan
+from cutover.plan.models import Plan, VerifyStep
 from cutover.plan.report import timeline_markdown
 from cutover.plan.timeline import Timeline
 
@@ -97,6 +98,20 @@ def tag_this_run(run_key: str, env: str, *extra: str) -> None:
 
 def publish_markdown(key: str, markdown: str, description: str) -> None:
     create_markdown_artifact(key=artifact_key(key), markdown=markdown, description=description)
+
+
+def publish_traces(ctx: RunContext, system: str, step: VerifyStep) -> None:
+    """A verify step's data flow traces, one markdown artifact each (passed or failed)."""
+    for flow_id in step.dataflows:
+        try:
+            found = dataflows.traced(ctx, flow_id)
+            publish_markdown(
+                f"trace-{flow_id}-{ctx.run_key}",
+                trace_markdown(found),
+                f"{system} · {step.key}: {found.verdict()}",
+            )
+        except Exception as exc:  # an artifact is for people: never fail a step over one
+            log.warning("trace_not_published", flow=flow_id, error=str(exc))
 
 
 class ArtifactSink:

@@ -72,6 +72,8 @@ def bind(plan: str | Path | LoadedPlan, env: str, system: str, step: str | None 
     verify_steps = [s for s in sys_.steps if isinstance(s, VerifyStep)]
     data_checks: tuple[CheckName, ...] = ("counts", "checksums", "conservation")
     checks = tuple(
-        c for c in (verify_steps[0].checks if verify_steps else data_checks) if c in data_checks
+        c
+        for c in (verify_steps[0].named_checks if verify_steps else data_checks)
+        if c in data_checks
     )
     return Binding(system, chosen, ends[0], ends[1], loaded.mapping(chosen), checks)

@@ -5,16 +5,12 @@ duplicate ids; unknown ids (departments, systems, features, stores, approvers);
 dependency cycles; a system in no phase, or in two without steps saying `phase:`;
 a system depending on one in a later phase; a phase starting before what it
 depends on can finish; a freeze never unfrozen in its own phase (or an unfreeze
-with no freeze); the steps' own keys (`cutover.plan.step_lint`: environments of
-`expected`, phases of `phase:`, checklists); a gate's mapping checks
-(`cutover.plan.gate_lint`); a degraded feature with no notice; a budget the
-timeline breaks; a program name for a version nothing serves; a work pool naming
-an unknown system or a system in two pools (`cutover.plan.pools`); customer
-text naming an internal system (written as an identifier, not a common word), a
-URL or something that looks like a secret (`cutover.plan.customer_text`);
-freezes that cannot avoid their windows (`cutover.plan.window_lint`). (The
-mapping and carry-back files a migrate step names are loaded and checked by
-`cutover.plan.step_files`.)
+with no freeze); a degraded feature with no notice; a budget the timeline breaks;
+a program name for a version nothing serves. In modules of their own (under
+`cutover.plan`): the steps' own keys (`step_lint`), a gate's mapping checks
+(`gate_lint`), work pools (`pools`), customer text naming a system, a URL or a
+secret (`customer_text`), windows to avoid (`window_lint`), data flows and the
+checks naming them (`dataflow_lint`); mapping and carry-back files (`step_files`).
 """
 
 from __future__ import annotations
@@ -24,6 +20,7 @@ from collections.abc import Iterator
 
 from cutover.errors import Problem
 from cutover.plan.customer_text import customer_text
+from cutover.plan.dataflow_lint import dataflow_problems
 from cutover.plan.durations import format_duration
 from cutover.plan.gate_lint import gate_problems
 from cutover.plan.loader import SourceMap
@@ -69,6 +66,7 @@ class _Linter:
         yield from pool_problems(self.plan, self.at)
         yield from step_problems(self.plan, self.at)
         yield from gate_problems(self.plan, self.at)
+        yield from dataflow_problems(self.plan, self.at)
         structural = [*self.references(), *self.cycles(), *self.placement()]
         yield from structural
         if structural:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
+from cutover.plan.dataflows import DataFlow
 from cutover.plan.departments import Department as Department
 from cutover.plan.departments import Signer as Signer
 from cutover.plan.durations import Duration, Offset
@@ -288,6 +289,10 @@ class Plan(Strict):
     features: list[Feature] = Field(default_factory=list)
     phases: list[Phase] = Field(min_length=1)
     budgets: list[Budget] = Field(default_factory=list)
+    data_flows: list[DataFlow] = Field(
+        default_factory=list,
+        description="values traced across systems, hop by hop (`cutover trace`)",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -327,6 +332,12 @@ class Plan(Strict):
             if feature.id == feature_id:
                 return feature
         raise KeyError(feature_id)
+
+    def data_flow(self, flow_id: str) -> DataFlow:
+        for data_flow in self.data_flows:
+            if data_flow.id == flow_id:
+                return data_flow
+        raise KeyError(flow_id)
 
     def phase_of(self, system_id: str) -> Phase:
         """The first phase listing the system (where its first step runs)."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
 
+from cutover.plan.dataflows import DataflowCheck
 from cutover.plan.durations import Duration, Expected, pick_expected
 from cutover.plan.types import Id, Strict
 
@@ -18,6 +19,21 @@ FreezeMode = Literal["buffer-writes", "read-only", "offline"]
 CheckName = Literal["counts", "checksums", "conservation", "system"]
 
 ALL_CHECKS: tuple[CheckName, ...] = ("counts", "checksums", "conservation", "system")
+
+
+def _dataflow_text(value: Any) -> Any:
+    """`"dataflow: ID"` written as quoted text reads as the mapping `{dataflow: ID}`."""
+    if isinstance(value, str) and value.strip().startswith("dataflow:"):
+        return {"dataflow": value.split(":", 1)[1].strip()}
+    return value
+
+
+Check = Annotated[
+    Annotated[CheckName, Tag("name")] | Annotated[DataflowCheck, Tag("dataflow")],
+    Discriminator(lambda value: "name" if isinstance(value, str) else "dataflow"),
+    BeforeValidator(_dataflow_text),
+]
+"""A verify check: a name (`counts`), or `dataflow: ID` (one error message either way)."""
 
 
 class StepBase(Strict):
@@ -110,10 +126,30 @@ class MigrateStep(StepBase):
 
 
 class VerifyStep(StepBase):
-    """Prove the data arrived: counts, checksums, conservation, the system's own checks."""
+    """Prove the data arrived: counts, checksums, conservation, the system's own checks;
+    and, with `dataflow: ID`, that a data flow's trace passes (`cutover trace`)."""
 
     step: Literal["verify"]
-    checks: list[CheckName] = Field(default_factory=lambda: list(ALL_CHECKS))
+    checks: list[Check] = Field(
+        default_factory=lambda: list[Check](ALL_CHECKS),
+        description="any of counts, checksums, conservation, system (all four), and "
+        "`dataflow: ID` for each data flow whose trace must pass",
+    )
+
+    @property
+    def named_checks(self) -> list[CheckName]:
+        """The checks of the data and of the system (every check but `dataflow:`)."""
+        return [c for c in self.checks if isinstance(c, str)]
+
+    @property
+    def dataflows(self) -> list[str]:
+        """The data flows whose traces must pass, in order."""
+        return [c.dataflow for c in self.checks if isinstance(c, DataflowCheck)]
+
+    @property
+    def check_labels(self) -> list[str]:
+        """Every check as people read it: `counts`, ..., `dataflow: ID`."""
+        return [c if isinstance(c, str) else f"dataflow: {c.dataflow}" for c in self.checks]
 
 
 class SwitchStep(StepBase):

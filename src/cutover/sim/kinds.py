@@ -9,33 +9,14 @@ to prove every balance. Amounts are currency cents; points are centipoints
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cutover import program as rules
+from cutover.program import KINDS as KINDS
+from cutover.program import REFERRAL_BONUS_CENTS as REFERRAL_BONUS_CENTS
+from cutover.program import Kind as Kind
 
-Kind = Literal[
-    "account_created",
-    "profile_updated",
-    "card_registered",
-    "card_reloaded",
-    "purchase",
-    "purchase_with_redemption",
-    "redemption",
-    "transaction_void",
-    "return",
-    "partner_purchase",
-    "points_adjustment",
-    "points_expiry",
-    "referral_bonus",
-    "accounts_merged",
-    "account_closed",
-]
-KINDS: tuple[str, ...] = get_args(Kind)
-
-REFERRAL_BONUS_CENTS = 5_000
-"""Both programs: 50 points to the member who referred a friend."""
 MAX_AMOUNT_CENTS = 10_000_000
 """No single transaction moves more than 100,000.00 of currency."""
 MAX_POINTS_CENTS = 100_000_000
