@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cutover.sim.calls import BAD_KEY_REASON, Calls, Crash
 from cutover.sim.estate import Estate
+from cutover.sim.lane import TransactionLane
 from cutover.sim.routes import add_business_routes, add_control_routes, add_sim_routes
 from cutover.sim.system import EstateError
 
@@ -156,7 +157,7 @@ def create_app(estate: Estate, *, token: str | None) -> ASGIApp:
     add_control_routes(api, estate, calls)
     add_business_routes(api, estate, calls)
     add_sim_routes(api, estate)
-    return Guard(api, token)
+    return Guard(TransactionLane(api, estate, calls), token)
 
 
 def _add_error_handlers(api: FastAPI) -> None:
@@ -164,10 +165,7 @@ def _add_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(EstateError)
     async def _estate_error(_: Request, exc: EstateError) -> JSONResponse:
-        headers = {}
-        if exc.status == 429 or (exc.status == 503 and exc.outcome == "refused"):
-            headers = {"Retry-After": "1"}
-        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -46,6 +46,13 @@ class Calls:
         *,
         inject: bool = True,
     ) -> JSONResponse:
+        reply = await self.answer(system_id, call, action, inject=inject)
+        return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers or None)
+
+    async def answer(
+        self, system_id: str, call: str, action: Action, *, inject: bool = True
+    ) -> Reply:
+        """What `call` answers once the fault knobs had their say; `Crash` drops the connection."""
         s = self.estate.system(system_id)
         knobs = s.faults.faults
         if knobs.latency_ms:
@@ -56,11 +63,7 @@ class Calls:
                 headers = (
                     {"Retry-After": str(knobs.retry_after)} if knobs.retry_after is not None else {}
                 )
-                return JSONResponse(
-                    {"reason": "injected fault", "status": "refused"},
-                    status_code=status,
-                    headers=headers,
-                )
+                return Reply(status, {"reason": "injected fault", "status": "refused"}, headers)
         crash = s.faults.crashes(call)
         if crash and not knobs.crash_after:
             _crash_now(s, call)
@@ -68,7 +71,7 @@ class Calls:
         reply = await result if isinstance(result, Awaitable) else result
         if crash:
             _crash_now(s, call)
-        return JSONResponse(reply.body, status_code=reply.status)
+        return reply
 
     async def mutate(
         self,

@@ -41,6 +41,8 @@ class Reply:
 
     status: int
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra response headers (`Retry-After` on an injected fault)."""
 
     @property
     def outcome(self) -> str:

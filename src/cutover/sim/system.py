@@ -37,6 +37,12 @@ class EstateError(Exception):
             body["degraded"] = self.degraded
         return body
 
+    def headers(self) -> dict[str, str]:
+        """`Retry-After` on what is worth retrying soon: a 429, or a 503 refusal."""
+        if self.status == 429 or (self.status == 503 and self.outcome == "refused"):
+            return {"Retry-After": "1"}
+        return {}
+
 
 @dataclass
 class SimSystem:
