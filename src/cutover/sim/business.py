@@ -37,7 +37,8 @@ class Business:
     def transact(self, system_id: str, req: TransactionRequest) -> Reply:
         """A front system receives a business transaction; the answer says what became of it."""
         s = self.front(system_id)
-        fingerprinted = fingerprint(req.model_dump(exclude_none=True))
+        fields = req.model_dump(exclude_none=True)
+        fingerprinted = fingerprint(fields)
         prior = s.store.ack(req.txn_id)
         if prior is not None:
             if prior[0] != fingerprinted:
@@ -65,7 +66,7 @@ class Business:
             self._log(s, req, reply)
             return reply
         if s.frozen:  # buffer-writes (also while draining): hold it, in order
-            return self._buffer(s, req, fingerprinted)
+            return self._buffer(s, req, fields, fingerprinted)
         reply = self.deliver(req, s.program, forced=False, origin=s.id)
         with s.store.transaction():
             if reply.status in (200, 202):
@@ -73,14 +74,16 @@ class Business:
             self._log(s, req, reply)
         return reply
 
-    def _buffer(self, s: SimSystem, req: TransactionRequest, fingerprinted: str) -> Reply:
-        """Hold a write in the front's own buffer, acknowledged as `buffered`."""
+    def _buffer(
+        self, s: SimSystem, req: TransactionRequest, fields: dict[str, Any], fingerprinted: str
+    ) -> Reply:
+        """Hold a write (its request's `fields`) in the front's buffer, acknowledged `buffered`."""
         with s.store.transaction():
             s.store.hold(
                 "buffer",
                 req.txn_id,
                 req.member_id,
-                req.model_dump(exclude_none=True),
+                fields,
                 program=s.program,
                 origin=s.id,
                 kind=req.kind,

@@ -154,7 +154,7 @@ class Records:
         if now <= self._last:
             now = self._last + timedelta(microseconds=1)
         self._last = now
-        return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return now.isoformat(timespec="microseconds")[:26] + "Z"  # as %Y-%m-%dT%H:%M:%S.%fZ
 
     def find(self, txn_id: str) -> Original | None:
         """A stored transaction, in the current store or the other one."""

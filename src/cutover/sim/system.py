@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from cutover.plan.models import System
@@ -91,5 +92,14 @@ class SimSystem:
 
 
 def fingerprint(request: dict[str, Any]) -> str:
-    """What makes two requests the same one (an idempotency key's own value aside)."""
-    return json.dumps({k: v for k, v in request.items() if k != "key"}, sort_keys=True)
+    """What makes two requests the same one (an idempotency key's own value aside): their
+    JSON with sorted keys, as `json.dumps(..., sort_keys=True)` writes it (stores keep it)."""
+    fields = sorted((k, v) for k, v in request.items() if k != "key")
+    if all(type(v) is str or type(v) is int for _, v in fields):  # a transaction: flat
+        # the same text json.dumps gives, without its encoder's per-call set-up
+        return "{" + ", ".join(f"{_quote(k)}: {_scalar(v)}" for k, v in fields) + "}"
+    return json.dumps(dict(fields), sort_keys=True)
+
+
+def _scalar(value: str | int) -> str:
+    return _quote(value) if type(value) is str else str(value)
