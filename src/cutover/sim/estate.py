@@ -29,7 +29,7 @@ from cutover.plan.models import MigrateStep, Plan
 from cutover.sim.business import Business
 from cutover.sim.kinds import TransactionRequest
 from cutover.sim.records import CannotReplay, Records, Reply, find_core
-from cutover.sim.state import SystemStore
+from cutover.sim.state import Held, SystemStore
 from cutover.sim.system import EstateError, SimSystem, fingerprint
 
 __all__ = ["Estate", "EstateError", "SimSystem"]
@@ -269,24 +269,13 @@ class Estate:
                 if not batch:
                     break  # no await from here to the flip below: nothing can slip past
                 delay = s.faults.faults.drain_delay_ms / 1000
-                done: list[int] = []
-                try:
-                    for held in batch:
-                        req = TransactionRequest.model_validate(held.payload)
-                        if s is self.core:
-                            self.records.apply(req, held.program, forced=True, origin=held.origin)
-                        else:
-                            self.business.deliver(
-                                req, held.program, forced=True, origin=held.origin
-                            )
-                        done.append(held.seq)
-                        replayed += 1
-                        if delay:
-                            s.store.release("buffer", done)
-                            done = []
-                            await asyncio.sleep(delay)
-                finally:
-                    s.store.release("buffer", done)
+                if delay:
+                    done, blocked = await self._replay_slowly(s, batch, delay)
+                else:
+                    done, blocked = self._replay(s, batch)
+                replayed += done
+                if blocked is not None:
+                    raise blocked
                 await asyncio.sleep(0)
         except CannotReplay as exc:
             s.draining = False
@@ -308,6 +297,42 @@ class Estate:
             held_s=held_s,
         )
         return Reply(200, {**self.state(s.id), "replayed": replayed, "held_s": held_s})
+
+    def _replay(self, s: SimSystem, batch: list[Held]) -> tuple[int, CannotReplay | None]:
+        """Deliver held writes in order, one commit per store for the batch (no await inside);
+        how many were delivered, and why the rest could not be."""
+        done: list[int] = []
+        blocked = None
+        with s.store.transaction(), self.records.batch():
+            for held in batch:
+                try:
+                    self._deliver_held(s, held)
+                except CannotReplay as exc:
+                    blocked = exc
+                    break
+                done.append(held.seq)
+            s.store.release("buffer", done)
+        return len(done), blocked
+
+    async def _replay_slowly(
+        self, s: SimSystem, batch: list[Held], delay: float
+    ) -> tuple[int, CannotReplay | None]:
+        """`_replay` one write at a time, `delay` seconds apart (the `drain_delay_ms` knob)."""
+        for count, held in enumerate(batch):
+            try:
+                self._deliver_held(s, held)
+            except CannotReplay as exc:
+                return count, exc
+            s.store.release("buffer", [held.seq])
+            await asyncio.sleep(delay)
+        return len(batch), None
+
+    def _deliver_held(self, s: SimSystem, held: Held) -> None:
+        req = TransactionRequest.model_validate(held.payload)
+        if s is self.core:
+            self.records.apply(req, held.program, forced=True, origin=held.origin)
+        else:
+            self.business.deliver(req, held.program, forced=True, origin=held.origin)
 
     # ------------------------------------------------------------------ jobs
 

@@ -16,7 +16,8 @@ the creation is held in some buffer, and applies right after it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -147,6 +148,12 @@ class Records:
 
     def _other(self) -> RecordStore | None:
         return self.source if self.current is self.target else self.target
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many applies in one transaction per store they write (a replay's batch)."""
+        with self.pending.transaction(), self.current.db.batch():
+            yield
 
     def stamp(self) -> str:
         """Now, strictly after the last stamp (so `at` orders transactions exactly)."""

@@ -60,6 +60,7 @@ class Database:
     def __init__(self, store_id: str, store: Store, workdir: Path) -> None:
         self.store_id = store_id
         self.engine = store.engine
+        self._batched = False
         self._conn: Any
         if store.engine == "sqlite":
             assert store.path is not None
@@ -107,6 +108,9 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        if self._batched:  # inside `batch()`: commits with it
+            yield
+            return
         if self.engine == "sqlite":
             self._conn.execute("begin immediate")
             try:
@@ -128,6 +132,16 @@ class Database:
                 (name,),
             )
         return row is not None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction that every `transaction()` inside joins: many writes, one commit."""
+        with self.transaction():
+            self._batched = True
+            try:
+                yield
+            finally:
+                self._batched = False
 
     def close(self) -> None:
         self._conn.close()
