@@ -27,6 +27,7 @@ from typing import Any
 from cutover import __version__, logs
 from cutover.plan.models import MigrateStep, Plan
 from cutover.sim.business import Business
+from cutover.sim.checkpoints import Checkpointer
 from cutover.sim.kinds import TransactionRequest
 from cutover.sim.records import CannotReplay, Records, Reply, find_core
 from cutover.sim.state import Held, SystemStore
@@ -78,6 +79,9 @@ class Estate:
             creation_held=self._creation_held,
         )
         self.fronts = [s for s in self.systems.values() if s.spec.front]
+        files = [s.store.path for s in self.systems.values()] + [self.records.pending.path]
+        files += [r.db.path for r in self.records.stores() if r.db.path is not None]
+        self.checkpoints = Checkpointer([*dict.fromkeys(files)])
         self.business = Business(self.system, self.core, self.records)
         log.info(
             "estate_opened",
@@ -101,6 +105,7 @@ class Estate:
             raise EstateError(404, f"no system {system_id!r} in this estate") from None
 
     def close(self) -> None:
+        self.checkpoints.close()
         self.records.close()
         for system in self.systems.values():
             system.store.close()

@@ -32,6 +32,8 @@ from typing import Any
 
 import orjson
 
+from cutover.sim.checkpoints import AUTOCHECKPOINT_PAGES
+
 SCHEMA = """
 create table if not exists control (name text primary key, value text not null);
 create table if not exists history (
@@ -108,6 +110,7 @@ class SystemStore:
         )
         self._conn.execute("pragma journal_mode=wal")
         self._conn.execute("pragma synchronous=normal")
+        self._conn.execute(f"pragma wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")  # a backstop
         self._conn.executescript(SCHEMA)
         self._depth = 0
 

@@ -23,6 +23,7 @@ from cutover import program as rules
 from cutover import secrets
 from cutover.errors import UsageError
 from cutover.plan.models import Store
+from cutover.sim.checkpoints import AUTOCHECKPOINT_PAGES
 from cutover.sim.kinds import Original
 
 Shape = Literal["legacy", "tiers"]
@@ -73,6 +74,7 @@ class Database:
             self._conn.execute("pragma journal_mode=wal")
             self._conn.execute("pragma synchronous=normal")
             self._conn.execute("pragma busy_timeout=30000")
+            self._conn.execute(f"pragma wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")  # a backstop
         elif store.engine == "postgresql":
             import psycopg
 
