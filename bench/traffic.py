@@ -14,12 +14,17 @@
    freezing, against the baseline of the same run on the same machine.
 4. A check that both rates are sustained when paced: traffic offered at 70 % of
    each, reporting whether the estate kept up and the p99 latency.
+5. `estate_cpu_ms_per_tx` (open phases; `frozen_estate_cpu_ms_per_tx` freezing): the
+   estate process's CPU time per transaction sent, and `estate_cpu_share`, the share
+   of one core it got. Rates depend on what else the machine runs; these much less:
+   a share well under 1 says the machine, not the estate, set the rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import threading
@@ -79,11 +84,20 @@ def freezer(url: str, fronts: list[str], period: float, stop: threading.Event) -
     return counts
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process `pid` so far; 0 where /proc cannot tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
     fronts: list[str], args: argparse.Namespace, *, rate: float, freezing: bool, run: str
-) -> tuple[TrafficResult, dict[str, int]]:
+) -> tuple[TrafficResult, dict[str, float]]:
     """One phase on a fresh estate: traffic at `rate` (100000: as fast as answered)."""
-    counts: dict[str, int] = {}
+    counts: dict[str, float] = {}
     stop = threading.Event()
     with (
         tempfile.TemporaryDirectory() as work,
@@ -94,7 +108,10 @@ def measure(
         )
         if freezing:
             controller.start()
+        assert estate.process is not None
+        cpu = cpu_seconds(estate.process.pid)
         result = drive(estate.url, args.seconds, rate, run, 1)
+        counts["cpu_s"] = cpu_seconds(estate.process.pid) - cpu
         stop.set()
         if freezing:
             controller.join(60)
@@ -113,6 +130,7 @@ def main() -> int:
     fronts = [s.id for s in load_plan(PLAN).plan.systems if s.front]
     phases: dict[str, list[TrafficResult]] = {"open": [], "frozen": []}
     replayed = cycles = 0
+    cpu: dict[str, float] = {"open": 0.0, "frozen": 0.0}
     # each phase on a fresh estate, alternating, so load from elsewhere weighs on both alike
     for round_ in range(2):
         for name in ("open", "frozen"):
@@ -120,8 +138,9 @@ def main() -> int:
                 fronts, args, rate=100_000, freezing=name == "frozen", run=f"{name}{round_}"
             )
             phases[name].append(result)
-            replayed += counts.get("replayed", 0)
-            cycles += counts.get("cycles", 0)
+            replayed += int(counts.get("replayed", 0))
+            cycles += int(counts.get("cycles", 0))
+            cpu[name] += counts["cpu_s"]
     open_rate = sum(r.accepted_per_s for r in phases["open"]) / 2
     frozen_rate = sum(r.accepted_per_s for r in phases["frozen"]) / 2
     paced: dict[str, TrafficResult] = {}
@@ -134,10 +153,16 @@ def main() -> int:
     def kept_up(result: TrafficResult, base: float) -> bool:
         return result.rate >= round(base * PACED) * KEPT_UP and result.refused == 0
 
+    def per_tx_ms(name: str) -> float:
+        return round(1000 * cpu[name] / max(1, sum(r.sent for r in phases[name])), 3)
+
     figures: dict[str, Any] = {
         "accepted_per_s": round(open_rate, 1),
         "frozen_per_s": round(frozen_rate, 1),
         "frozen_ratio": round(frozen_rate / open_rate, 3),
+        "estate_cpu_ms_per_tx": per_tx_ms("open"),
+        "frozen_estate_cpu_ms_per_tx": per_tx_ms("frozen"),
+        "estate_cpu_share": round(cpu["open"] / sum(r.seconds for r in phases["open"]), 2),
         "generator_per_s": round(gen_per_s, 1),
         "paced_open_per_s": round(paced["open"].rate, 1),
         "paced_open_kept_up": kept_up(paced["open"], open_rate),
@@ -173,6 +198,9 @@ def main() -> int:
     )
     print(
         f"paced at 70 %     {f['paced_open_per_s']:>9,.1f} /s open (kept up: {f['paced_open_kept_up']}, p99 {f['paced_open_p99_ms']} ms) · {f['paced_frozen_per_s']:,.1f} /s freezing (kept up: {f['paced_frozen_kept_up']}, p99 {f['paced_frozen_p99_ms']} ms)"
+    )
+    print(
+        f"estate CPU        {f['estate_cpu_ms_per_tx']:>9.3f} ms/tx open · {f['frozen_estate_cpu_ms_per_tx']:.3f} ms/tx freezing (it got {f['estate_cpu_share']:.0%} of a core)"
     )
     print(f"refused           {f['refused']:>9}")
     return 0
