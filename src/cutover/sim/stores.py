@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,12 @@ from cutover.sim.kinds import Original
 Shape = Literal["legacy", "tiers"]
 TRANSACTIONS = "transactions"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_BATCH = 500
+
+
+def _batches(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), _BATCH):
+        yield ids[start : start + _BATCH]
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,18 @@ class Database:
         cursor = self._conn.execute(self._sql(sql), tuple(params))
         row = cursor.fetchone()
         return tuple(row) if row is not None else None
+
+    def stream(self, sql: str, size: int = 10_000) -> Iterator[tuple[Any, ...]]:
+        """The rows of a query, `size` at a time; on PostgreSQL through a server-side cursor."""
+        if self.engine == "sqlite":
+            cursor = self._conn.execute(sql)
+            while batch := cursor.fetchmany(size):
+                yield from batch
+            return
+        with self._conn.transaction(), self._conn.cursor(name="cutover_stream") as cursor:
+            cursor.itersize = size
+            cursor.execute(sql)
+            yield from cursor
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -204,16 +222,64 @@ class RecordStore:
         return [TxnRow(*row) for row in rows]
 
     def balances(self) -> dict[int, Member]:
+        """Every member (small stores only: reconciliation and verify stream instead)."""
+        return {m.member_id: m for m in self.members_in(None)}
+
+    def _member_sql(self) -> str:
         m = self.members_table
         if self.shape == "legacy":
-            rows = self.db.query(
-                f"select member_id, email, status, points_cents, lifetime_cents from {m}"
-            )
-            return {r[0]: Member(*r) for r in rows}
-        rows = self.db.query(
-            f"select member_id, email, status, points, remainder_cents, lifetime_cents from {m}"
+            return f"select member_id, email, status, points_cents, lifetime_cents from {m}"
+        return (
+            f"select member_id, email, status, points * 100 + remainder_cents, lifetime_cents "
+            f"from {m}"
         )
-        return {r[0]: Member(r[0], r[1], r[2], r[3] * 100 + r[4], r[5]) for r in rows}
+
+    def members_in(self, ids: Iterable[int] | None) -> list[Member]:
+        """The members with these ids (all of them for None), read in batches."""
+        if ids is None:
+            return [Member(*r) for r in self.db.query(self._member_sql())]
+        out: list[Member] = []
+        for batch in _batches(sorted(ids)):
+            marks = ", ".join("?" for _ in batch)
+            rows = self.db.query(f"{self._member_sql()} where member_id in ({marks})", batch)
+            out.extend(Member(*r) for r in rows)
+        return out
+
+    def rows_of(self, ids: Iterable[int]) -> list[TxnRow]:
+        """Every transaction row of these members, in no particular order."""
+        out: list[TxnRow] = []
+        for batch in _batches(sorted(ids)):
+            marks = ", ".join("?" for _ in batch)
+            rows = self.db.query(
+                "select txn_id, member_id, kind, amount_cents, points_delta_cents, program, at "
+                f"from {TRANSACTIONS} where member_id in ({marks})",
+                batch,
+            )
+            out.extend(TxnRow(*r) for r in rows)
+        return out
+
+    def members_with_rows(self) -> set[int]:
+        """Members with any transaction row here (small on the store written only live)."""
+        return {int(r[0]) for r in self.db.query(f"select distinct member_id from {TRANSACTIONS}")}
+
+    def stream(self, sql: str) -> Iterator[tuple[Any, ...]]:
+        """Rows of `sql`, a batch at a time (a server-side cursor on PostgreSQL): bounded memory."""
+        yield from self.db.stream(sql)
+
+    def balance_stream(self) -> Iterator[tuple[int, int]]:
+        """(member_id, centipoints) of every member, in member order."""
+        m = self.members_table
+        cents = "points_cents" if self.shape == "legacy" else "points * 100 + remainder_cents"
+        return self.stream(f"select member_id, {cents} from {m} order by member_id")
+
+    def history_stream(self) -> Iterator[tuple[int, int, bool]]:
+        """(member_id, sum of their deltas, whether their account_created is here), in member order."""
+        created = "max(case when kind = 'account_created' then 1 else 0 end)"
+        for member_id, total, made in self.stream(
+            f"select member_id, sum(points_delta_cents), {created} from {TRANSACTIONS} "
+            "group by member_id order by member_id"
+        ):
+            yield int(member_id), int(total), bool(made)
 
     def counts(self) -> tuple[int, int]:
         """(members, transactions)."""
@@ -302,31 +368,35 @@ class RecordStore:
     # ----------------------------------------------------------------- verify
 
     def verify(self) -> tuple[dict[str, int], dict[str, int], dict[str, str], list[str]]:
-        """Counts, sums, checksums and problems of this store (GET /verify)."""
-        members = self.balances()
-        counts = {
-            "members": len(members),
-            "active_members": sum(1 for m in members.values() if m.status == "active"),
-            "transactions": self.counts()[1],
-        }
+        """Counts, sums, checksums and problems of this store (GET /verify), streamed: any size."""
+        m = self.members_table
+        cents = "points_cents" if self.shape == "legacy" else "points * 100 + remainder_cents"
+        row = self.db.one(
+            f"select count(*), coalesce(sum(case when status = 'active' then 1 else 0 end), 0), "
+            f"coalesce(sum({cents}), 0), coalesce(sum(lifetime_cents), 0) from {m}"
+        )
+        members, active, points, lifetime = (int(v) for v in (row or (0, 0, 0, 0)))
         delta = self.db.one(f"select coalesce(sum(points_delta_cents), 0) from {TRANSACTIONS}")
+        counts = {"members": members, "active_members": active, "transactions": self.counts()[1]}
         sums = {
-            "points_cents": sum(m.balance_cents for m in members.values()),
-            "lifetime_cents": sum(m.lifetime_cents for m in members.values()),
+            "points_cents": points,
+            "lifetime_cents": lifetime,
             "points_delta_cents": int(delta[0]) if delta else 0,
         }
         digest = hashlib.sha256()
-        for member_id in sorted(members):
-            digest.update(f"{member_id}:{members[member_id].balance_cents}\n".encode())
-        problems: list[str] = []
-        if self.shape == "tiers":
-            bad = self.db.one(
-                f"select count(*) from {self.members_table} "
-                "where remainder_cents < 0 or remainder_cents > 99"
-            )
-            if bad and bad[0]:
-                problems.append(f"{bad[0]} members hold a remainder outside 0-99")
-        return counts, sums, {"members": digest.hexdigest()}, problems
+        for member_id, balance in self.balance_stream():
+            digest.update(f"{member_id}:{balance}\n".encode())
+        return counts, sums, {"members": digest.hexdigest()}, self.problems()
+
+    def problems(self) -> list[str]:
+        """What is wrong in the store itself (a remainder outside 0-99), found in SQL."""
+        if self.shape != "tiers":
+            return []
+        bad = self.db.one(
+            f"select count(*) from {self.members_table} "
+            "where remainder_cents < 0 or remainder_cents > 99"
+        )
+        return [f"{bad[0]} members hold a remainder outside 0-99"] if bad and bad[0] else []
 
     def close(self) -> None:
         self.db.close()
