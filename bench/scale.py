@@ -170,7 +170,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             out["catchup_lag_s"] = caught.lag_s
             out["catchup_entries"] = caught.entries
             say(f"  catch-up: {caught.entries:,} changes, lag {caught.lag_s:.2f} s")
-            config = ClientConfig(timeout=300.0)  # the unfreeze answers once the buffer is replayed
+            replay: list[float] = []
+            config = ClientConfig(timeout=600.0)  # the unfreeze answers once the buffer is replayed
             with ControlClient(
                 estate.system_url(system), system=system, token=token, config=config
             ) as client:
@@ -180,13 +181,17 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     mapping,
                     freeze=lambda: client.freeze("buffer-writes"),
                     switch=lambda: client.switch(plan.plan.program.target),
-                    unfreeze=lambda: client.unfreeze(),
+                    unfreeze=lambda: replay.append(_timed(client.unfreeze)),
                 )
             checked = drained.verification
             out["verify_s"] = drained.prepass_s
             out["verify_rows_per_s"] = args.members / drained.prepass_s if drained.prepass_s else 0
             out["write_pause_s"] = drained.pause_s
             out["drain_rechecked_keys"] = drained.rechecked_keys
+            # of the pause, the estate's unfreeze: replaying the writes it buffered, while
+            # customers' new writes join the buffer, before it answers
+            out["estate_replay_s"] = replay[0] if replay else 0.0
+            out["pause_before_replay_s"] = drained.pause_s - out["estate_replay_s"]
             out["conserved"] = bool(
                 checked is not None and checked.ok and checked.legacy_cents == checked.new_cents
             )
@@ -225,6 +230,12 @@ def _every(seconds: float, what: str) -> Any:
             say(f"  {what}: {p.rows_done:,} rows, {p.rows_per_s:,.0f}/s, lag {p.lag_entries:,}")
 
     return report
+
+
+def _timed(call: Any) -> float:
+    began = time.monotonic()
+    call()
+    return time.monotonic() - began
 
 
 def _settle(url: str, system: str, token: str, timeout: float = 60.0) -> None:

@@ -138,7 +138,8 @@ class Database:
                 raise
             self._conn.execute("commit")
         else:
-            with self._conn.transaction():
+            # one round trip for the whole transaction (pipeline mode), not one per statement
+            with self._conn.pipeline(), self._conn.transaction():
                 yield
 
     def table_exists(self, name: str) -> bool:
