@@ -107,7 +107,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from cutover import migrate
     from cutover.control.client import ClientConfig, ControlClient
     from cutover.drill.population import check_fits, estimate, seed_population
-    from cutover.drill.scratch import ScratchDatabase
+    from cutover.drill.scratch import ScratchDatabase, server_data_dir
     from cutover.drill.size import peak_rss_mb, sized_plan
     from cutover.drill.traffic import TrafficProcess
     from cutover.plan import load_plan
@@ -119,7 +119,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"members": args.members, "rate": args.rate}
     scratch = ScratchDatabase(args.server, name=args.database)
     need = estimate(args.members)
-    check_fits(need, data_dir=_data_dir(args.server))
+    check_fits(need, data_dir=server_data_dir(args.server))
     say(f"{need.describe()}: fits")
     with scratch, tempfile.TemporaryDirectory(prefix="cutover-scale-") as tmp:
         work = Path(tmp)
@@ -249,19 +249,6 @@ def _settle(url: str, system: str, token: str, timeout: float = 60.0) -> None:
             if not state.buffered and not getattr(state, "draining", False):
                 return
             time.sleep(0.5)
-
-
-def _data_dir(server: str) -> str | None:
-    import psycopg
-
-    from cutover.drill.scratch import _connect
-
-    with _connect(server) as conn:
-        try:
-            row = conn.execute("SHOW data_directory").fetchone()
-        except psycopg.Error:
-            return None
-    return str(row[0]) if row else None
 
 
 def _fmt(value: Any) -> str:

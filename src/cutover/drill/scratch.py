@@ -137,3 +137,15 @@ def scratch_database(
     scratch = ScratchDatabase(server, name=name)
     with scratch:
         yield scratch
+
+
+def server_data_dir(server: str) -> str | None:
+    """Where the server keeps its data, if it says (and it is on this machine); else None."""
+    import psycopg
+
+    with _connect(server) as conn:
+        try:
+            row = conn.execute("SHOW data_directory").fetchone()
+        except psycopg.Error:
+            return None
+    return str(row[0]) if row else None

@@ -13,11 +13,21 @@ class BackgroundTraffic:
     """The traffic simulator in a thread of its own, stoppable from this one."""
 
     def __init__(
-        self, *, url: str, token: str | None, rate: float, customers: int, seed: int, ledger: Path
+        self,
+        *,
+        url: str,
+        token: str | None,
+        rate: float,
+        customers: int,
+        seed: int,
+        ledger: Path,
+        first_member: int = 1,
     ) -> None:
         from cutover.sim.generator import Settings
 
-        self.settings = Settings(customers=customers, seed=seed, run=f"demo{seed}").check()
+        self.settings = Settings(
+            customers=customers, seed=seed, run=f"demo{seed}", first_member=first_member
+        ).check()
         self.url, self.token, self.rate, self.ledger = url, token, rate, ledger
         self.result: Any = None
         self.error: BaseException | None = None
