@@ -46,10 +46,12 @@ MEMBERS_DDL = (
     "points_cents bigint NOT NULL, lifetime_cents bigint NOT NULL, updated_at text NOT NULL"
 )
 TXN_DDL = (
-    "txn_id text NOT NULL, member_id bigint NOT NULL, kind text NOT NULL, "
+    'txn_id text COLLATE "C" NOT NULL, member_id bigint NOT NULL, kind text NOT NULL, '
     "amount_cents bigint NOT NULL, points_delta_cents bigint NOT NULL, program text NOT NULL, "
-    "at text NOT NULL, store_id integer"
+    'at text COLLATE "C" NOT NULL, store_id integer'
 )
+"""Ids and ISO 8601 times sort the same bytewise: the "C" collation builds their keys several
+times faster than a language's rules would."""
 # bytes on disk per row, measured on PostgreSQL 15 (heap + keys), with a margin
 _MEMBER_BYTES = 150
 _TXN_BYTES = 230
