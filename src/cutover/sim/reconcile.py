@@ -156,6 +156,8 @@ def _stream_members(
     at zero and must hold exactly their rows' sum; one held before any row we see
     (seeded or migrated in) opens where their rows say, as in the replay.
     """
+    if _in_one_database(report, history, current, replayed):
+        return
     sums = history.history_stream()
     pending = next(sums, None)
     for member_id, balance in current.balance_stream():
@@ -186,6 +188,57 @@ def _stream_members(
                 f"member {pending[0]}: not in {current.store_id}, replay gives {pending[1]}"
             )
         pending = next(sums, None)
+
+
+LISTED = 1000
+"""At most this many members named per problem when the check runs inside PostgreSQL."""
+
+
+def _in_one_database(
+    report: Report, history: RecordStore, current: RecordStore, replayed: set[int]
+) -> bool:
+    """`_stream_members` as one statement, when both stores share a PostgreSQL database.
+
+    The join and the sums run inside the server (sixteen million members in seconds,
+    not minutes of rows through Python); the members that differ come back, at most
+    LISTED of them named. False when the stores are not in one database."""
+    here, there = history.where(), current.where()
+    if here is None or there is None or here[0] != there[0]:
+        return False
+    sql = f"""
+        with t as (
+            select member_id, sum(points_delta_cents) as total,
+                   bool_or(kind = 'account_created') as made
+            from "{here[1]}".transactions group by member_id
+        ), j as (
+            select t.member_id, t.total, t.made, m.cents
+            from t left join ({current.balance_sql(there[1])}) m using (member_id)
+            where not (t.member_id = any(?))
+        )
+        select count(*), count(*) filter (where not made and cents is not null),
+               count(*) filter (where cents is null or (made and cents <> total)),
+               (array_agg(array[member_id, total, coalesce(cents, 0), (cents is null)::int]
+                          order by member_id)
+                  filter (where cents is null or (made and cents <> total)))[1:{LISTED}]
+        from j
+    """
+    row = history.db.one(sql, (sorted(replayed),))
+    assert row is not None
+    checked, inferred, bad, listed = row
+    report.members_replayed += int(checked)
+    report.openings_inferred += int(inferred)
+    for member_id, total, cents, missing in listed or []:
+        if missing:
+            report.balance_mismatches.append(
+                f"member {member_id}: not in {current.store_id}, replay gives {total}"
+            )
+        else:
+            report.balance_mismatches.append(
+                f"member {member_id}: {current.store_id} holds {cents}, replay gives {total}"
+            )
+    if bad > len(listed or []):
+        report.balance_mismatches.append(f"... and {bad - len(listed or []):,} more members")
+    return True
 
 
 def _ledger(entries: Iterable[dict[str, Any]], report: Report) -> dict[str, dict[str, Any]]:

@@ -279,6 +279,26 @@ class RecordStore:
         cents = "points_cents" if self.shape == "legacy" else "points * 100 + remainder_cents"
         return self.stream(f"select member_id, {cents} from {m} order by member_id")
 
+    def where(self) -> tuple[str, str] | None:
+        """(database identity, schema) of a PostgreSQL store; None for SQLite."""
+        if self.engine_name != "postgresql":
+            return None
+        row = self.db.one(
+            "select current_database() || '@' || coalesce(inet_server_addr()::text, 'local') "
+            "|| ':' || coalesce(inet_server_port(), 0)::text, current_schema()"
+        )
+        assert row is not None
+        return str(row[0]), str(row[1])
+
+    @property
+    def engine_name(self) -> str:
+        return str(self.db.engine)
+
+    def balance_sql(self, schema: str) -> str:
+        """`member_id, cents` of every member, the table named with its schema."""
+        cents = "points_cents" if self.shape == "legacy" else "points * 100 + remainder_cents"
+        return f'select member_id, {cents} as cents from "{schema}".{self.members_table}'
+
     def history_stream(self) -> Iterator[tuple[int, int, bool]]:
         """(member_id, sum of their deltas, whether their account_created is here), in member order."""
         created = "max(case when kind = 'account_created' then 1 else 0 end)"
