@@ -128,7 +128,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         core = sized_plan(PLAN, ENV, scratch, work)
         say(f"scratch database {scratch.name}; seeding {args.members:,} members")
-        seeded = seed_population(core.legacy_dsn, args.members, progress=_progress("seed"))
+        seeded = seed_population(
+            core.legacy_dsn,
+            args.members,
+            progress=_progress("seed"),
+            target_dsn=core.tiers_dsn,
+        )
         out["seed_s"] = seeded.seconds
         out["seed_copy_s"] = seeded.copy_seconds
         out["history_rows"] = seeded.history_rows

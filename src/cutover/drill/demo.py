@@ -96,7 +96,9 @@ def _size(rehearsal: Rehearsal, scratch: Any) -> None:
             last[0] = time.monotonic()
             log.info("seeding", members=done, of=total, seconds=round(elapsed, 1))
 
-    seeded = seed_population(core.legacy_dsn, options.members, progress=progress)
+    seeded = seed_population(
+        core.legacy_dsn, options.members, progress=progress, target_dsn=core.tiers_dsn
+    )
     log.info("seeded", members=seeded.members, history=seeded.history_rows, s=seeded.seconds)
     rehearsal.first_member = options.members + 1
     rehearsal.size = {

@@ -255,14 +255,23 @@ def seed_population(
     workers: int = SEED_WORKERS,
     block: int = 20_000,
     progress: Callable[[int, int, float], None] | None = None,
+    target_dsn: str | None = None,
 ) -> Seeded:
-    """Create and fill `members` and `transactions` at `dsn` (its search path's schema)."""
+    """Create and fill `members` and `transactions` at `dsn` (its search path's schema).
+
+    With `target_dsn` (the new store), its `transactions` is created in the same shape,
+    `store_id` included, so a carry-back copies rows between the two as they are."""
     import psycopg
 
     began = time.monotonic()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE members ({MEMBERS_DDL})")
         conn.execute(f"CREATE TABLE transactions ({TXN_DDL})")
+    if target_dsn is not None:
+        with psycopg.connect(target_dsn, autocommit=True) as conn:
+            conn.execute(f"CREATE TABLE transactions ({TXN_DDL}, PRIMARY KEY (txn_id))")
+            conn.execute("CREATE INDEX transactions_at ON transactions (at)")
+            conn.execute("CREATE INDEX transactions_member ON transactions (member_id)")
     ctx = multiprocessing.get_context("spawn")
     done = ctx.Value("q", 0)
     history_rows = ctx.Value("q", 0)
