@@ -29,6 +29,8 @@ from .result import DemoResult, summarize, switched_systems
 
 log = get_logger("cutover.demo")
 
+SIZED_CUSTOMERS = 20_000
+"""At size, at least this many simulated customers: their events last the whole night."""
 WARM_UP_SECONDS = 2.0
 """Customers sign up and buy for this long before the first freeze."""
 
@@ -101,6 +103,8 @@ def _size(rehearsal: Rehearsal, scratch: Any) -> None:
     )
     log.info("seeded", members=seeded.members, history=seeded.history_rows, s=seeded.seconds)
     rehearsal.first_member = options.members + 1
+    # a night at size outlasts 2,000 customers' three months of events at 300 per second
+    rehearsal.customers = max(options.customers, SIZED_CUSTOMERS)
     rehearsal.size = {
         "members": seeded.members,
         "history_rows": seeded.history_rows,
@@ -133,7 +137,7 @@ def _play(rehearsal: Rehearsal) -> tuple[Any, dict[str, str], Path]:
             url=estate.url,
             token=token,
             rate=options.rate,
-            customers=options.customers,
+            customers=rehearsal.customers,
             seed=options.seed,
             ledger=workdir / "ledger.jsonl",
             first_member=rehearsal.first_member,

@@ -69,6 +69,8 @@ class Rehearsal:
     summary: RunSummary | None = None
     rolled: RollbackSummary | None = None
     first_member: int = 1
+    customers: int = 0
+    """The simulated customers (the option's, or more at size); 0 until prepared."""
     """The simulated customers' first member id (after the seeded members, at size)."""
     size: dict[str, Any] | None = None
     """At size: members, history rows, database, seed and reconcile seconds, peak memory."""
@@ -116,6 +118,7 @@ def prepare(options: DemoOptions) -> Rehearsal:
     token = os.environ.get(TOKEN_ENV) or pysecrets.token_urlsafe(24)
     os.environ[TOKEN_ENV] = token  # the flow's clients resolve the plan's token_secret by name
     return Rehearsal(
+        customers=options.customers,
         options=options,
         loaded=loaded,
         scale=options.time_scale or auto_scale(plan, options.env),
