@@ -109,9 +109,9 @@ def baseline(dsn: str, members: int, work: Path) -> float:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     from cutover import migrate
     from cutover.control.client import ClientConfig, ControlClient
-    from cutover.drill.population import check_fits, estimate, seed_population
+    from cutover.drill.population import seed_population
     from cutover.drill.scratch import ScratchDatabase, server_data_dir
-    from cutover.drill.size import peak_rss_mb, sized_plan
+    from cutover.drill.size import check_fits, estimate, peak_rss_mb, sized_plan
     from cutover.drill.traffic import TrafficProcess
     from cutover.plan import load_plan
     from cutover.plan.models import Store
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from cutover import logs
-    from cutover.drill.population import check_size
+    from cutover.drill.size import check_size
     from cutover.errors import UsageError
 
     logs.configure(level="warning")

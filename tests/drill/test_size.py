@@ -17,9 +17,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cutover.drill.population import check_fits, check_size, estimate, seed_population
+from cutover.drill.population import seed_population
 from cutover.drill.scratch import ScratchDatabase
-from cutover.drill.size import members_for, peak_rss_mb
+from cutover.drill.size import check_fits, check_size, estimate, members_for, peak_rss_mb
 from cutover.errors import UsageError
 from support import PG_DSN, ROOT, run_cli
 
@@ -186,7 +186,7 @@ def test_members_outside_the_ledger_reconcile_the_same_in_sql_and_streamed(
     """Every seeded member's balance against their rows: the one-statement check inside
     PostgreSQL and the streamed merge agree, and both name a member whose balance is off."""
     from cutover.plan.models import Store
-    from cutover.sim import reconcile as rec
+    from cutover.sim import member_sums as rec
     from cutover.sim.report import Report
     from cutover.sim.stores import RecordStore
 
@@ -209,10 +209,10 @@ def test_members_outside_the_ledger_reconcile_the_same_in_sql_and_streamed(
             tiers.db.execute("update members set points = points + 1 where member_id = 17")
             tiers.db.execute("delete from members where member_id = 18")
             in_sql, streamed = Report(), Report()
-            assert rec._in_one_database(in_sql, legacy, tiers, {5})
+            assert rec.in_one_database(in_sql, legacy, tiers, {5})
             streamed_where = tiers.where
             tiers.where = lambda: None  # type: ignore[method-assign]
-            rec._stream_members(streamed, legacy, tiers, {5})
+            rec.check_members(streamed, legacy, tiers, {5})
             tiers.where = streamed_where  # type: ignore[method-assign]
             assert in_sql.balance_mismatches == streamed.balance_mismatches
             assert in_sql.members_replayed == streamed.members_replayed == 1_999

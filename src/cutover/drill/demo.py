@@ -40,8 +40,8 @@ def run_demo(options: DemoOptions) -> DemoResult:
     began = time.monotonic()
     if options.members is None:
         return _rehearse(options, began, None)
-    from .population import check_fits, check_size, estimate
     from .scratch import DEFAULT_SERVER, ScratchDatabase, server_data_dir
+    from .size import check_fits, check_size, estimate
 
     check_size(options.members, options.rate)
     server = options.server or DEFAULT_SERVER

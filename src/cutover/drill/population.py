@@ -12,26 +12,22 @@ a member holds is exactly the sum of their rows, to the centipoint (reconciliati
 checks it); 14 of the 15 types appear (a merge needs two members and is left to the
 live traffic). The same arguments always give the same rows.
 
-`estimate` and `check_fits` size a run before anything is written: a size the
-machine cannot hold is refused with the estimate.
+`cutover.drill.size` sizes a run before anything is written.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import random
-import shutil
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from cutover import program as rules
 from cutover.children import die_with_parent, pool_initargs
-from cutover.errors import UsageError
 
 COMPANY_STORES = 16_000
 PARTNER_STORES = 2_000
@@ -52,68 +48,6 @@ TXN_DDL = (
 )
 """Ids and ISO 8601 times sort the same bytewise: the "C" collation builds their keys several
 times faster than a language's rules would."""
-# bytes on disk per row, measured on PostgreSQL 15 (heap + keys), with a margin
-_MEMBER_BYTES = 150
-_TXN_BYTES = 230
-_COPY_FACTOR = 2.4
-"""A member lives in the legacy table, the new one, a baseline or capture on the way."""
-_FIXED_MEMORY = 3 << 30
-"""The estate, the simulator, the cutover process and PostgreSQL's own, at any size."""
-
-
-@dataclass(frozen=True)
-class Estimate:
-    members: int
-    history_rows: int
-    disk_bytes: int
-    memory_bytes: int
-
-    def describe(self) -> str:
-        return (
-            f"{self.members:,} members and {self.history_rows:,} history rows need about "
-            f"{self.disk_bytes / 2**30:,.1f} GiB of disk and {self.memory_bytes / 2**30:,.1f} GiB of memory"
-        )
-
-
-def estimate(members: int, history: float = HISTORY_PER_MEMBER) -> Estimate:
-    """Disk and memory a rehearsal of `members` needs (memory does not grow with the size)."""
-    rows = int(members * (1 + history))
-    disk = int(members * _MEMBER_BYTES * _COPY_FACTOR + rows * _TXN_BYTES) + (2 << 30)
-    return Estimate(members, rows, disk, _FIXED_MEMORY)
-
-
-def check_size(members: int, rate: float | None = None) -> None:
-    """One line for a size or a rate that makes no sense (exit 2)."""
-    if members <= 0:
-        raise UsageError(f"--members must be at least 1 (got {members:,})")
-    if rate is not None and not rate > 0:
-        raise UsageError(f"--rate must be more than 0 transactions per second (got {rate:g})")
-
-
-def check_fits(need: Estimate, *, data_dir: str | None) -> None:
-    """UsageError with the estimate when the disk (PostgreSQL's, if we can see it) or memory is short."""
-    where = data_dir if data_dir and Path(data_dir).is_dir() else "/"
-    free = shutil.disk_usage(where).free
-    if need.disk_bytes > free:
-        raise UsageError(
-            f"{need.describe()}; {where} has {free / 2**30:,.1f} GiB free: use fewer --members"
-        )
-    available = _available_memory()
-    if available is not None and need.memory_bytes > available:
-        raise UsageError(f"{need.describe()}; {available / 2**30:,.1f} GiB of memory is available")
-
-
-def _available_memory() -> int | None:
-    try:
-        with Path("/proc/meminfo").open(encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 # ---------------------------------------------------------------- the rows
 
 _KINDS: tuple[tuple[str, int], ...] = (

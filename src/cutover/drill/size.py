@@ -6,7 +6,9 @@ onto PostgreSQL: both its stores in one scratch database (`cutover.drill.scratch
 the legacy one seeded with N members and their months of history
 (`cutover.drill.population`). The plan is written again beside its mapping and
 carry-back files in the run's folder with only those two stores changed, so the
-estate, the flows and reconciliation all read the same plan. `peak_rss_mb` reads a
+estate, the flows and reconciliation all read the same plan. `estimate` and
+`check_fits` size a run before anything is written: a size the machine cannot hold
+is refused with the estimate. `peak_rss_mb` reads a
 process's peak resident memory, for the report.
 """
 
@@ -24,6 +26,7 @@ from cutover.errors import UsageError
 from cutover.plan import load_plan
 from cutover.sim.records import find_core
 
+from .population import HISTORY_PER_MEMBER
 from .scratch import ScratchDatabase
 
 SIZES: dict[str, int | None] = {"small": None, "large": 16_000_000}
@@ -87,3 +90,65 @@ def peak_rss_mb(pid: int | None = None) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+# bytes on disk per row, measured on PostgreSQL 15 (heap + keys), with a margin
+_MEMBER_BYTES = 150
+_TXN_BYTES = 230
+_COPY_FACTOR = 2.4
+"""A member lives in the legacy table, the new one, a baseline or capture on the way."""
+_FIXED_MEMORY = 3 << 30
+"""The estate, the simulator, the cutover process and PostgreSQL's own, at any size."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    members: int
+    history_rows: int
+    disk_bytes: int
+    memory_bytes: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.members:,} members and {self.history_rows:,} history rows need about "
+            f"{self.disk_bytes / 2**30:,.1f} GiB of disk and {self.memory_bytes / 2**30:,.1f} GiB of memory"
+        )
+
+
+def estimate(members: int, history: float = HISTORY_PER_MEMBER) -> Estimate:
+    """Disk and memory a rehearsal of `members` needs (memory does not grow with the size)."""
+    rows = int(members * (1 + history))
+    disk = int(members * _MEMBER_BYTES * _COPY_FACTOR + rows * _TXN_BYTES) + (2 << 30)
+    return Estimate(members, rows, disk, _FIXED_MEMORY)
+
+
+def check_size(members: int, rate: float | None = None) -> None:
+    """One line for a size or a rate that makes no sense (exit 2)."""
+    if members <= 0:
+        raise UsageError(f"--members must be at least 1 (got {members:,})")
+    if rate is not None and not rate > 0:
+        raise UsageError(f"--rate must be more than 0 transactions per second (got {rate:g})")
+
+
+def check_fits(need: Estimate, *, data_dir: str | None) -> None:
+    """UsageError with the estimate when the disk (PostgreSQL's, if we can see it) or memory is short."""
+    where = data_dir if data_dir and Path(data_dir).is_dir() else "/"
+    free = shutil.disk_usage(where).free
+    if need.disk_bytes > free:
+        raise UsageError(
+            f"{need.describe()}; {where} has {free / 2**30:,.1f} GiB free: use fewer --members"
+        )
+    available = _available_memory()
+    if available is not None and need.memory_bytes > available:
+        raise UsageError(f"{need.describe()}; {available / 2**30:,.1f} GiB of memory is available")
+
+
+def _available_memory() -> int | None:
+    try:
+        with Path("/proc/meminfo").open(encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None

@@ -12,30 +12,22 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from cutover import program as rules
-from cutover import secrets
 from cutover.errors import UsageError
 from cutover.plan.models import Store
+from cutover.sim.database import Database, batches
 from cutover.sim.kinds import Original
 
 Shape = Literal["legacy", "tiers"]
 TRANSACTIONS = "transactions"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_BATCH = 500
 DIGEST_MEMBERS = 1_000_000
 """Up to this many members GET /verify digests every balance; past it, counts and sums only."""
-
-
-def _batches(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), _BATCH):
-        yield ids[start : start + _BATCH]
 
 
 @dataclass(frozen=True)
@@ -60,102 +52,6 @@ class TxnRow:
     points_delta_cents: int
     program: str
     at: str
-
-
-class Database:
-    """A thin DB-API wrapper: `?` placeholders on both engines, explicit transactions."""
-
-    def __init__(self, store_id: str, store: Store, workdir: Path) -> None:
-        self.store_id = store_id
-        self.engine = store.engine
-        self._conn: Any
-        if store.engine == "sqlite":
-            assert store.path is not None
-            path = Path(store.path)
-            self.path: Path | None = path if path.is_absolute() else workdir / path
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30
-            )
-            self._conn.execute("pragma journal_mode=wal")
-            self._conn.execute("pragma synchronous=normal")
-            self._conn.execute("pragma busy_timeout=30000")
-        elif store.engine == "postgresql":
-            import psycopg
-
-            self.path = None
-            password = secrets.resolve(store.password_secret) if store.password_secret else None
-            try:
-                self._conn = psycopg.connect(
-                    store.dsn or "", password=password, autocommit=True, connect_timeout=10
-                )
-            except psycopg.Error as exc:
-                raise UsageError(
-                    f"store {store_id!r}: cannot connect: {secrets.redact(str(exc)).strip()}"
-                ) from None
-            # one connection serves the whole simulated system, one request after another: a
-            # commit that waited for its own disk flush would cap it at the disk's flush rate,
-            # where a real system's many connections share each flush (group commit)
-            self._conn.execute("SET synchronous_commit = off")
-        else:
-            raise UsageError(
-                f"store {store_id!r}: a {store.engine} store cannot be a system of record"
-            )
-
-    def _sql(self, sql: str) -> str:
-        return sql if self.engine == "sqlite" else sql.replace("?", "%s")
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn.execute(self._sql(sql), tuple(params))
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = self._conn.execute(self._sql(sql), tuple(params))
-        return list(cursor.fetchall())
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        cursor = self._conn.execute(self._sql(sql), tuple(params))
-        row = cursor.fetchone()
-        return tuple(row) if row is not None else None
-
-    def stream(self, sql: str, size: int = 10_000) -> Iterator[tuple[Any, ...]]:
-        """The rows of a query, `size` at a time; on PostgreSQL through a server-side cursor."""
-        if self.engine == "sqlite":
-            cursor = self._conn.execute(sql)
-            while batch := cursor.fetchmany(size):
-                yield from batch
-            return
-        with self._conn.transaction(), self._conn.cursor(name="cutover_stream") as cursor:
-            cursor.itersize = size
-            cursor.execute(sql)
-            yield from cursor
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self.engine == "sqlite":
-            self._conn.execute("begin immediate")
-            try:
-                yield
-            except BaseException:
-                self._conn.execute("rollback")
-                raise
-            self._conn.execute("commit")
-        else:
-            # one round trip for the whole transaction (pipeline mode), not one per statement
-            with self._conn.pipeline(), self._conn.transaction():
-                yield
-
-    def table_exists(self, name: str) -> bool:
-        if self.engine == "sqlite":
-            row = self.one("select 1 from sqlite_master where type='table' and name=?", (name,))
-        else:
-            row = self.one(
-                "select 1 from information_schema.tables where table_name=? and table_schema = any(current_schemas(false))",
-                (name,),
-            )
-        return row is not None
-
-    def close(self) -> None:
-        self._conn.close()
 
 
 class RecordStore:
@@ -246,7 +142,7 @@ class RecordStore:
         if ids is None:
             return [Member(*r) for r in self.db.query(self._member_sql())]
         out: list[Member] = []
-        for batch in _batches(sorted(ids)):
+        for batch in batches(sorted(ids)):
             marks = ", ".join("?" for _ in batch)
             rows = self.db.query(f"{self._member_sql()} where member_id in ({marks})", batch)
             out.extend(Member(*r) for r in rows)
@@ -255,7 +151,7 @@ class RecordStore:
     def rows_of(self, ids: Iterable[int]) -> list[TxnRow]:
         """Every transaction row of these members, in no particular order."""
         out: list[TxnRow] = []
-        for batch in _batches(sorted(ids)):
+        for batch in batches(sorted(ids)):
             marks = ", ".join("?" for _ in batch)
             rows = self.db.query(
                 "select txn_id, member_id, kind, amount_cents, points_delta_cents, program, at "
