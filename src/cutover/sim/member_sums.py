@@ -122,7 +122,7 @@ _RANGE_SQL = """
         from t left join (
             select * from ({current}) c where member_id between ? and ?
         ) m using (member_id)
-        where not (t.member_id = any(?))
+        where t.member_id not in (select unnest(?::bigint[]))
     )
     select count(*), count(*) filter (where not made and cents is not null),
            count(*) filter (where cents is null or (made and cents <> total)),
