@@ -47,6 +47,31 @@ UiOption = Annotated[
         "PREFECT_API_URL's), prints where to look, keeps it up until Ctrl-C.",
     ),
 ]
+SizeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--size",
+        help="`large`: the mission's size, the loyalty core's stores in a scratch PostgreSQL "
+        "database seeded with 16,000,000 members and months of history (`small`: the plan's "
+        "own stores).",
+    ),
+]
+MembersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--members",
+        help="Members to seed into PostgreSQL (implies a sized run; default for "
+        "--size large: 16,000,000).",
+    ),
+]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="At size: use this PostgreSQL database (two schemas are added and dropped) "
+        "instead of a scratch one. The server is $CUTOVER_SCALE_PG (default the local one).",
+    ),
+]
 DemoHomeOption = Annotated[
     Path, typer.Option("--home", help="Where demo runs are kept (one folder per run).")
 ]
@@ -61,10 +86,15 @@ def demo(
     ui: UiOption = False,
     json_out: JsonOption = False,
     home: DemoHomeOption = Path("var/demo"),
+    size: SizeOption = None,
+    members: MembersOption = None,
+    database: DatabaseOption = None,
 ) -> None:
     """The main job on one machine: estate, traffic and the whole cutover, compressed, then reconciled."""
     from cutover.drill import DemoOptions, run_demo
+    from cutover.drill.size import members_for
 
+    sized = members_for(size, members)
     plan_file = resolve_plan(plan)
     server, ui_url = _ui_server(home) if ui else (None, "")
     try:
@@ -77,6 +107,8 @@ def demo(
                 seed=seed,
                 ui=ui,
                 home=home,
+                members=sized,
+                database=database,
             )
         )
         print_demo_summary(result)
@@ -168,10 +200,15 @@ def drill(
     home: DrillHomeOption = Path("var/drills"),
     json_out: JsonOption = False,
     past_point_of_no_return: PastPointOfNoReturnOption = False,
+    size: SizeOption = None,
+    members: MembersOption = None,
+    database: DatabaseOption = None,
 ) -> None:
     """Rehearse the cutover on the simulated estate with traffic, faults and a rollback; then reconcile."""
     from cutover.drill import DemoOptions, run_demo
+    from cutover.drill.size import members_for
 
+    sized = members_for(size, members)
     plan_file, loaded = _drill_plan(plan, env)
     result = run_demo(
         DemoOptions(
@@ -186,6 +223,8 @@ def drill(
             faults=faults,
             drill=True,
             past_point_of_no_return=past_point_of_no_return,
+            members=sized,
+            database=database,
         )
     )
     print_demo_summary(result)
@@ -257,12 +296,30 @@ def print_demo_summary(result: DemoResult) -> None:
         ("rolled back", rolled),
         ("programs now served", result.programs_summary),
         ("customer notices sent", f"{result.notices} ({', '.join(result.notice_kinds)})"),
+        *_size_rows(result),
         ("report", result.report),
         ("notices outbox", result.outbox),
     ]
     for what, value in rows:
         table.add_row(what, str(value))
     console.print(table)
+
+
+def _size_rows(result: DemoResult) -> list[tuple[str, str]]:
+    """At size: the members, the seeding and reconciliation times, each process's peak memory."""
+    size = result.size
+    if not size:
+        return []
+    rss = ", ".join(f"{name} {mb:,.0f} MiB" for name, mb in size.get("peak_rss_mb", {}).items())
+    return [
+        (
+            "size",
+            f"{size['members']:,} members, {size['history_rows']:,} history rows "
+            f"(PostgreSQL {size['database']}, seeded in {size['seed_s']:.0f} s)",
+        ),
+        ("reconciliation time", f"{size.get('reconcile_s', 0):.1f} s"),
+        ("peak memory", rss),
+    ]
 
 
 def init(

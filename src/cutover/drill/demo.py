@@ -8,6 +8,10 @@
    a drill injects faults and answers a failure with a rollback (the rollback flow);
 5. reconciliation of the ledger against the stores: 0 lost, 0 duplicated, 0 refused;
 6. a drill-style report (`report.md`) and a `DemoResult`.
+
+At size (`--size large`, `--members N`) the loyalty core's stores move to a scratch
+PostgreSQL database seeded with that many members first (`cutover.drill.size`), the
+simulated customers join after them, and the report gives each process's peak memory.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from .result import DemoResult, summarize, switched_systems
 
 log = get_logger("cutover.demo")
 
+SIZED_CUSTOMERS = 20_000
+"""At size, at least this many simulated customers: their events last the whole night."""
 WARM_UP_SECONDS = 2.0
 """Customers sign up and buy for this long before the first freeze."""
 
@@ -32,7 +38,22 @@ WARM_UP_SECONDS = 2.0
 def run_demo(options: DemoOptions) -> DemoResult:
     """Play the plan on the simulated estate with customers buying throughout; reconcile."""
     began = time.monotonic()
+    if options.members is None:
+        return _rehearse(options, began, None)
+    from .scratch import DEFAULT_SERVER, ScratchDatabase, server_data_dir
+    from .size import check_fits, check_size, estimate
+
+    check_size(options.members, options.rate)
+    server = options.server or DEFAULT_SERVER
+    check_fits(estimate(options.members), data_dir=server_data_dir(server))
+    with ScratchDatabase(server, name=options.database) as scratch:
+        return _rehearse(options, began, scratch)
+
+
+def _rehearse(options: DemoOptions, began: float, scratch: Any) -> DemoResult:
     rehearsal = prepare(options)
+    if scratch is not None:
+        _size(rehearsal, scratch)
     server = None  # `cutover demo --ui` starts its server first and keeps it up afterwards
     if options.ui and not os.environ.get("PREFECT_API_URL"):
         from cutover.flows.server import start_ui_server
@@ -46,11 +67,51 @@ def run_demo(options: DemoOptions) -> DemoResult:
     from cutover.sim.reconcile import reconcile
 
     plan, workdir = rehearsal.loaded.plan, rehearsal.workdir
+    reconciling = time.monotonic()
     report = reconcile(
         plan, options.env, ledger=workdir / "ledger.jsonl", workdir=workdir, state_dir=state_dir
     )
+    if rehearsal.size is not None:
+        from .size import peak_rss_mb
+
+        rehearsal.size["reconcile_s"] = round(time.monotonic() - reconciling, 1)
+        rehearsal.size["peak_rss_mb"]["cutover"] = round(peak_rss_mb(), 1)
     (workdir / "reconciliation.txt").write_text(report.render())
     return summarize(rehearsal, report, traffic_result, programs, time.monotonic() - began)
+
+
+def _size(rehearsal: Rehearsal, scratch: Any) -> None:
+    """The core's stores onto `scratch`, the legacy one seeded; the rehearsal plays that plan."""
+    from cutover.plan import load_plan
+
+    from .population import seed_population
+    from .size import sized_plan
+
+    options = rehearsal.options
+    assert options.members is not None
+    core = sized_plan(rehearsal.loaded.path, options.env, scratch, rehearsal.workdir)
+    rehearsal.loaded = load_plan(core.plan)
+    last = [0.0]
+
+    def progress(done: int, total: int, elapsed: float) -> None:
+        if time.monotonic() - last[0] >= 5 or done == total:
+            last[0] = time.monotonic()
+            log.info("seeding", members=done, of=total, seconds=round(elapsed, 1))
+
+    seeded = seed_population(
+        core.legacy_dsn, options.members, progress=progress, target_dsn=core.tiers_dsn
+    )
+    log.info("seeded", members=seeded.members, history=seeded.history_rows, s=seeded.seconds)
+    rehearsal.first_member = options.members + 1
+    # a night at size outlasts 2,000 customers' three months of events at 300 per second
+    rehearsal.customers = max(options.customers, SIZED_CUSTOMERS)
+    rehearsal.size = {
+        "members": seeded.members,
+        "history_rows": seeded.history_rows,
+        "database": scratch.name,
+        "seed_s": round(seeded.seconds, 1),
+        "peak_rss_mb": {},
+    }
 
 
 def _play(rehearsal: Rehearsal) -> tuple[Any, dict[str, str], Path]:
@@ -76,9 +137,10 @@ def _play(rehearsal: Rehearsal) -> tuple[Any, dict[str, str], Path]:
             url=estate.url,
             token=token,
             rate=options.rate,
-            customers=options.customers,
+            customers=rehearsal.customers,
             seed=options.seed,
             ledger=workdir / "ledger.jsonl",
+            first_member=rehearsal.first_member,
         )
         plan = rehearsal.loaded.plan
         seeded = seed_stores(rehearsal.loaded, options.env, root=workdir)
@@ -99,6 +161,11 @@ def _play(rehearsal: Rehearsal) -> tuple[Any, dict[str, str], Path]:
             rehearsal.rolled = execute_rollback(request)
         time.sleep(1.0)  # a last second of sales on whatever program now serves
         traffic_result = traffic.stop()
+        if rehearsal.size is not None:
+            from .size import peak_rss_mb
+
+            pid = estate.process.pid if estate.process is not None else None
+            rehearsal.size["peak_rss_mb"]["estate"] = round(peak_rss_mb(pid), 1)
         return traffic_result, programs_served(plan, estate, token), estate.state_dir
 
 

@@ -37,6 +37,13 @@ class DemoOptions:
     drill: bool = False
     past_point_of_no_return: bool = False
     """Drills: rehearse the rollback even past the plan's point of no return."""
+    members: int | None = None
+    """At size (`--size large`, `--members N`): the loyalty core's stores in PostgreSQL,
+    seeded with this many members (`cutover.drill.size`); None: the plan's own stores."""
+    database: str | None = None
+    """At size: a database to use instead of a scratch one (created and dropped)."""
+    server: str | None = None
+    """At size: the PostgreSQL server (default `cutover.drill.scratch.DEFAULT_SERVER`)."""
 
 
 def auto_scale(plan: Plan, env: str | None = None) -> float:
@@ -61,6 +68,12 @@ class Rehearsal:
     faults: Any = None
     summary: RunSummary | None = None
     rolled: RollbackSummary | None = None
+    first_member: int = 1
+    customers: int = 0
+    """The simulated customers (the option's, or more at size); 0 until prepared."""
+    """The simulated customers' first member id (after the seeded members, at size)."""
+    size: dict[str, Any] | None = None
+    """At size: members, history rows, database, seed and reconcile seconds, peak memory."""
 
     def request(self, base_url: str) -> RunRequest:
         rollback_at = self.options.rollback_at
@@ -105,6 +118,7 @@ def prepare(options: DemoOptions) -> Rehearsal:
     token = os.environ.get(TOKEN_ENV) or pysecrets.token_urlsafe(24)
     os.environ[TOKEN_ENV] = token  # the flow's clients resolve the plan's token_secret by name
     return Rehearsal(
+        customers=options.customers,
         options=options,
         loaded=loaded,
         scale=options.time_scale or auto_scale(plan, options.env),

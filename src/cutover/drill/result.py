@@ -61,6 +61,9 @@ class DemoResult:
     """*extended* notices published (one per channel)."""
     budget_gates: int = 0
     """Budget gates raised (a feature's outage forecast past its budget)."""
+    size: dict[str, Any] | None = None
+    """At size: members, history rows, database, seed and reconcile seconds, and the peak
+    resident memory of each process (`peak_rss_mb`: cutover, estate), in MiB."""
 
     @property
     def ok(self) -> bool:
@@ -161,7 +164,7 @@ def summarize(
         reconciliation=reconciliation,
         notices=[{k: n.get(k) for k in ("at", "feature", "kind", "channel")} for n in notices],
         rollback=_rollback(rehearsal),
-        extra={"programs": programs},
+        extra={"programs": programs, **({"size": rehearsal.size} if rehearsal.size else {})},
         decisions=decisions,
     )
     return DemoResult(
@@ -196,4 +199,5 @@ def summarize(
         orchestration_per_step_s=full["orchestration"]["per_step_s"],
         extended_notices=sum(1 for n in notices if n.get("kind") == "extended"),
         budget_gates=len({d.gate for d in decisions if d.gate.startswith("budget-")}),
+        size=rehearsal.size,
     )

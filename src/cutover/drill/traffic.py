@@ -13,11 +13,21 @@ class BackgroundTraffic:
     """The traffic simulator in a thread of its own, stoppable from this one."""
 
     def __init__(
-        self, *, url: str, token: str | None, rate: float, customers: int, seed: int, ledger: Path
+        self,
+        *,
+        url: str,
+        token: str | None,
+        rate: float,
+        customers: int,
+        seed: int,
+        ledger: Path,
+        first_member: int = 1,
     ) -> None:
         from cutover.sim.generator import Settings
 
-        self.settings = Settings(customers=customers, seed=seed, run=f"demo{seed}").check()
+        self.settings = Settings(
+            customers=customers, seed=seed, run=f"demo{seed}", first_member=first_member
+        ).check()
         self.url, self.token, self.rate, self.ledger = url, token, rate, ledger
         self.result: Any = None
         self.error: BaseException | None = None
@@ -70,3 +80,117 @@ class BackgroundTraffic:
         if self.error is not None:
             raise self.error
         return self.result
+
+
+class TrafficProcess:
+    """The traffic simulator in a process of its own (it dies with this one); `stop()` returns
+    its summary, with its peak resident memory in `peak_rss_mb`."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: str | None,
+        rate: float,
+        customers: int,
+        seed: int,
+        ledger: Path,
+        first_member: int = 1,
+    ) -> None:
+        import multiprocessing
+
+        from cutover.children import pool_initargs
+
+        ctx = multiprocessing.get_context("spawn")
+        self._stop = ctx.Event()
+        self._out: Any = ctx.Queue()
+        self.process = ctx.Process(
+            target=_traffic_main,
+            args=(
+                url,
+                token,
+                rate,
+                customers,
+                seed,
+                first_member,
+                str(ledger),
+                self._stop,
+                self._out,
+                pool_initargs(),
+            ),
+            name="cutover-traffic",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self.process.start()
+
+    def stop(self, timeout: float = 120.0) -> dict[str, Any]:
+        import queue
+
+        self._stop.set()
+        try:
+            result: dict[str, Any] = self._out.get(timeout=timeout)
+        except queue.Empty:
+            result = {"error": "the simulator did not report"}
+        self.process.join(30)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        return result
+
+
+def _traffic_main(
+    url: str,
+    token: str | None,
+    rate: float,
+    customers: int,
+    seed: int,
+    first_member: int,
+    ledger: str,
+    stop: Any,
+    out: Any,
+    parent: tuple[int, int],
+) -> None:
+    """The simulator process: customers at `rate` until `stop` is set, then its summary to `out`."""
+    from cutover.children import die_with_parent
+
+    die_with_parent(*parent)
+    from cutover.sim.generator import Generator, Settings
+    from cutover.sim.traffic import Ledger, Router, discover_fronts, drive
+
+    from .size import peak_rss_mb
+
+    settings = Settings(
+        customers=customers, seed=seed, run=f"scale{seed}", first_member=first_member
+    ).check()
+
+    async def main() -> Any:
+        stopping = asyncio.Event()
+
+        async def watch() -> None:
+            while not stop.is_set():
+                await asyncio.sleep(0.1)
+            stopping.set()
+
+        watcher = asyncio.create_task(watch())
+        book = Ledger(ledger)
+        try:
+            return await drive(
+                Generator(settings).events(),
+                url=url,
+                token=token,
+                rate=rate,
+                router=Router(discover_fronts(url, token)),
+                ledger=book,
+                stop=stopping,
+            )
+        finally:
+            book.close()
+            watcher.cancel()
+
+    try:
+        result = asyncio.run(main())
+        out.put({**result.as_dict(), "peak_rss_mb": peak_rss_mb()})
+    except BaseException as exc:  # reported to the parent, which decides
+        out.put({"error": f"{type(exc).__name__}: {exc}", "peak_rss_mb": peak_rss_mb()})

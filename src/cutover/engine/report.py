@@ -198,6 +198,8 @@ def markdown(report: dict[str, Any]) -> str:
     rec = report.get("reconciliation")
     if rec:
         lines += _reconciliation_lines(rec)
+    if report.get("size"):
+        lines += _size_lines(report["size"])
     rb = report.get("rollback")
     if rb:
         lines += _rollback_lines(rb, report.get("undo_steps", []))
@@ -232,6 +234,23 @@ def _reconciliation_lines(rec: dict[str, Any]) -> list[str]:
         f"| {rec.get('sent', '—')} | {rec.get('acknowledged', '—')} | {rec.get('lost', '—')} | "
         f"{rec.get('duplicated', '—')} | {rec.get('refused', '—')} | "
         f"{rec.get('declined_degraded', '—')} |",
+        "",
+    ]
+
+
+def _size_lines(size: dict[str, Any]) -> list[str]:
+    """A rehearsal at size: how big, how long the seeding and reconciliation, peak memory."""
+    rss = size.get("peak_rss_mb", {})
+    return [
+        "## Size and memory",
+        "",
+        f"{size.get('members', 0):,} members and {size.get('history_rows', 0):,} history rows "
+        f"in PostgreSQL (`{size.get('database', '?')}`), seeded in {size.get('seed_s', 0):.1f} s; "
+        f"reconciled in {size.get('reconcile_s', 0):.1f} s.",
+        "",
+        "| process | peak resident memory |",
+        "| --- | --- |",
+        *[f"| {name} | {mb:,.0f} MiB |" for name, mb in rss.items()],
         "",
     ]
 

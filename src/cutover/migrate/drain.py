@@ -73,6 +73,8 @@ class DrainReport:
     verification: VerifyReport | None
     switched: bool
     unfrozen: bool
+    prepass_s: float = 0.0
+    """How long the pre-pass (a full verification, writes flowing) took; 0 without verify."""
 
 
 def final_drain(
@@ -132,6 +134,7 @@ def final_drain(
             paused.report,
             paused.switched,
             unfreeze is not None,
+            comparer.report.seconds if comparer is not None else 0.0,
         )
 
 
@@ -209,7 +212,9 @@ def _prepass(m: Migration, chunk_rows: int) -> tuple[Comparer, int, set[Any]]:
     assert state is not None
     a0 = state.applied_pos
     comparer = Comparer(m, list(ALL_CHECKS), chunk_rows)
+    began = time.monotonic()
     report = comparer.run()
+    report.seconds = time.monotonic() - began
     suspects = comparer.differing | comparer.rejects_missing | comparer.rejects_stale
     if suspects:
         _explained(m, suspects, a0, report)

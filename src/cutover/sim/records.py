@@ -196,7 +196,9 @@ class Records:
         if req.kind == "account_created":
             return self._create(req, member, program, forced=forced)
         ids = req.members()
-        missing = [mid for mid in ids if store.member(mid) is None]
+        missing = [
+            mid for mid in ids if (member if mid == req.member_id else store.member(mid)) is None
+        ]
         if missing:
             if forced or from_pending or any(self._creation_pending(mid) for mid in missing):
                 return self._wait(req, missing[0], program, origin)
