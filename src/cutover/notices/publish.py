@@ -60,9 +60,12 @@ class DeliveryLog:
 def append_json_line(path: Path, row: dict[str, Any]) -> None:
     """Append one JSON line durably; after a torn last line (a kill mid-write), on a line
     of its own."""
-    with path.open("ab") as fh:
-        if fh.tell() and _last_byte(path) != b"\n":
-            fh.write(b"\n")
+    with path.open("a+b") as fh:  # writes go to the end whatever the position
+        end = fh.seek(0, os.SEEK_END)
+        if end:
+            fh.seek(end - 1)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
         fh.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
         fh.flush()
         os.fsync(fh.fileno())
@@ -79,12 +82,6 @@ def read_json_lines(path: Path) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return rows
-
-
-def _last_byte(path: Path) -> bytes:
-    with path.open("rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1)
 
 
 class OutboxSink:

@@ -347,10 +347,11 @@ def parse_model(doc: Document, model: type[M], *, what: str = "plan") -> M:
         raise PlanError.single(
             doc.source.file, 1, f"the top level is {kind}; a {what} is a mapping of keys"
         )
-    known = set(_model_keys(model, doc.data, ["?"]))
+    fields = [info.alias or name for name, info in model.model_fields.items()]
+    known = set(fields)
     if doc.data and known and not known & set(doc.data):
         keys = ", ".join(repr(k) for k in list(doc.data)[:3])
-        first = FIRST_KEY.get(what.removesuffix(" file"), next(iter(known)))
+        first = FIRST_KEY.get(what.removesuffix(" file"), fields[0])
         raise PlanError.single(
             doc.source.file,
             1,

@@ -112,7 +112,6 @@ class _Loader:
     def __init__(self, m: Migration, feed: Feed, consumed: int) -> None:
         self.m, self.feed, self.consumed = m, feed, consumed
         self.order = reorder(feed, m.mapping)
-        self.width = len(feed.header)
         self.key_at = m.mapping.target_columns.index(m.mapping.target.key)
         self.types = list(m.mapping.output_types.values())
         self.batch: list[tuple[int, Record]] = []
