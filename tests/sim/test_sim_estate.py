@@ -207,6 +207,27 @@ def test_slow_drain_keeps_accepting_writes_behind_the_replay(
     assert order == ["c1", *[f"a{i}" for i in range(10)], *[f"b{i}" for i in range(5)]]
 
 
+def test_an_unfreeze_outlasting_the_client_timeout_is_waited_for(
+    http: httpx.Client, estate: RunningEstate
+) -> None:
+    """A replay longer than the client's timeout and retries: the client sees `draining` and
+    the buffer shrink, asks again with the same key and gets the replay's own answer."""
+    from cutover.control.client import ClientConfig, ControlClient, RetryPolicy
+
+    txn(http, "pos-stores", txn_id="c1", kind="account_created", member_id=1, email="a@b.c")
+    control(http, "pos-stores", "freeze", mode="buffer-writes", key="f")
+    for i in range(30):
+        txn(http, "pos-stores", txn_id=f"a{i}", kind="purchase", member_id=1, amount_cents=100)
+    http.put("/systems/pos-stores/sim/v1/faults", json={"drain_delay_ms": 40})
+    impatient = ClientConfig(timeout=0.2, retry=RetryPolicy(attempts=2, initial=0.01, jitter=0))
+    base = f"{estate.url}/systems/pos-stores"
+    with ControlClient(base, system="pos-stores", token=TOKEN, config=impatient) as client:
+        result = client.unfreeze(key="u")
+        assert (result.replayed, result.frozen) == (30, False)
+        assert client.settle().draining is False
+    assert control(http, "pos-stores", "unfreeze", key="u").json()["replayed"] == 30
+
+
 def test_latency_and_error_knobs(http: httpx.Client) -> None:
     """Added latency slows every call; an error rate of 1 refuses transactions and logs them."""
     http.put("/systems/pos-stores/sim/v1/faults", json={"latency_ms": 150})

@@ -152,9 +152,64 @@ class ControlClient:
         """Stop (`read-only`, `offline`) or buffer (`buffer-writes`) the system's writes."""
         return self._model("freeze", "POST", "/freeze", SystemState, {"mode": mode}, key)
 
-    def unfreeze(self, *, key: str | None = None) -> UnfreezeResult:
-        """Resume writes; buffered writes are replayed first, in order."""
-        return self._model("unfreeze", "POST", "/unfreeze", UnfreezeResult, {}, key)
+    def unfreeze(self, *, key: str | None = None, stall: float = 120.0) -> UnfreezeResult:
+        """Resume writes; buffered writes are replayed first, in order.
+
+        A replay that outlasts the client's timeout and its retries is waited for, not
+        given up: while `GET /state` says `draining` and the buffer shrinks, the call is
+        made again with the same key (it joins the replay, and its answer is the
+        replay's). Only a replay that frees no write for `stall` seconds fails, saying
+        how many are still held: an unfreeze reported failed while the system goes on
+        replaying would let a rollback carry data back from under the replay.
+        """
+        key = key or f"cutover-{uuid.uuid4()}"
+        fewest: int | None = None
+        progressed = time.monotonic()
+        while True:
+            try:
+                return self._model("unfreeze", "POST", "/unfreeze", UnfreezeResult, {}, key)
+            except RemoteUnavailable as exc:
+                if exc.status is not None:
+                    raise  # an answer (5xx), not a replay still running
+                state = self.state()
+                if fewest is None or state.buffered < fewest:
+                    fewest, progressed = state.buffered, time.monotonic()
+                elif time.monotonic() - progressed > stall:
+                    raise RemoteUnavailable(
+                        f"the replay freed no write for {stall:g}s "
+                        f"({state.buffered} still buffered, draining: {state.draining})",
+                        system=self.system,
+                        call="unfreeze",
+                    ) from None
+                log.info(
+                    "unfreeze_replaying",
+                    system=self.system,
+                    buffered=state.buffered,
+                    draining=state.draining,
+                )
+
+    def settle(self, *, stall: float = 120.0, poll: float = 0.5) -> SystemState:
+        """The system's state once no unfreeze is replaying (`draining` false).
+
+        An unfreeze that failed on this side (a timeout) may still be replaying on the
+        system's; whatever acts on its data next waits here first. Fails only if the
+        buffer stops shrinking for `stall` seconds.
+        """
+        state = self.state()
+        fewest, progressed = state.buffered, time.monotonic()
+        while state.draining:
+            if state.buffered < fewest:
+                fewest, progressed = state.buffered, time.monotonic()
+            elif time.monotonic() - progressed > stall:
+                raise RemoteUnavailable(
+                    f"still replaying its buffer, no write freed for {stall:g}s "
+                    f"({state.buffered} buffered)",
+                    system=self.system,
+                    call="state",
+                )
+            self._sleep(poll)
+            state = self.state()
+        return state
 
     def switch(self, version: str | None = None, *, key: str | None = None) -> SystemState:
         """Serve `version` (default: the plan's target program)."""

@@ -86,6 +86,28 @@ def _unfreeze(ctx: RunContext, system: System) -> Call:
     return _call(ctx, system, lambda c, k: c.unfreeze(key=k))
 
 
+def _hold(ctx: RunContext, system: System) -> Call:
+    """Hold writes before data goes back: wait out a replay still running, then freeze.
+
+    An unfreeze step that failed here (a timeout) may still be replaying its buffer
+    into the new store there; a carry-back read meanwhile would miss what the replay
+    writes after it. So the hold first waits until the system says it is not
+    draining; a system still frozen (its unfreeze never ran, or its replay is
+    blocked) holds its writes already, in the plan's mode; any other is frozen
+    `buffer-writes`.
+    """
+
+    def run(key: str) -> dict[str, Any]:
+        with client_for(ctx, system.id) as client:
+            state = client.settle()
+            if state.frozen:
+                return {"program": state.program, "held": f"already frozen {state.mode}"}
+            state = client.freeze("buffer-writes", key=key)
+        return {"program": state.program, "held": "buffer-writes"}
+
+    return run
+
+
 def _call(ctx: RunContext, system: System, action: Callable[[ControlClient, str], Any]) -> Call:
     """An undo action that is one control call; it reports the program served after it."""
 
@@ -212,10 +234,9 @@ class Switch(StepKind):
             return [back]
         # writes held (buffered, none refused) from before the carry-back to after the
         # switch-back, so nothing written to the new store is left behind
-        hold = ("freeze", _call(ctx, system, lambda c, k: c.freeze("buffer-writes", key=k)))
         carry = ("carry-back", lambda k: data.carry_back(ctx, system, migrate))
         release = ("unfreeze", _unfreeze(ctx, system))
-        return [*([] if touched.frozen else [hold]), carry, back, release]
+        return [("freeze", _hold(ctx, system)), carry, back, release]
 
 
 class Unfreeze(StepKind):
