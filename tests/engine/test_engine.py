@@ -263,3 +263,31 @@ def test_a_switched_system_with_data_holds_writes_while_they_go_back(
         ctx.journal.finish(ctx.run_key, system.id, step.key)
     names = [name for name, _ in undo_steps(ctx, system)]
     assert names == ["freeze", "carry-back", "switch-back", "unfreeze", "discard"]
+
+
+def test_a_migrate_written_inside_a_freeze_runs_before_it(
+    tmp_path: Path, estate: RunningEstate
+) -> None:
+    """Freeze first, then migrate: the bulk copy runs before the freeze (capture keeps it
+    current), the freeze holds writes only for the final drain, and the verify inside
+    the cut takes the drain's verdict instead of reading every row again."""
+    plans = tmp_path / "plans"
+    shutil.copytree(PLANS, plans)
+    text = (plans / "demo.yaml").read_text()
+    (plans / "demo.yaml").write_text(text.replace(CORE_STEPS, SHAPES["freeze-first"]))
+    ctx = RunContext.load(
+        request_for(
+            tmp_path, run_key="staged", plan_path=str(plans / "demo.yaml"), base_url=estate.base_url
+        )
+    )
+    ctx.clock()
+    system = ctx.plan.system("loyalty-core")
+    order = [step.key for step in ctx.plan.run_order(system.steps)]
+    assert order == ["migrate", "freeze", "verify", "switch", "unfreeze"]
+    for key in order:
+        execute(ctx, "loyalty-core", key)
+    done = [r for r in ctx.journal.history(ctx.run_key) if r.status == "done"]
+    assert [r.step for r in done] == order
+    freeze, verify = done[1].detail, done[2].detail
+    assert freeze["verified"] is True and "drained_entries" in freeze
+    assert verify["verified"].startswith("ok: by the final drain at freeze")

@@ -254,9 +254,9 @@ CASES: list[tuple[str, str, int, str]] = [
     ),
     (
         "budget-broken",
-        edit("max_outage: 2h", "max_outage: 30m"),
+        edit("max_outage: 2h", "max_outage: 10m"),
         43,
-        "feature 'redeem' is down 1h15m in one window (Tue 22:00–23:15, by core), over its budget of 30m",
+        "feature 'redeem' is down 15m in one window (Tue 23:00–23:15, by core), over its budget of 10m",
     ),
     (
         "approver-not-department",

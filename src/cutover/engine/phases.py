@@ -108,7 +108,7 @@ def settle_phase(
 
 def skip_failed_step(ctx: RunContext, system_id: str, reason: str) -> list[str]:
     """Journal the system's first unfinished step as skipped, with the reason."""
-    for step in ctx.plan.system(system_id).steps:
+    for step in ctx.plan.run_order(ctx.plan.system(system_id).steps):
         if not ctx.journal.is_done(ctx.run_key, system_id, step.key):
             ctx.journal.finish(ctx.run_key, system_id, step.key, "skipped", {"reason": reason})
             return [f"{system_id} · {step.key}"]

@@ -93,7 +93,7 @@ def system_cutover(request: RunRequest, system: str, phase: str) -> SystemResult
     """Run the plan's steps for one system, in order; stop at the first that fails."""
     ctx = RunContext.load(request)
     outcomes: list[StepOutcome] = []
-    for unit in units(ctx.plan.steps_in(system, phase)):  # this phase's steps (two nights)
+    for unit in units(ctx.plan.steps_in(system, phase)):  # this phase's, in run order
         retries = max(step.retries for step in unit)
         wait_outside_windows(ctx, system, unit)  # issue 16: no cut starts in a window to avoid
         if len(unit) == 1:

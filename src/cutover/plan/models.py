@@ -361,7 +361,40 @@ class Plan(Strict):
         one phase): what the per-system flow of that phase runs."""
         system = self.system(system_id)
         phases = self.step_phases(system)
-        return [step for step, ph in zip(system.steps, phases, strict=True) if ph == phase_id]
+        mine = [step for step, ph in zip(system.steps, phases, strict=True) if ph == phase_id]
+        return self.run_order(mine)
+
+    def staged_early(self, step: Step) -> bool:
+        """A migrate whose source every environment can capture (no file feed): inside a
+        cut, it runs before the freeze (`run_order`)."""
+        return isinstance(step, MigrateStep) and all(
+            env.stores[step.source].engine != "csv"
+            for env in self.environments.values()
+            if step.source in env.stores
+        )
+
+    def run_order(self, steps: list[Step]) -> list[Step]:
+        """`steps` in the order a run takes them: as written, except that a migrate the
+        plan puts inside a cut (a freeze, then the migrate) runs before that freeze when
+        its source can be captured. Capture keeps the copy current while writes flow,
+        and the freeze's final drain applies the rest: the bulk copy holds nobody's
+        writes. The timeline, the flows and the journal all take this order."""
+        out: list[Step] = []
+        cut: list[Step] | None = None
+        for step in steps:
+            if cut is None:
+                if isinstance(step, FreezeStep):
+                    cut = [step]
+                else:
+                    out.append(step)
+            elif self.staged_early(step):
+                out.append(step)
+            else:
+                cut.append(step)
+                if isinstance(step, UnfreezeStep):
+                    out += cut
+                    cut = None
+        return out + (cut or [])
 
     def avoid_windows(
         self, system_id: str, env: str | None
