@@ -38,6 +38,7 @@ from cutover.plan.models import (
 
 from . import data, dataflows
 from .context import RunContext
+from .cuts import drained_migrate, verified_by_drain
 from .journaled import journaled
 from .results import StepOutcome
 
@@ -192,7 +193,7 @@ class Verify(StepKind):
         migrate = migrate_step(system, before=step.key)
         data_checks = [c for c in step.named_checks if c != "system"]
         if migrate is not None and data_checks:
-            drained = _verified_by_drain(ctx, system, step)
+            drained = verified_by_drain(ctx, system, step)
             if drained is not None:
                 detail["verified"] = drained
             else:
@@ -210,34 +211,6 @@ class Verify(StepKind):
                 )
             detail["system_counts"] = dict(report.counts)
         return detail
-
-
-def _verified_by_drain(ctx: RunContext, system: System, step: VerifyStep) -> str | None:
-    """The verdict of the final drain of the cut `step` is in, if it verified.
-
-    The drain compared every row with writes flowing, then, with writes held, every
-    key changed since, with counts, checksums and conservation (`cutover.migrate.
-    drain`). Writes are held from that freeze to this step, so neither store has
-    changed since: reading every row again here would only lengthen the pause.
-    """
-    freeze = None
-    for earlier in system.steps:
-        if earlier is step:
-            break
-        if isinstance(earlier, FreezeStep):
-            freeze = earlier
-        elif isinstance(earlier, UnfreezeStep):
-            freeze = None
-    if freeze is None:
-        return None
-    record = ctx.journal.outcome(ctx.run_key, system.id, freeze.key)
-    if record is None or record.status != "done" or record.detail.get("verified") is not True:
-        return None
-    rechecked = record.detail.get("rechecked_keys", 0)
-    return (
-        f"ok: by the final drain at {freeze.key} (every row with writes flowing, then the "
-        f"{rechecked} keys changed since with writes held); nothing has changed since"
-    )
 
 
 class Switch(StepKind):
@@ -383,47 +356,6 @@ def execute(ctx: RunContext, system_id: str, step_key: str) -> StepOutcome:
     return StepOutcome(
         system=system_id, step=step_key, status="done" if ran else "already-done", detail=detail
     )
-
-
-def units(steps: list[Step]) -> list[list[Step]]:
-    """The steps (in run order, `Plan.run_order`) in the units they run in: one step
-    each, except a cut.
-
-    A cut is a freeze and every step up to its unfreeze (drain, verify, switch, ...):
-    while it runs, writes are held (or refused), so it runs as one unit with no
-    orchestration between its steps; each of its steps is still journaled on its
-    own, so a cut interrupted half-way resumes at the step it stopped in. Everything
-    else (the bulk copy and catch-up before the freeze) runs before it, unhurried.
-    """
-    out: list[list[Step]] = []
-    cut: list[Step] | None = None
-    for step in steps:
-        if cut is not None:
-            cut.append(step)
-            if isinstance(step, UnfreezeStep):
-                out.append(cut)
-                cut = None
-        elif isinstance(step, FreezeStep):
-            cut = [step]
-        else:
-            out.append([step])
-    if cut is not None:  # a freeze never unfrozen (lint refuses it): still one unit
-        out.append(cut)
-    return out
-
-
-def drained_migrate(ctx: RunContext, system: System, freeze: FreezeStep) -> MigrateStep | None:
-    """The migrate whose final drain runs inside `freeze`: the last one before it in run
-    order (written before it, or staged before it from inside its cut)."""
-    found = None
-    for step in ctx.plan.run_order(system.steps):
-        if step is freeze:
-            return found
-        if isinstance(step, MigrateStep):
-            found = step
-        elif isinstance(step, UnfreezeStep):
-            found = None
-    return None
 
 
 def stop_at_rollback_point(ctx: RunContext, outcome: StepOutcome) -> None:

@@ -26,9 +26,10 @@ from prefect import Task, flow, task
 from prefect.client.schemas.objects import State, TaskRun
 
 from cutover.engine.context import RunContext
+from cutover.engine.cuts import units
 from cutover.engine.request import RunRequest
 from cutover.engine.results import StepOutcome, SystemResult
-from cutover.engine.steps import execute, stop_at_rollback_point, units
+from cutover.engine.steps import execute, stop_at_rollback_point
 from cutover.engine.windows import wait_outside_windows
 from cutover.errors import StepError
 from cutover.logs import bind_context

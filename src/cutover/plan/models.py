@@ -34,6 +34,7 @@ from cutover.plan.steps import StepBase as StepBase
 from cutover.plan.steps import SwitchStep as SwitchStep
 from cutover.plan.steps import UnfreezeStep as UnfreezeStep
 from cutover.plan.steps import VerifyStep as VerifyStep
+from cutover.plan.steps import run_order
 from cutover.plan.types import ID_PATTERN
 from cutover.plan.types import Id as Id
 from cutover.plan.types import SecretName as SecretName
@@ -357,16 +358,14 @@ class Plan(Strict):
         return out
 
     def steps_in(self, system_id: str, phase_id: str) -> list[Step]:
-        """The system's steps that run in the phase, in order (all of them for a system in
-        one phase): what the per-system flow of that phase runs."""
+        """The system's steps that run in the phase (all of them for a system in one
+        phase), in run order: what the per-system flow of that phase runs."""
         system = self.system(system_id)
-        phases = self.step_phases(system)
-        mine = [step for step, ph in zip(system.steps, phases, strict=True) if ph == phase_id]
-        return self.run_order(mine)
+        phases = zip(system.steps, self.step_phases(system), strict=True)
+        return self.run_order([step for step, ph in phases if ph == phase_id])
 
     def staged_early(self, step: Step) -> bool:
-        """A migrate whose source every environment can capture (no file feed): inside a
-        cut, it runs before the freeze (`run_order`)."""
+        """A migrate whose source every environment can capture (no file feed)."""
         return isinstance(step, MigrateStep) and all(
             env.stores[step.source].engine != "csv"
             for env in self.environments.values()
@@ -374,27 +373,8 @@ class Plan(Strict):
         )
 
     def run_order(self, steps: list[Step]) -> list[Step]:
-        """`steps` in the order a run takes them: as written, except that a migrate the
-        plan puts inside a cut (a freeze, then the migrate) runs before that freeze when
-        its source can be captured. Capture keeps the copy current while writes flow,
-        and the freeze's final drain applies the rest: the bulk copy holds nobody's
-        writes. The timeline, the flows and the journal all take this order."""
-        out: list[Step] = []
-        cut: list[Step] | None = None
-        for step in steps:
-            if cut is None:
-                if isinstance(step, FreezeStep):
-                    cut = [step]
-                else:
-                    out.append(step)
-            elif self.staged_early(step):
-                out.append(step)
-            else:
-                cut.append(step)
-                if isinstance(step, UnfreezeStep):
-                    out += cut
-                    cut = None
-        return out + (cut or [])
+        """`steps` in the order a run takes them (`cutover.plan.steps.run_order`)."""
+        return run_order(steps, self.staged_early)
 
     def avoid_windows(
         self, system_id: str, env: str | None

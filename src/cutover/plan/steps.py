@@ -6,6 +6,7 @@ do and undo them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -209,3 +210,27 @@ Step = Annotated[
     FreezeStep | MigrateStep | VerifyStep | SwitchStep | UnfreezeStep | HttpStep | ManualStep,
     Field(discriminator="step"),
 ]
+
+
+def run_order(steps: list[Step], staged_early: Callable[[Step], bool]) -> list[Step]:
+    """`steps` in the order a run takes them: as written, except that a migrate the plan
+    puts inside a cut (a freeze, then the migrate) runs before that freeze when
+    `staged_early` says its source can be captured. Capture keeps the copy current while
+    writes flow, and the freeze's final drain applies the rest: the bulk copy holds
+    nobody's writes. The timeline, the flows and the journal all take this order."""
+    out: list[Step] = []
+    cut: list[Step] | None = None
+    for step in steps:
+        if cut is None:
+            if isinstance(step, FreezeStep):
+                cut = [step]
+            else:
+                out.append(step)
+        elif staged_early(step):
+            out.append(step)
+        else:
+            cut.append(step)
+            if isinstance(step, UnfreezeStep):
+                out += cut
+                cut = None
+    return out + (cut or [])
