@@ -8,6 +8,8 @@ they beat every 30 s, as they drive crash detection.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,12 +117,11 @@ def _temporary_server_dies_with_us() -> None:
     server = SubprocessASGIServer()  # Prefect's one instance; its client finds it started
     if server.running:
         return
-    spawn = server._run_uvicorn_command
 
     def spawn_watched() -> Any:
         # watched from the moment it exists: a kill -9 during the server's start-up (it
         # can take many seconds) must not orphan it either
-        process = spawn()
+        process = _spawn_embedded(server.port)
         if process.pid not in _watched:
             _watched.add(process.pid)
             watch(process.pid)
@@ -128,3 +129,20 @@ def _temporary_server_dies_with_us() -> None:
 
     server._run_uvicorn_command = spawn_watched  # type: ignore[method-assign]
     server.start()
+
+
+def _spawn_embedded(port: int) -> subprocess.Popen[Any]:
+    """Prefect's temporary server as Prefect starts it, with the app of
+    `cutover.flows.embedded` (a locked SQLite write retried inside the server)."""
+    from prefect.settings import get_current_settings
+
+    env = {
+        **os.environ,
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+        **get_current_settings().to_environment_variables(exclude_unset=True),
+    }
+    command = [sys.executable, "-m", "uvicorn", "--factory", "cutover.flows.embedded:create_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
+    return subprocess.Popen([*command, "--lifespan", "on"], env=env)
