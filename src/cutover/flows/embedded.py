@@ -109,5 +109,5 @@ def create_app() -> Any:
     from prefect.server.api.server import create_app as prefect_app
 
     app = prefect_app()  # ephemeral and final from the environment, as Prefect starts it
-    app.add_middleware(RetryLocked)  # type: ignore[arg-type]
+    app.add_middleware(RetryLocked)
     return app

@@ -121,6 +121,7 @@ def _temporary_server_dies_with_us() -> None:
     def spawn_watched() -> Any:
         # watched from the moment it exists: a kill -9 during the server's start-up (it
         # can take many seconds) must not orphan it either
+        assert server.port is not None  # chosen by start() before it spawns
         process = _spawn_embedded(server.port)
         if process.pid not in _watched:
             _watched.add(process.pid)
