@@ -291,3 +291,30 @@ def test_a_migrate_written_inside_a_freeze_runs_before_it(
     freeze, verify = done[1].detail, done[2].detail
     assert freeze["verified"] is True and "drained_entries" in freeze
     assert verify["verified"].startswith("ok: by the final drain at freeze")
+
+
+def test_a_system_that_waits_says_for_which_systems_on_the_board(tmp_path: Path) -> None:
+    """order-ahead depends on both app backends, in its own phase: until they finish, its
+    pending rows read "waits for …" with the ones still open; then nothing."""
+    from cutover.engine.board import rows
+
+    ctx = RunContext.load(
+        request_for(tmp_path, run_key="waits", plan_path=str(PLANS / "rewards-tiers.yaml"))
+    )
+    ctx.clock()
+
+    def note() -> str:
+        board = rows(ctx.plan, ctx.timeline, ctx.journal.history(ctx.run_key))
+        [first] = [row for row in board if row.system == "order-ahead"][:1]
+        return first.note
+
+    def finish(system: str) -> None:
+        for step in ctx.plan.system(system).steps:
+            ctx.journal.begin(ctx.run_key, system, step.key)
+            ctx.journal.finish(ctx.run_key, system, step.key)
+
+    assert note() == "waits for ios-app-backend, android-app-backend (depends on)"
+    finish("ios-app-backend")
+    assert note() == "waits for android-app-backend (depends on)"
+    finish("android-app-backend")
+    assert note() == ""

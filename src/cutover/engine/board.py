@@ -89,9 +89,12 @@ def rows(
             system = plan.system(slot.system)
             if department and system.department != department:
                 continue
+            waits = _waits_for(plan, phase.systems, slot.system, latest)
             for step in slot.steps:
                 records = latest.get((slot.system, step.step), [])
                 state, started, actual, lag, note = _summarise(records, convert)
+                if state == "pending" and waits:
+                    note = waits
                 out.append(
                     Row(
                         system.department,
@@ -108,6 +111,25 @@ def rows(
                     )
                 )
     return out
+
+
+def _waits_for(
+    plan: Plan, slots: Any, system_id: str, latest: dict[tuple[str, str], list[StepRecord]]
+) -> str:
+    """ "waits for X, Y": the same-phase systems it depends on that have not finished, while
+    none of its own steps has begun; "" otherwise."""
+    steps_of = {slot.system: [st.step for st in slot.steps] for slot in slots}
+    if any(latest.get((system_id, step)) for step in steps_of[system_id]):
+        return ""
+
+    def finished(other: str) -> bool:
+        return all(
+            (recs := latest.get((other, step))) and recs[-1].status in ("done", "skipped")
+            for step in steps_of[other]
+        )
+
+    open_ = [d for d in plan.system(system_id).depends_on if d in steps_of and not finished(d)]
+    return f"waits for {', '.join(open_)} (depends on)" if open_ else ""
 
 
 def hold_rows(plan: Plan, timeline: Timeline, decisions: list[Decision]) -> list[Row]:
