@@ -55,3 +55,38 @@ def test_reads_pass_through_and_patience_ends_in_the_503() -> None:
     app = Locked(locked=10_000)
     assert _call(RetryLocked(app, patience=0.2), "PATCH", b"{}").status_code == 503
     assert 2 <= len(app.calls) < 10_000
+
+
+class Counting:
+    """An ASGI app that notes how many requests it serves at once, by kind."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.most = 0
+        self.paths: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        self.now += 1
+        self.most = max(self.most, self.now)
+        self.paths.append(scope["path"])
+        await asyncio.sleep(0.02)
+        self.now -= 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+def test_writes_queue_one_at_a_time_and_queries_sent_as_post_do_not() -> None:
+    """SQLite has one writer: writes reach the app one at a time, in order of arrival;
+    a query Prefect sends as POST (`/filter`) does not wait behind them."""
+
+    async def go(paths: list[str]) -> int:
+        app = Counting()
+        transport = httpx.ASGITransport(app=RetryLocked(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://server") as client:
+            answers = await asyncio.gather(*(client.post(p, content=b"{}") for p in paths))
+        assert all(a.status_code == 200 for a in answers)
+        return app.most
+
+    assert asyncio.run(go(["/api/flow_runs/"] * 6)) == 1
+    assert asyncio.run(go(["/api/flow_runs/filter"] * 6)) == 6

@@ -34,6 +34,8 @@ PATIENCE = 20.0
 FIRST_DELAY = 0.01
 LONGEST_DELAY = 0.25
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READS = ("/filter", "/count", "/paginate", "/history", "/next_runs")
+"""Paths Prefect's API answers to POST that only read."""
 
 
 class RetryLocked:
@@ -42,12 +44,20 @@ class RetryLocked:
     def __init__(self, app: ASGIApp, patience: float = PATIENCE) -> None:
         self.app = app
         self.patience = patience
+        self.one_writer = asyncio.Lock()
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in WRITES:
             await self.app(scope, receive, send)
             return
+        if str(scope.get("path", "")).rstrip("/").endswith(READS):
+            await self.app(scope, receive, send)  # a query sent as POST: it writes nothing
+            return
         body = await _read_body(receive)
+        async with self.one_writer:  # SQLite has one writer: they queue here, in order
+            await self._write(scope, body, send)
+
+    async def _write(self, scope: MutableMapping[str, Any], body: bytes, send: Send) -> None:
         deadline = time.monotonic() + self.patience
         delay = FIRST_DELAY
         while True:

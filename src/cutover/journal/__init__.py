@@ -19,12 +19,14 @@ truth; so are the clock skips of a drill that jumps over idle time.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -101,6 +103,16 @@ def _patient(call: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+_WRITERS: dict[str, threading.RLock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_lock(url: str) -> threading.RLock:
+    """One lock per SQLite file in this process, shared by every Journal opened on it."""
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(url, threading.RLock())
+
+
 def _url(location: str | Path, existing: bool) -> str:
     text = str(location)
     if text.startswith(("postgresql://", "postgres://")):
@@ -128,6 +140,9 @@ class Journal:
         sqlite = url.startswith("sqlite")
         options = {"connect_args": {"timeout": BUSY_TIMEOUT_S}} if sqlite else {}
         self.engine = sa.create_engine(url, future=True, pool_pre_ping=True, **options)
+        self._one_at_a_time: AbstractContextManager[Any] = (
+            _writer_lock(url) if sqlite else contextlib.nullcontext()
+        )
         if sqlite:
 
             @event.listens_for(self.engine, "connect")
@@ -163,7 +178,11 @@ class Journal:
 
     @contextmanager
     def _tx(self) -> Iterator[sa.Connection]:
-        with self.engine.begin() as conn:
+        # SQLite has one writer, and a transaction that read first fails at once when it
+        # cannot take the write lock (no busy wait): the threads of this process (the
+        # systems of a phase) queue here instead, in order; other processes still meet
+        # `_patient`'s retries
+        with self._one_at_a_time, self.engine.begin() as conn:
             yield conn
 
     # ------------------------------------------------------------------ runs
