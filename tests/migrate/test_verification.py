@@ -94,6 +94,29 @@ def test_missing_extra_and_wrongly_kept_rows(request: pytest.FixtureRequest, eng
     )
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_missing_and_an_extra_row_in_one_chunk_with_equal_counts_are_both_named(
+    request: pytest.FixtureRequest, engine: str
+) -> None:
+    """Member 10 lost by the target, member 20 gone from the source but kept by the target:
+    the chunk's counts agree, the join from the source sees only 10, and the chunk is
+    read whole so that 20 is named too; changed rows elsewhere are named from the
+    join's keys alone."""
+    source, target = _copied(request, engine)
+    execute(target, "DELETE FROM {t} WHERE member_id = 10")
+    execute(source, "DELETE FROM {t} WHERE member_id = 20")
+    for member in (150, 1234, 2999):
+        execute(target, f"UPDATE {{t}} SET email = 'x{member}@y.z' WHERE member_id = {member}")
+    report = _fails(source, target)
+    assert _kinds(report) == {
+        10: "missing",
+        20: "extra",
+        150: "different",
+        1234: "different",
+        2999: "different",
+    }
+
+
 def test_a_reject_record_that_lost_a_row_fails(sqlite_pair: tuple[Store, Store]) -> None:
     """Rejects are accounted for: a rejected source row missing from the record is a failure."""
     source, target = sqlite_pair

@@ -241,18 +241,10 @@ class Comparer:
     # ------------------------------------------------------------ explaining
     def explain(self, chunk: Chunk, target_rows: int) -> None:
         """Compare one differing chunk row by row and record what differs."""
-        m = self.m
-        src, dst = m.db_source, m.target
-        assert m.source_table is not None
-        s_order = src.key_order(m.mapping.source.key, m.key_is_text)
-        where, params = src.key_range(s_order, chunk.lo, chunk.hi)
-        cols = ", ".join(ident(c) for c in m.mapping.source_columns)
-        source_rows = src.query(f"SELECT {cols} FROM {m.source_table.sql} WHERE {where}", params)
-        t_order = dst.key_order(m.mapping.target.key, m.key_is_text)
-        where, params = dst.key_range(t_order, chunk.lo, chunk.hi)
-        tcols = ", ".join(ident(c) for c in m.mapping.target_columns)
-        target = dst.query(f"SELECT {tcols} FROM {m.target_table.sql} WHERE {where}", params)
-        rows, members = compare_rows(m, source_rows, target)
+        found = self._suspect_rows(chunk, target_rows)
+        if found is None:
+            found = self._chunk_rows(chunk)
+        rows, members = compare_rows(self.m, *found)
         self.differing.update(r.key for r in rows)
         self.differing.update(mem.key for mem in members)
         diff = ChunkDiff(
@@ -292,6 +284,38 @@ class Comparer:
                 f"member {_show(mem.key)} legacy {mem.legacy_cents} centipoints, new "
                 f"{mem.points} points + {mem.remainder_cents} remainder = {mem.new_cents}"
             )
+
+    def _chunk_rows(self, chunk: Chunk) -> tuple[list[Any], list[Any]]:
+        """Every row of the chunk's key range, on both sides."""
+        m = self.m
+        src, dst = m.db_source, m.target
+        assert m.source_table is not None
+        s_order = src.key_order(m.mapping.source.key, m.key_is_text)
+        where, params = src.key_range(s_order, chunk.lo, chunk.hi)
+        cols = ", ".join(ident(c) for c in m.mapping.source_columns)
+        source_rows = src.query(f"SELECT {cols} FROM {m.source_table.sql} WHERE {where}", params)
+        t_order = dst.key_order(m.mapping.target.key, m.key_is_text)
+        where, params = dst.key_range(t_order, chunk.lo, chunk.hi)
+        tcols = ", ".join(ident(c) for c in m.mapping.target_columns)
+        target = dst.query(f"SELECT {tcols} FROM {m.target_table.sql} WHERE {where}", params)
+        return list(source_rows), list(target)
+
+    def _suspect_rows(self, chunk: Chunk, target_rows: int) -> tuple[list[Any], list[Any]] | None:
+        """Only the rows the join found differing, on both sides, when they explain the
+        whole chunk: the counts agree and every one of them is in the target, so no row
+        is missing and none extra (a row only in the target is not in a join from the
+        source). None: read the chunk whole."""
+        m, mp = self.m, self.m.mapping
+        keys = chunk.suspects
+        if keys is None or chunk.accepted != target_rows or len(keys) > self.chunk_rows // 2:
+            return None
+        assert m.source_table is not None
+        source_rows = m.db_source.read_keys(m.source_table, mp.source_columns, mp.source.key, keys)
+        targets = [mp.target_key(k) for k in keys]
+        target = m.target.read_keys(m.target_table, mp.target_columns, mp.target.key, targets)
+        if len(target) != len(set(targets)):
+            return None
+        return list(source_rows), list(target)
 
     def check_rejects(self, rejected: set[Any]) -> None:
         recorded = self.m.checkpoints.rejected_keys()

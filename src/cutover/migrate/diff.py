@@ -36,6 +36,9 @@ class Chunk:
     """MD5 over each accepted row's projection and, after `#`, its centipoints, in key order."""
     cents: int
     rejected_keys: list[Any]
+    suspects: list[Any] | None = None
+    """The source keys of the rows a join found differing (None: not known): the chunk is
+    then explained from those rows alone, not read whole."""
 
 
 @dataclass(frozen=True)

@@ -165,8 +165,17 @@ class _JoinedChunks:
                     params,
                 )
             ]
+        suspects = None
+        if bad:  # which rows: with writes flowing most chunks have a few (lag), not many
+            wrong = f"({missing} OR {differ})"
+            if rejects:
+                wrong = (
+                    f"(({reason} IS NULL AND {wrong}) OR ({reason} IS NOT NULL AND NOT {missing}))"
+                )
+            key = f"s.{ident(m.mapping.source.key)}"
+            suspects = [r[0] for r in db.query(f"SELECT {key} {join} AND {wrong}", both)]
         accepted = int(rows) - int(rejects)
         # equal "digests" stand for "no row differs": any difference is explained row by row
         same = "=" if accepted else None
-        chunk = Chunk(lo, upto, int(rows), accepted, same, int(cents_sum), rejected)
+        chunk = Chunk(lo, upto, int(rows), accepted, same, int(cents_sum), rejected, suspects)
         return chunk, (int(t_rows), "≠" if bad else same, int(t_cents))
