@@ -22,6 +22,7 @@ class ShowFormat(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    ics = "ics"
 
 
 def _console() -> object:
@@ -97,7 +98,13 @@ def _days(zone: ZoneInfo, start: datetime, end: datetime) -> list[date]:
 def show(
     plan: Annotated[Path, typer.Argument(help="The plan file.", show_default=False)],
     format: Annotated[
-        ShowFormat, typer.Option("--format", "-f", help="text (terminal), json (tools), markdown.")
+        ShowFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text (terminal), json (tools), markdown, ics (a calendar of phases, gates "
+            "and customer windows: `> cutover.ics`).",
+        ),
     ] = ShowFormat.text,
     calibrate: Annotated[
         list[Path] | None,
@@ -134,6 +141,16 @@ def show(
         typer.echo(json.dumps(timeline_data(loaded.plan, timeline, str(plan)), indent=2))
     elif format is ShowFormat.markdown:
         typer.echo(timeline_markdown(loaded.plan, timeline), nl=False)
+    elif format is ShowFormat.ics:
+        from cutover.plan.calendar import timeline_ics
+
+        data = timeline_ics(loaded.plan, timeline)  # CRLF lines, as RFC 5545 wants
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is not None:
+            buffer.write(data)
+            buffer.flush()
+        else:  # a text stream (captured): the same characters
+            sys.stdout.write(data.decode("utf-8"))
     else:
         from rich.console import Console
 
