@@ -23,6 +23,7 @@ class ShowFormat(StrEnum):
     json = "json"
     markdown = "markdown"
     ics = "ics"
+    html = "html"
 
 
 def _console() -> object:
@@ -103,7 +104,7 @@ def show(
             "--format",
             "-f",
             help="text (terminal), json (tools), markdown, ics (a calendar of phases, gates "
-            "and customer windows: `> cutover.ics`).",
+            "and customer windows: `> cutover.ics`), html (a printable runbook).",
         ),
     ] = ShowFormat.text,
     calibrate: Annotated[
@@ -141,6 +142,10 @@ def show(
         typer.echo(json.dumps(timeline_data(loaded.plan, timeline, str(plan)), indent=2))
     elif format is ShowFormat.markdown:
         typer.echo(timeline_markdown(loaded.plan, timeline), nl=False)
+    elif format is ShowFormat.html:
+        from cutover.plan.runbook import timeline_html
+
+        typer.echo(timeline_html(loaded.plan, timeline), nl=False)
     elif format is ShowFormat.ics:
         from cutover.plan.calendar import timeline_ics
 
