@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -105,3 +106,22 @@ def test_console_script_runs() -> None:
     )
     assert bad.returncode == 2
     assert bad.stdout.strip() == "/nonexistent.yaml:1: no such file"
+
+
+def test_every_command_turns_prefects_telemetry_off_before_prefect_loads() -> None:
+    """Nothing leaves the machine: whatever command runs, Prefect (imported after it)
+    sees analytics off, and so does every child process the command starts."""
+    code = (
+        "import io, os, contextlib\n"
+        "from cutover.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['schema'])\n"
+        "from prefect.settings import get_current_settings\n"
+        "print(os.environ['DO_NOT_TRACK'], get_current_settings().server.analytics_enabled)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DO_NOT_TRACK",)}
+    env = {k: v for k, v in env.items() if "ANALYTICS" not in k}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.split() == ["1", "False"]

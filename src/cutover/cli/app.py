@@ -64,8 +64,16 @@ def _options(
     )
 
 
+NO_TELEMETRY = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+"""Set for every command before Prefect can be imported: nothing leaves the machine (no
+usage telemetry from Prefect's client, its temporary server or a server we start), and
+every child process inherits it. A user's own explicit setting is kept."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; CutoverErrors become one line each on stderr and their exit code."""
+    for name, value in NO_TELEMETRY.items():
+        os.environ.setdefault(name, value)
     try:
         result = app(args=argv, prog_name="cutover", standalone_mode=False)
     except PlanError as exc:
