@@ -119,6 +119,20 @@ def test_outbox_holds_each_notice_once_across_resumes(tmp_path: Path) -> None:
     assert len(keys) == len(notices) == len(set(keys))
 
 
+def test_each_notice_is_one_log_line_naming_every_sink_it_reached(tmp_path: Path) -> None:
+    """Two sinks, one line per notice (they were one per sink, half of a run's log)."""
+    import structlog
+
+    plan, notices = demo_notices()
+    sinks = [OutboxSink(tmp_path / "a.jsonl"), OutboxSink(tmp_path / "b.jsonl")]
+    sinks[1].name = "second-outbox"
+    with structlog.testing.capture_logs() as captured:
+        Publisher(plan, sinks, tmp_path / "d.jsonl").publish(notices[:3])
+        Publisher(plan, sinks, tmp_path / "d.jsonl").publish(notices[:3])  # nothing new
+    lines = [c for c in captured if c["event"] == "notice_published"]
+    assert len(lines) == 3 and {c["sinks"] for c in lines} == {"outbox,second-outbox"}
+
+
 def test_webhook_that_never_recovers_raises_one_clear_error(tmp_path: Path) -> None:
     from cutover.errors import RemoteError
 

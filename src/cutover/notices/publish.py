@@ -194,7 +194,7 @@ class Publisher:
         sent: list[Rendered] = []
         for notice in notices:
             key = notice.as_dict()["key"]
-            fresh = False
+            reached: list[str] = []
             for sink in self.sinks:
                 marker = f"{sink.name}|{key}"
                 if marker in done:
@@ -202,14 +202,14 @@ class Publisher:
                 sink.send(self.plan, notice)
                 self.log.record(marker, sink.name)
                 done.add(marker)
-                fresh = True
+                reached.append(sink.name)
+            if reached:  # one line per notice, naming every sink it reached
                 log.info(
                     "notice_published",
-                    sink=sink.name,
+                    sinks=",".join(reached),
                     feature=notice.event.feature,
                     kind=notice.event.kind,
                     channel=notice.channel,
                 )
-            if fresh:
                 sent.append(notice)
         return sent
