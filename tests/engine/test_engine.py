@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from engine_support import TOKEN, request_for
 
-from conftest import TOKEN, request_for
 from cutover.engine.context import RunContext
 from cutover.engine.phases import RollbackRequested, Verdict, settle_phase, skipped_steps
 from cutover.engine.rollback import undo_steps, undo_system

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -37,8 +39,28 @@ def test_importing_the_cli_does_not_import_psycopg() -> None:
     assert out.stdout.strip() == "False"
 
 
+def _my_ports() -> list[int]:
+    """The local TCP ports of this process's sockets (Linux /proc): its server connections."""
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = str(fd.readlink())
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = []
+    for table in (Path("/proc/self/net/tcp"), Path("/proc/self/net/tcp6")):
+        with contextlib.suppress(OSError):
+            for line in table.read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 class _Terminator:
-    """A governor that kills the target's server connections after two chunks."""
+    """A governor that kills this copy's server connections after two chunks: cutover's
+    data-plane connections made by this process (another test's copies, running beside
+    it on the same server, are left alone)."""
 
     ratio = 0.0
     probe = None
@@ -53,7 +75,9 @@ class _Terminator:
             with psycopg.connect(self.dsn, autocommit=True) as conn:
                 conn.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = 'cutover-migrate' AND pid <> pg_backend_pid()"
+                    "WHERE application_name = 'cutover-migrate' AND pid <> pg_backend_pid() "
+                    "AND client_port = ANY(%s)",
+                    (_my_ports(),),
                 )
         return 0.0
 
