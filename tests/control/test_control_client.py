@@ -208,3 +208,32 @@ def test_public_surface() -> None:
         "close",
     }
     assert methods <= set(dir(ControlClient))
+
+
+def test_an_unfreeze_behind_a_gateway_that_answers_504_waits_while_the_replay_goes_on() -> None:
+    """A gateway's 504 is a replay outlasting it, not a failure: while the buffer shrinks the
+    client asks again with the same key and gets the replay's answer; a 500 is final."""
+    buffered = [30]
+    keys: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        state = {"system": "pos", "program": "new", "frozen": True, "mode": "buffer-writes"}
+        state |= {"watermark": 1, "draining": True, "buffered": buffered[0]}
+        if request.url.path.endswith("/state"):
+            return httpx.Response(200, json=state)
+        keys.append(request.headers["Idempotency-Key"])
+        if buffered[0] > 0:
+            buffered[0] -= 5
+            return httpx.Response(504, json={"reason": "gateway timeout"})
+        return httpx.Response(
+            200, json=state | {"frozen": False, "draining": False, "replayed": 30}
+        )
+
+    result = _client(httpx.MockTransport(handler)).unfreeze(key="u-1")
+    assert result.replayed == 30 and set(keys) == {"u-1"} and len(keys) == 7
+
+    def failing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"reason": "disk full"})
+
+    with pytest.raises(RemoteUnavailable, match="disk full"):
+        _client(httpx.MockTransport(failing)).unfreeze(key="u-2")

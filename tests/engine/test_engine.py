@@ -316,5 +316,78 @@ def test_a_system_that_waits_says_for_which_systems_on_the_board(tmp_path: Path)
     assert note() == "waits for ios-app-backend, android-app-backend (depends on)"
     finish("ios-app-backend")
     assert note() == "waits for android-app-backend (depends on)"
-    finish("android-app-backend")
+    first = ctx.plan.system("android-app-backend").steps[0].key
+    ctx.journal.begin(ctx.run_key, "android-app-backend", first)
+    ctx.journal.finish(ctx.run_key, "android-app-backend", first, "failed", {"error": "x"})
+    assert note() == "blocked: android-app-backend failed (depends on)"
+    finish("android-app-backend")  # retried: done
     assert note() == ""
+
+
+JOB = "{step: http, id: prepare, method: POST, path: /jobs, json: {job: prepare}, wait_job: true, expected: 5m}"
+MIGRATE = "{step: migrate, source: members-legacy, target: members-new, mapping: mappings/members.yaml, rollback: carry-back/members.yaml, expected: 40m}"
+
+
+def _shaped(tmp_path: Path, key: str, steps: list[str]) -> RunContext:
+    plans = tmp_path / key
+    shutil.copytree(PLANS, plans)
+    text = (plans / "demo.yaml").read_text()
+    body = "".join(f"      - {s}\n" for s in steps)
+    (plans / "demo.yaml").write_text(text.replace(CORE_STEPS, body))
+    ctx = RunContext.load(request_for(tmp_path, run_key=key, plan_path=str(plans / "demo.yaml")))
+    ctx.clock()
+    return ctx
+
+
+def test_a_migrate_after_another_step_of_its_cut_stays_where_it_is_written(
+    tmp_path: Path,
+) -> None:
+    """Only a migrate right after its freeze runs before it: one after a job of the cut
+    may need that job (a schema made first), so it keeps its place."""
+    steps = ["{step: freeze, mode: buffer-writes, expected: 5m}", JOB, MIGRATE]
+    steps += ["{step: switch, expected: 5m}", "{step: unfreeze, expected: 5m}"]
+    ctx = _shaped(tmp_path, "job-first", steps)
+    order = [s.key for s in ctx.plan.run_order(ctx.plan.system("loyalty-core").steps)]
+    assert order == ["freeze", "prepare", "migrate", "switch", "unfreeze"]
+
+
+def test_a_verify_after_a_job_in_the_cut_does_not_take_the_drains_verdict(
+    tmp_path: Path,
+) -> None:
+    """The drain verified, but a job ran with writes held before the verify: it may have
+    written to the new store, so the verify reads again. Without the job it would not."""
+    from cutover.engine.cuts import drained_migrate, verified_by_drain
+
+    for key, job in (("with-job", [JOB]), ("without-job", [])):
+        steps = [MIGRATE, "{step: freeze, mode: buffer-writes, expected: 5m}", *job]
+        steps += [
+            "{step: verify, checks: [counts], expected: 5m}",
+            "{step: unfreeze, expected: 5m}",
+        ]
+        ctx = _shaped(tmp_path, key, steps)
+        system = ctx.plan.system("loyalty-core")
+        freeze, verify = (
+            next(s for s in system.steps if s.step == k) for k in ("freeze", "verify")
+        )
+        migrate = drained_migrate(ctx, system, freeze)
+        assert migrate is not None and migrate.step == "migrate"
+        ctx.journal.begin(ctx.run_key, system.id, "freeze")
+        ctx.journal.finish(ctx.run_key, system.id, "freeze", "done", {"verified": True})
+        verdict = verified_by_drain(ctx, system, verify, migrate)
+        assert (verdict is None) == bool(job), key
+
+
+def test_a_second_nights_freeze_drains_the_migrate_of_the_first(tmp_path: Path) -> None:
+    """Copy and check on one cut, switch on a later one: the later freeze drains what
+    capture took since, as the verify and the switch work on that same migrate."""
+    from cutover.engine.cuts import drained_migrate
+
+    steps = [MIGRATE, "{step: freeze, mode: buffer-writes, expected: 5m}"]
+    steps += ["{step: verify, checks: [counts], expected: 5m}", "{step: unfreeze, expected: 5m}"]
+    steps += ["{step: freeze, mode: buffer-writes, id: freeze-again, expected: 5m}"]
+    steps += ["{step: switch, expected: 5m}", "{step: unfreeze, id: unfreeze-again, expected: 5m}"]
+    ctx = _shaped(tmp_path, "two-cuts", steps)
+    system = ctx.plan.system("loyalty-core")
+    second = [s for s in system.steps if s.step == "freeze"][1]
+    drained = drained_migrate(ctx, system, second)
+    assert drained is not None and drained.step == "migrate"

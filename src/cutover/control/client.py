@@ -155,12 +155,13 @@ class ControlClient:
     def unfreeze(self, *, key: str | None = None, stall: float = 120.0) -> UnfreezeResult:
         """Resume writes; buffered writes are replayed first, in order.
 
-        A replay that outlasts the client's timeout and its retries is waited for, not
-        given up: while `GET /state` says `draining` and the buffer shrinks, the call is
-        made again with the same key (it joins the replay, and its answer is the
-        replay's). Only a replay that frees no write for `stall` seconds fails, saying
-        how many are still held: an unfreeze reported failed while the system goes on
-        replaying would let a rollback carry data back from under the replay.
+        A replay that outlasts the client's timeout and its retries (or a gateway's: 502,
+        503, 504) is waited for, not given up: after each round of retries the client
+        looks at `GET /state` and makes the call again with the same key (it joins the
+        replay, or gets its answer). It fails once `stall` seconds pass, counted in
+        whole rounds, without a look finding fewer writes buffered than every look
+        before, saying how many are still held: an unfreeze reported failed while the
+        system goes on replaying would let a rollback carry data back from under it.
         """
         key = key or f"cutover-{uuid.uuid4()}"
         fewest: int | None = None
@@ -169,8 +170,8 @@ class ControlClient:
             try:
                 return self._model("unfreeze", "POST", "/unfreeze", UnfreezeResult, {}, key)
             except RemoteUnavailable as exc:
-                if exc.status is not None:
-                    raise  # an answer (5xx), not a replay still running
+                if exc.status is not None and exc.status not in RETRY_STATUSES:
+                    raise  # a failure (500), not a replay outlasting a timeout or a gateway's
                 state = self.state()
                 if fewest is None or state.buffered < fewest:
                     fewest, progressed = state.buffered, time.monotonic()

@@ -117,18 +117,27 @@ def _waits_for(
     plan: Plan, slots: Any, system_id: str, latest: dict[tuple[str, str], list[StepRecord]]
 ) -> str:
     """ "waits for X, Y": the same-phase systems it depends on that have not finished, while
-    none of its own steps has begun; "" otherwise."""
+    none of its own steps has begun ("blocked: X failed" for one whose step failed); ""
+    otherwise. Only the steps' own records count (a rollback's undo rows do not)."""
     steps_of = {slot.system: [st.step for st in slot.steps] for slot in slots}
-    if any(latest.get((system_id, step)) for step in steps_of[system_id]):
+
+    def done(system: str, step: str) -> list[StepRecord]:
+        return [r for r in latest.get((system, step), []) if r.action == "do"]
+
+    if any(done(system_id, step) for step in steps_of[system_id]):
         return ""
 
-    def finished(other: str) -> bool:
-        return all(
-            (recs := latest.get((other, step))) and recs[-1].status in ("done", "skipped")
-            for step in steps_of[other]
-        )
+    def state(other: str) -> str:
+        last = [recs[-1].status if (recs := done(other, step)) else "" for step in steps_of[other]]
+        if "failed" in last:
+            return "failed"
+        return "finished" if all(s in ("done", "skipped") for s in last) else "open"
 
-    open_ = [d for d in plan.system(system_id).depends_on if d in steps_of and not finished(d)]
+    deps = [d for d in plan.system(system_id).depends_on if d in steps_of]
+    failed = [d for d in deps if state(d) == "failed"]
+    if failed:
+        return f"blocked: {', '.join(failed)} failed (depends on)"
+    open_ = [d for d in deps if state(d) == "open"]
     return f"waits for {', '.join(open_)} (depends on)" if open_ else ""
 
 

@@ -9,7 +9,15 @@ again with writes held.
 
 from __future__ import annotations
 
-from cutover.plan.models import FreezeStep, MigrateStep, Step, System, UnfreezeStep, VerifyStep
+from cutover.plan.models import (
+    FreezeStep,
+    MigrateStep,
+    Step,
+    SwitchStep,
+    System,
+    UnfreezeStep,
+    VerifyStep,
+)
 
 from .context import RunContext
 
@@ -42,37 +50,49 @@ def units(steps: list[Step]) -> list[list[Step]]:
 
 
 def drained_migrate(ctx: RunContext, system: System, freeze: FreezeStep) -> MigrateStep | None:
-    """The migrate whose final drain runs inside `freeze`: the last one before it in run
-    order (written before it, or staged before it from inside its cut)."""
-    found = None
+    """The migrate whose final drain runs inside `freeze`: the first one before it in run
+    order (written before it, or staged before it from inside its cut), the same one the
+    system's verify and switch steps work on (`steps.migrate_step`); a second night's
+    freeze drains what was captured since the first."""
     for step in ctx.plan.run_order(system.steps):
         if step is freeze:
-            return found
+            return None
         if isinstance(step, MigrateStep):
-            found = step
-        elif isinstance(step, UnfreezeStep):
-            found = None
+            return step
     return None
 
 
-def verified_by_drain(ctx: RunContext, system: System, step: VerifyStep) -> str | None:
-    """The verdict of the final drain of the cut `step` is in, if it verified.
+SAFE_IN_CUT = (FreezeStep, VerifyStep, SwitchStep)
+"""Steps that write nothing to a system's stores: between the drain and a verify, only
+these leave the drain's verdict standing (a job could write to the new store)."""
+
+
+def verified_by_drain(
+    ctx: RunContext, system: System, step: VerifyStep, migrate: MigrateStep
+) -> str | None:
+    """The verdict of the final drain of the cut `step` is in, if it verified `migrate`
+    and nothing between that freeze and `step` could have written to the stores.
 
     The drain compared every row with writes flowing, then, with writes held, every
     key changed since, with counts, checksums and conservation (`cutover.migrate.
     drain`). Writes are held from that freeze to this step, so neither store has
     changed since: reading every row again here would only lengthen the pause.
     """
-    freeze = None
-    for earlier in system.steps:
+    freeze: FreezeStep | None = None
+    between: list[Step] = []
+    for earlier in ctx.plan.run_order(system.steps):
         if earlier is step:
             break
         if isinstance(earlier, FreezeStep):
-            freeze = earlier
+            freeze, between = earlier, []
         elif isinstance(earlier, UnfreezeStep):
-            freeze = None
-    if freeze is None:
+            freeze, between = None, []
+        else:
+            between.append(earlier)
+    if freeze is None or drained_migrate(ctx, system, freeze) is not migrate:
         return None
+    if not all(isinstance(s, SAFE_IN_CUT) for s in between):
+        return None  # a job or a manual step ran with writes held: it may have written
     record = ctx.journal.outcome(ctx.run_key, system.id, freeze.key)
     if record is None or record.status != "done" or record.detail.get("verified") is not True:
         return None

@@ -193,7 +193,7 @@ class Verify(StepKind):
         migrate = migrate_step(system, before=step.key)
         data_checks = [c for c in step.named_checks if c != "system"]
         if migrate is not None and data_checks:
-            drained = verified_by_drain(ctx, system, step)
+            drained = verified_by_drain(ctx, system, step, migrate)
             if drained is not None:
                 detail["verified"] = drained
             else:

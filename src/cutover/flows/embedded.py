@@ -58,20 +58,13 @@ class RetryLocked:
             await self.app(scope, receive, send)  # a query sent as POST: it writes nothing
             return
         body = await _read_body(receive)
-        async with self.one_writer:  # SQLite has one writer: they queue here, in order
-            await self._write(scope, body, send)
-
-    async def _write(self, scope: MutableMapping[str, Any], body: bytes, send: Send) -> None:
+        if body is None:
+            return  # the client went away before its body arrived: nothing to run
         deadline = time.monotonic() + self.patience
         delay = FIRST_DELAY
         while True:
-            answer: list[Message] = []
-            failed: Exception | None = None
-            try:
-                # a copy each time: routing rewrites the scope's path as it mounts
-                await self.app(dict(scope), _replay(body), _collect(answer))
-            except Exception as exc:  # the API app answers (503), then raises to log it
-                failed = exc
+            async with self.one_writer:  # SQLite has one writer: they queue here, in order
+                answer, failed = await self._attempt(scope, body)
             status = answer[0].get("status") if answer else None
             if status != 503 or time.monotonic() + delay > deadline:
                 if failed is not None and not answer:
@@ -79,20 +72,32 @@ class RetryLocked:
                 for message in answer:
                     await send(message)
                 return
+            # not holding the queue meanwhile: the others' writes go on
             await asyncio.sleep(delay * random.uniform(1.0, 2.0))
             delay = min(LONGEST_DELAY, delay * 2)
 
+    async def _attempt(
+        self, scope: MutableMapping[str, Any], body: bytes
+    ) -> tuple[list[Message], Exception | None]:
+        answer: list[Message] = []
+        try:
+            # a copy each time: routing rewrites the scope's path as it mounts
+            await self.app(dict(scope), _replay(body), _collect(answer))
+        except Exception as exc:  # the API app answers (503), then raises to log it
+            return answer, exc
+        return answer, None
 
-async def _read_body(receive: Receive) -> bytes:
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request's whole body; None if the client disconnected before it was all sent."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return b"".join(chunks)
 
 
 def _replay(body: bytes) -> Receive:

@@ -214,7 +214,7 @@ Step = Annotated[
 
 def run_order(steps: list[Step], staged_early: Callable[[Step], bool]) -> list[Step]:
     """`steps` in the order a run takes them: as written, except that a migrate the plan
-    puts inside a cut (a freeze, then the migrate) runs before that freeze when
+    puts first inside a cut (a freeze, then the migrate) runs before that freeze when
     `staged_early` says its source can be captured. Capture keeps the copy current while
     writes flow, and the freeze's final drain applies the rest: the bulk copy holds
     nobody's writes. The timeline, the flows and the journal all take this order."""
@@ -226,8 +226,8 @@ def run_order(steps: list[Step], staged_early: Callable[[Step], bool]) -> list[S
                 cut = [step]
             else:
                 out.append(step)
-        elif staged_early(step):
-            out.append(step)
+        elif len(cut) == 1 and staged_early(step):  # right after the freeze: it needs
+            out.append(step)  # nothing the cut does before it (a schema job, a manual step)
         else:
             cut.append(step)
             if isinstance(step, UnfreezeStep):
