@@ -119,18 +119,28 @@ def test_outbox_holds_each_notice_once_across_resumes(tmp_path: Path) -> None:
     assert len(keys) == len(notices) == len(set(keys))
 
 
-def test_each_notice_is_one_log_line_naming_every_sink_it_reached(tmp_path: Path) -> None:
+def test_each_notice_is_one_log_line_naming_every_sink_it_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two sinks, one line per notice (they were one per sink, half of a run's log)."""
-    import structlog
+    import io
 
+    from cutover import logs
+    from cutover.notices import publish
+
+    stream = io.StringIO()
+    logs.configure(level="info", fmt="json", stream=stream)
+    # a fresh logger: the module's may be bound to whatever an earlier test configured
+    monkeypatch.setattr(publish, "log", logs.get_logger("cutover.notices"))
     plan, notices = demo_notices()
     sinks = [OutboxSink(tmp_path / "a.jsonl"), OutboxSink(tmp_path / "b.jsonl")]
     sinks[1].name = "second-outbox"
-    with structlog.testing.capture_logs() as captured:
-        Publisher(plan, sinks, tmp_path / "d.jsonl").publish(notices[:3])
-        Publisher(plan, sinks, tmp_path / "d.jsonl").publish(notices[:3])  # nothing new
-    lines = [c for c in captured if c["event"] == "notice_published"]
-    assert len(lines) == 3 and {c["sinks"] for c in lines} == {"outbox,second-outbox"}
+    Publisher(plan, sinks, tmp_path / "d.jsonl").publish(notices[:3])
+    Publisher(plan, sinks, tmp_path / "d.jsonl").publish(notices[:3])  # nothing new
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    published = [line for line in lines if line.get("event") == "notice_published"]
+    assert len(published) == 3
+    assert {line["sinks"] for line in published} == {"outbox,second-outbox"}
 
 
 def test_webhook_that_never_recovers_raises_one_clear_error(tmp_path: Path) -> None:
