@@ -79,6 +79,22 @@ class ClientConfig:
 DEFAULT_CONFIG = ClientConfig()
 
 
+class _Replay:
+    """A replay watched from outside: progress is a look at the buffer finding fewer
+    writes than every look before; stalled once `stall` seconds pass without any."""
+
+    def __init__(self, stall: float) -> None:
+        self.stall = stall
+        self.fewest: int | None = None
+        self.progressed = time.monotonic()
+
+    def stalled(self, buffered: int) -> bool:
+        if self.fewest is None or buffered < self.fewest:
+            self.fewest, self.progressed = buffered, time.monotonic()
+            return False
+        return time.monotonic() - self.progressed > self.stall
+
+
 class ControlClient:
     """One system's control API, at `{base_url}/cutover/v1`, with a bearer token."""
 
@@ -164,8 +180,7 @@ class ControlClient:
         system goes on replaying would let a rollback carry data back from under it.
         """
         key = key or f"cutover-{uuid.uuid4()}"
-        fewest: int | None = None
-        progressed = time.monotonic()
+        replay = _Replay(stall)
         while True:
             try:
                 return self._model("unfreeze", "POST", "/unfreeze", UnfreezeResult, {}, key)
@@ -173,9 +188,7 @@ class ControlClient:
                 if exc.status is not None and exc.status not in RETRY_STATUSES:
                     raise  # a failure (500), not a replay outlasting a timeout or a gateway's
                 state = self.state()
-                if fewest is None or state.buffered < fewest:
-                    fewest, progressed = state.buffered, time.monotonic()
-                elif time.monotonic() - progressed > stall:
+                if replay.stalled(state.buffered):
                     raise RemoteUnavailable(
                         f"the replay freed no write for {stall:g}s "
                         f"({state.buffered} still buffered, draining: {state.draining})",
@@ -197,11 +210,9 @@ class ControlClient:
         buffer stops shrinking for `stall` seconds.
         """
         state = self.state()
-        fewest, progressed = state.buffered, time.monotonic()
+        replay = _Replay(stall)
         while state.draining:
-            if state.buffered < fewest:
-                fewest, progressed = state.buffered, time.monotonic()
-            elif time.monotonic() - progressed > stall:
+            if replay.stalled(state.buffered):
                 raise RemoteUnavailable(
                     f"still replaying its buffer, no write freed for {stall:g}s "
                     f"({state.buffered} buffered)",

@@ -305,17 +305,13 @@ class Comparer:
         whole chunk: the counts agree and every one of them is in the target, so no row
         is missing and none extra (a row only in the target is not in a join from the
         source). None: read the chunk whole."""
-        m, mp = self.m, self.m.mapping
         keys = chunk.suspects
         if keys is None or chunk.accepted != target_rows or len(keys) > self.chunk_rows // 2:
             return None
-        assert m.source_table is not None
-        source_rows = m.db_source.read_keys(m.source_table, mp.source_columns, mp.source.key, keys)
-        targets = [mp.target_key(k) for k in keys]
-        target = m.target.read_keys(m.target_table, mp.target_columns, mp.target.key, targets)
-        if len(target) != len(set(targets)):
+        source_rows, target = keyed_rows(self.m, keys)
+        if len(target) != len({self.m.mapping.target_key(k) for k in keys}):
             return None
-        return list(source_rows), list(target)
+        return source_rows, target
 
     def check_rejects(self, rejected: set[Any]) -> None:
         recorded = self.m.checkpoints.rejected_keys()
@@ -334,6 +330,17 @@ class Comparer:
                 f"rejects: {len(stale)} keys are recorded as rejected but pass cleansing now or are "
                 f"gone (first: {stale[0]}): changes not applied yet?"
             )
+
+
+def keyed_rows(m: Migration, source_keys: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """The rows of these source keys on both sides: the source's by key, the target's by
+    each key as the mapping writes it (a key missing on a side has no row there)."""
+    mp = m.mapping
+    assert m.source_table is not None
+    source = m.db_source.read_keys(m.source_table, mp.source_columns, mp.source.key, source_keys)
+    targets = [mp.target_key(k) for k in source_keys]
+    target = m.target.read_keys(m.target_table, mp.target_columns, mp.target.key, targets)
+    return list(source), list(target)
 
 
 def _show(key: Any, open_end: str = "start") -> str:

@@ -36,7 +36,7 @@ from cutover.migrate.catchup import (
     require_copied,
     run_catch_up,
 )
-from cutover.migrate.comparer import DEFAULT_CHUNK_ROWS, Comparer
+from cutover.migrate.comparer import DEFAULT_CHUNK_ROWS, Comparer, keyed_rows
 from cutover.migrate.diff import ALL_CHECKS, ChunkDiff, VerifyReport, compare_rows
 from cutover.migrate.mapping import MappingRef
 from cutover.migrate.migration import Endpoint, Migration, PathChoice
@@ -280,10 +280,7 @@ def _check_keys(m: Migration, source_keys: set[Any]) -> _KeyCheck:
     rejected_now: set[Any] = set()
     for start in range(0, len(keys), 5_000):
         part = keys[start : start + 5_000]
-        src_rows = m.db_source.read_keys(m.source_table, mp.source_columns, mp.source.key, part)
-        tgt_rows = m.target.read_keys(
-            m.target_table, mp.target_columns, mp.target.key, [mp.target_key(k) for k in part]
-        )
+        src_rows, tgt_rows = keyed_rows(m, part)
         rows, mems = compare_rows(m, src_rows, tgt_rows)
         diffs += rows
         members += mems
