@@ -7,13 +7,49 @@ machine can never pass by skipping.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from support import PG_DSN
+
+# The network guard (tests/netguard/sitecustomize.py): in this process, and, through
+# PYTHONPATH, in every Python process a test starts. The log is shared by pytest's workers.
+_NETGUARD = Path(__file__).parent / "netguard"
+if not os.environ.get("CUTOVER_NETGUARD_LOG"):
+    _fd, _log = tempfile.mkstemp(prefix="cutover-netguard-", suffix=".jsonl")
+    os.close(_fd)
+    os.environ["CUTOVER_NETGUARD_LOG"] = _log
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(_NETGUARD), os.environ.get("PYTHONPATH", "")) if p
+)
+_spec = importlib.util.spec_from_file_location("cutover_netguard", _NETGUARD / "sitecustomize.py")
+assert _spec and _spec.loader
+_guard = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_guard)
+_guard.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any process it started tried to reach outside this machine."""
+    if hasattr(session.config, "workerinput"):  # a worker: the controller reports
+        return
+    log = Path(os.environ["CUTOVER_NETGUARD_LOG"])
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    log.unlink(missing_ok=True)
+    if rows:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = [f"network guard: {len(rows)} attempt(s) to reach outside this machine:"]
+        lines += [f"  pid {r['pid']}: {r['what']} {r['host']} at {r['stack'][-3:]}" for r in rows]
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _pg_reachable() -> str | None:
