@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,11 +15,14 @@ import typer
 from cutover.errors import UsageError
 from cutover.plan.seeds import copy_seeds, resolve_plan
 
-from .options import JsonOption
+from .options import JsonOption, VerboseOption
 
 if TYPE_CHECKING:
     from cutover.drill import DemoResult
+    from cutover.drill.rehearsal import Rehearsal
     from cutover.plan import LoadedPlan
+
+    from .live import Session
 
 
 PlanNameOption = Annotated[
@@ -89,6 +94,7 @@ def demo(
     size: SizeOption = None,
     members: MembersOption = None,
     database: DatabaseOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """The main job on one machine: estate, traffic and the whole cutover, compressed, then reconciled."""
     from cutover.drill import DemoOptions, run_demo
@@ -98,23 +104,31 @@ def demo(
     plan_file = resolve_plan(plan)
     server, ui_url = _ui_server(home) if ui else (None, "")
     try:
-        result = run_demo(
-            DemoOptions(
-                plan=plan_file,
-                time_scale=time_scale,
-                rate=rate,
-                customers=customers,
-                seed=seed,
-                ui=ui,
-                home=home,
-                members=sized,
-                database=database,
+        from .live import Session, log_path_for
+
+        workdir = new_workdir(home)
+        session = Session(log_path_for(workdir), title="cutover demo", verbose=verbose)
+        with session:
+            result = run_demo(
+                DemoOptions(
+                    plan=plan_file,
+                    time_scale=time_scale,
+                    rate=rate,
+                    customers=customers,
+                    seed=seed,
+                    ui=ui,
+                    home=home,
+                    members=sized,
+                    database=database,
+                    workdir=workdir,
+                    watch=watcher(session),
+                )
             )
-        )
-        print_demo_summary(result)
+            session.summary(result.as_dict())
+        print_demo_summary(result, session)
         if ui:
-            print_where_to_look(ui_url, plan_file, result.run_key)
-        if json_out:
+            print_where_to_look(ui_url, plan_file, result.run_key, err=not session.tty)
+        if json_out and session.tty:
             typer.echo(json.dumps(result.as_dict()))
         if server is not None and sys.stdin.isatty():
             typer.echo(f"The Prefect UI stays up at {ui_url}: press Ctrl-C to stop it.", err=True)
@@ -124,6 +138,34 @@ def demo(
             server.stop()
     if result.outcome != "completed" or not result.ok:
         raise typer.Exit(1)
+
+
+def new_workdir(home: Path) -> Path:
+    """A demo's or drill's folder under `home`, named by the time (its run key's suffix)."""
+    from datetime import UTC, datetime
+
+    return (home / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")).resolve()
+
+
+def watcher(session: Session) -> Callable[[Rehearsal, Any], AbstractContextManager[None]]:
+    """What `run_demo` enters around the cutover: the session follows the rehearsal's run."""
+
+    def watch(rehearsal: Rehearsal, counts: Any) -> AbstractContextManager[None]:
+        from cutover.flows.launch import RunLinks
+        from cutover.plan import build_timeline
+
+        plan = rehearsal.loaded.plan
+        return session.follow(
+            journal=str(rehearsal.workdir / "journal.db"),
+            run_key=rehearsal.run_key,
+            plan=plan,
+            timeline=build_timeline(plan, env=rehearsal.options.env),
+            outbox=rehearsal.workdir / "run" / "notices-outbox.jsonl",
+            traffic=counts,
+            links=RunLinks(rehearsal.run_key, [d.id for d in plan.departments]),
+        )
+
+    return watch
 
 
 def _ui_server(home: Path) -> tuple[Any, str]:
@@ -139,19 +181,22 @@ def _ui_server(home: Path) -> tuple[Any, str]:
     return server, server.ui_url
 
 
-def print_where_to_look(ui_url: str, plan: Path, run_key: str) -> None:
+def print_where_to_look(ui_url: str, plan: Path, run_key: str, *, err: bool = False) -> None:
     """Where a department lead finds their systems, the board and the notices of this run."""
     from cutover.plan import load_plan
 
     departments = [d.id for d in load_plan(plan).plan.departments]
     example = departments[0] if departments else "<department>"
-    typer.echo(f"In the Prefect UI ({ui_url}), run {run_key}:")
-    typer.echo(f"  one department's systems  {ui_url}/v2/runs?tags=dept:{example}")
-    typer.echo(f"    (departments: {', '.join(departments)})")
-    typer.echo(f"  the status board          {ui_url}/v2/artifacts/key/board-{run_key}")
-    typer.echo(f"  one department's board    {ui_url}/v2/artifacts/key/board-{example}-{run_key}")
-    typer.echo(f"  customer notices          {ui_url}/v2/artifacts/key/notices-{run_key}")
-    typer.echo("  (docs/ui-for-leads.md walks through each page)")
+    for line in (
+        f"In the Prefect UI ({ui_url}), run {run_key}:",
+        f"  one department's systems  {ui_url}/v2/runs?tags=dept:{example}",
+        f"    (departments: {', '.join(departments)})",
+        f"  the status board          {ui_url}/v2/artifacts/key/board-{run_key}",
+        f"  one department's board    {ui_url}/v2/artifacts/key/board-{example}-{run_key}",
+        f"  customer notices          {ui_url}/v2/artifacts/key/notices-{run_key}",
+        "  (docs/ui-for-leads.md walks through each page)",
+    ):
+        typer.echo(line, err=err)
 
 
 DrillPlanArgument = Annotated[
@@ -203,6 +248,7 @@ def drill(
     size: SizeOption = None,
     members: MembersOption = None,
     database: DatabaseOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Rehearse the cutover on the simulated estate with traffic, faults and a rollback; then reconcile."""
     from cutover.drill import DemoOptions, run_demo
@@ -210,25 +256,33 @@ def drill(
 
     sized = members_for(size, members)
     plan_file, loaded = _drill_plan(plan, env)
-    result = run_demo(
-        DemoOptions(
-            plan=plan_file,
-            env=env,
-            time_scale=time_scale,
-            rate=rate,
-            customers=customers,
-            seed=seed,
-            home=home,
-            rollback_at=rollback_at,
-            faults=faults,
-            drill=True,
-            past_point_of_no_return=past_point_of_no_return,
-            members=sized,
-            database=database,
+    from .live import Session, log_path_for
+
+    workdir = new_workdir(home)
+    session = Session(log_path_for(workdir), title="cutover drill", verbose=verbose)
+    with session:
+        result = run_demo(
+            DemoOptions(
+                plan=plan_file,
+                env=env,
+                time_scale=time_scale,
+                rate=rate,
+                customers=customers,
+                seed=seed,
+                home=home,
+                rollback_at=rollback_at,
+                faults=faults,
+                drill=True,
+                past_point_of_no_return=past_point_of_no_return,
+                members=sized,
+                database=database,
+                workdir=workdir,
+                watch=watcher(session),
+            )
         )
-    )
-    print_demo_summary(result)
-    if json_out:
+        session.summary(result.as_dict())
+    print_demo_summary(result, session)
+    if json_out and session.tty:
         typer.echo(json.dumps(result.as_dict()))
     legacy = loaded.plan.program.legacy
     if result.rolled_back and any(p != legacy for p in result.programs.values()):
@@ -259,12 +313,16 @@ def _zero_or_red(count: int) -> str:
     return "[green]0[/]" if count == 0 else f"[red]{count}[/]"
 
 
-def print_demo_summary(result: DemoResult) -> None:
-    """The rehearsal's figures as a table: what a release manager reads first."""
+def print_demo_summary(result: DemoResult, session: Session | None = None) -> None:
+    """The rehearsal's figures as a table: what a release manager reads first (on stderr
+    when stdout carries the run's JSON events)."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if Console().is_terminal else 120)
+    to_stderr = session is not None and not session.tty
+    console = Console(
+        width=None if Console().is_terminal and not to_stderr else 120, stderr=to_stderr
+    )
     kind = "drill" if result.run_key.startswith("drill") else "demo"
     table = Table(
         title=f"cutover {kind} — {result.plan} ({result.seconds:.0f} s)",
