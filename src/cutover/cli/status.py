@@ -46,7 +46,7 @@ def status(
     from cutover.journal import Journal
     from cutover.plan import build_timeline
 
-    from .live import render
+    from .live_view import render
 
     location = journal or default_journal()
     store = Journal(location, existing=True)
@@ -68,7 +68,7 @@ def status(
             traffic=_ledger_traffic(extras["ledger"]),
         )
 
-    title = f"cutover status ({hide_password(location)})"
+    title = "cutover status"
     if not watch:
         now = snapshot()
         if json_out:
@@ -76,7 +76,10 @@ def status(
         else:
             from rich.console import Console
 
-            Console().print(render(now, title=title))
+            from .live_view import WIDTH
+
+            console = Console()
+            Console(width=None if console.is_terminal else WIDTH).print(render(now, title=title))
         return
     _watch(snapshot, title, json_out)
 
@@ -97,7 +100,7 @@ def _watch(snapshot: Any, title: str, json_out: bool) -> None:
             time.sleep(WATCH_EVERY_S)
     from rich.live import Live
 
-    from .live import render
+    from .live_view import render
 
     now = snapshot()
     with Live(render(now, title=title), refresh_per_second=2) as live:
