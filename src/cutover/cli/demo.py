@@ -256,6 +256,7 @@ def drill(
 
     sized = members_for(size, members)
     plan_file, loaded = _drill_plan(plan, env)
+    _check_drill(loaded, faults, rollback_at)  # bad input: its line, before anything starts
     from .live import Session, log_path_for
 
     workdir = new_workdir(home)
@@ -289,6 +290,18 @@ def drill(
         raise typer.Exit(1)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _check_drill(loaded: LoadedPlan, faults: Path | None, rollback_at: str | None) -> None:
+    """The faults file and the rollback point, checked as the rehearsal will check them."""
+    if faults is not None:
+        from cutover.drill.faults import load_faults
+
+        load_faults(faults, loaded.plan)
+    if rollback_at not in (None, "end"):
+        from cutover.drill.rehearsal import check_rollback_point
+
+        check_rollback_point(loaded.plan, str(rollback_at))
 
 
 def _drill_plan(plan: str, env: str) -> tuple[Path, LoadedPlan]:

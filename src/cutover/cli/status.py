@@ -65,7 +65,7 @@ def status(
             store.history(run_key),
             store.decisions(run_key),
             notices=_count_lines(extras["outbox"]),
-            traffic=_ledger_traffic(extras["ledger"]),
+            traffic=_ledger_traffic(extras["ledger"], extras["report"]),
         )
 
     title = "cutover status"
@@ -146,7 +146,7 @@ def _plan_of(given: str | None, name: str) -> Any:
 def _beside(location: str, run_key: str) -> dict[str, Path | None]:
     """The notices outbox and the customers' ledger, when they lie beside a SQLite journal
     (a demo's or drill's folder, or `runs/<key>` of `cutover run`)."""
-    found: dict[str, Path | None] = {"outbox": None, "ledger": None}
+    found: dict[str, Path | None] = {"outbox": None, "ledger": None, "report": None}
     if "://" in location:
         return found
     base = Path(location).parent
@@ -157,8 +157,8 @@ def _beside(location: str, run_key: str) -> dict[str, Path | None]:
         if outbox.exists():
             found["outbox"] = outbox
             break
-    ledger = base / "ledger.jsonl"
-    found["ledger"] = ledger if ledger.exists() else None
+    for name, file in (("ledger", "ledger.jsonl"), ("report", "report.json")):
+        found[name] = base / file if (base / file).exists() else None
     return found
 
 
@@ -169,8 +169,9 @@ def _count_lines(path: Path | None) -> int | None:
         return sum(1 for line in handle if line.strip())
 
 
-def _ledger_traffic(path: Path | None) -> Any:
-    """The customers' figures from a demo's or drill's ledger."""
+def _ledger_traffic(path: Path | None, report: Path | None = None) -> Any:
+    """The customers' figures from a demo's or drill's ledger; lost and duplicated from its
+    report once the run has been reconciled."""
     if path is None:
         return None
     from cutover.drill.traffic import TrafficCounts
@@ -185,7 +186,12 @@ def _ledger_traffic(path: Path | None) -> Any:
             first = at if first is None else min(first, at)
             last = at if last is None else max(last, at)
     span = (last - first) if first is not None and last is not None else 0.0
+    reconciled: dict[str, Any] = {}
+    if report is not None:
+        reconciled = json.loads(report.read_text()).get("reconciliation") or {}
     return Traffic(
+        lost=reconciled.get("lost"),
+        duplicated=reconciled.get("duplicated"),
         sent=counts.sent,
         acknowledged=counts.acknowledged,
         refused=counts.refused,
