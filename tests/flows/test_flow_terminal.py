@@ -99,3 +99,51 @@ def test_through_a_pipe_stdout_is_one_json_event_per_line(
     assert names[-1] == "summary" and events[-1]["outcome"] == "completed"
     assert names.count("step.done") == 13
     assert "log: " in done.stderr and "outcome" in done.stderr  # human text: on stderr
+
+
+@pytest.mark.slow
+def test_cutover_run_links_the_v2_pages_and_the_gate_waiting_for_its_resume(
+    prefect_server: None, tmp_path: Path
+) -> None:
+    """A real run (no auto-approve) stops at its first gate: stdout says `gate.waiting` with the
+    lead due, stderr links the run, its board and the paused run's V2 page; Prefect's own
+    `View at` lines are in the log file, pointing at the V2 UI."""
+    import signal
+    import threading
+    import time
+
+    from cutover.sim import running_estate
+
+    exe = ROOT / ".venv" / "bin" / "cutover"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "cutover.cli"]
+    with running_estate(PLANS / "demo.yaml", "staging", workdir=tmp_path) as estate:
+        command += ["run", str(PLANS / "demo.yaml"), "--env", "staging", "--time-scale", "300"]
+        command += ["--run-key", "links", "--journal", str(tmp_path / "journal.db")]
+        command += ["--base-url", estate.base_url, "--data-root", str(tmp_path)]
+        child = subprocess.Popen(
+            command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        err: list[str] = []
+        reader = threading.Thread(target=lambda: err.extend(child.stderr or []), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not any("(Resume)" in line for line in err):
+            assert child.poll() is None, "".join(err)[-3000:]
+            time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        out, _ = child.communicate(timeout=60)
+    text = "".join(err)
+    from prefect.settings import PREFECT_UI_URL
+
+    ui = str(PREFECT_UI_URL.value()).rstrip("/")
+    assert re.search(
+        rf"paused at a gate \(Resume\): {re.escape(ui)}/v2/runs/flow-run/[0-9a-f-]{{36}}", text
+    ), text
+    assert re.search(rf"run: {re.escape(ui)}/v2/runs/flow-run/[0-9a-f-]{{36}}", text), text
+    assert f"board: {ui}/v2/artifacts/key/board-links" in text
+    events = [json.loads(line) for line in out.splitlines()]
+    waiting = [e for e in events if e["event"] == "gate.waiting"]
+    assert waiting and waiting[0]["due"][0]["lead"] == "Priya Natarajan"
+    log = (tmp_path / "runs" / "links" / "cutover.log").read_text()
+    assert "View at" in log and "/runs/flow-run/" in log
+    assert all("/v2/runs/flow-run/" in line for line in log.splitlines() if "View at" in line)

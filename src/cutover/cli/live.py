@@ -204,7 +204,12 @@ class Session:
         def tick() -> None:
             try:
                 if links is not None:
-                    self.links = links()
+                    found = links()
+                    if not self.tty:  # each new link once, for people reading stderr
+                        for label, url in found:
+                            if (label, url) not in self.links:
+                                print(f"{label}: {url}", file=sys.stderr, flush=True)
+                    self.links = found
             except Exception as exc:  # links are a courtesy: never worth stopping the view
                 logs.get_logger("cutover.live").info("links_unavailable", error=repr(exc))
             now, events = follower.poll()
