@@ -106,3 +106,15 @@ def test_to_file_takes_every_logger_off_the_console_and_undo_puts_them_back(
     assert logging.getLogger().handlers == root_before
     logs.get_logger("cutover.test").info("after")
     assert "after" in console.getvalue()
+
+
+def test_redirect_console_sends_lines_to_a_display_until_undone() -> None:
+    """`cutover migrate copy`'s bar takes the log lines (printed above it), then gives them back."""
+    console, display = io.StringIO(), io.StringIO()
+    logs.configure(fmt="json", stream=console)
+    undo = logs.redirect_console(display)
+    logs.get_logger("cutover.test").info("during_the_bar")
+    undo()
+    logs.get_logger("cutover.test").info("after_the_bar")
+    assert "during_the_bar" in display.getvalue() and "during_the_bar" not in console.getvalue()
+    assert "after_the_bar" in console.getvalue() and "after_the_bar" not in display.getvalue()

@@ -96,6 +96,26 @@ def configure(*, level: str = "info", fmt: LogFormat | None = None, stream: Any 
     root.propagate = False
 
 
+def redirect_console(stream: Any) -> Callable[[], None]:
+    """Write cutover's console lines to `stream` (e.g. above a progress bar) until the
+    returned undo is called."""
+    handlers = [
+        h
+        for h in logging.getLogger("cutover").handlers
+        if getattr(h, "_cutover", False)
+        and isinstance(h, logging.StreamHandler)
+        and not isinstance(h, logging.FileHandler)
+    ]
+    before = [h.setStream(stream) for h in handlers]
+
+    def undo() -> None:
+        for handler, old in zip(handlers, before, strict=True):
+            if old is not None:
+                handler.setStream(old)
+
+    return undo
+
+
 def get_logger(name: str = "cutover") -> Any:
     """A structlog logger; call `configure` first at the entry point."""
     return structlog.stdlib.get_logger(name)

@@ -36,6 +36,7 @@ from cutover.plan.models import Plan
 from cutover.plan.timeline import Timeline
 
 from .live_view import HEIGHT, WIDTH, render
+from .progress import ConsoleLines
 
 __all__ = ["HEIGHT", "WIDTH", "Follower", "Session", "log_path_for", "render"]
 
@@ -69,21 +70,6 @@ def traffic_of(counts: Any, rate: _Rate) -> Traffic | None:
         unanswered=counts.unanswered,
         tx_per_s=rate(counts.sent),
     )
-
-
-class _ConsoleLines:
-    """A stream for log lines that the live view prints above itself (`--verbose`)."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-
-    def write(self, text: str) -> int:
-        for line in text.rstrip("\n").splitlines():
-            self.console.print(Text(line), soft_wrap=True)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 class Session:
@@ -127,7 +113,7 @@ class Session:
                 self._redirect(1, to=None)
         echo = None
         if self.verbose:
-            echo = _ConsoleLines(self._console) if self._console is not None else sys.stderr
+            echo = ConsoleLines(self._console) if self._console is not None else sys.stderr
         self._undo_logs = logs.to_file(self.log_path, echo=echo)
         if self._console is not None:
             self._console.print(Text(f"log: {self.log_path}", style="dim"))
@@ -154,8 +140,11 @@ class Session:
                 os.dup2(saved, fd)
                 os.close(saved)
         self._saved.clear()
-        if self._events is not sys.stdout:
-            self._events.flush()
+        for opened in (self._events, self._console.file if self._console else None):
+            if opened is not None and opened not in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    opened.close()
+        self._events = sys.stdout
 
     def _redirect(self, *fds: int, to: Path | None) -> None:
         sys.stdout.flush()
@@ -237,6 +226,7 @@ class Session:
             thread.join(10)
             with contextlib.suppress(Exception):
                 tick()  # the last rows, whatever the run's end
+            follower.close()
 
 
 class Follower:
