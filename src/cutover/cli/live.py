@@ -83,7 +83,6 @@ class Session:
         self.verbose = verbose
         self.tty = sys.stdout.isatty() if tty is None else tty
         self.links: list[tuple[str, str]] = []
-        self.last: Progress | None = None
         self._events: IO[str] = sys.stdout
         self._saved: list[tuple[int, int]] = []
         self._undo_logs: Callable[[], None] | None = None
@@ -155,11 +154,6 @@ class Session:
             os.dup2(target, fd)
         os.close(target)
 
-    @property
-    def console(self) -> Console:
-        """Where human text goes: the terminal above the view, or stderr without a TTY."""
-        return self._console or Console(file=sys.stderr, width=120)
-
     def emit(self, event: dict[str, Any]) -> None:
         """One JSON line on stdout (without a TTY; a TTY shows the view instead)."""
         if self.tty:
@@ -202,7 +196,6 @@ class Session:
             except Exception as exc:  # links are a courtesy: never worth stopping the view
                 logs.get_logger("cutover.live").info("links_unavailable", error=repr(exc))
             now, events = follower.poll()
-            self.last = now
             for event in events:
                 self.emit(event)
             if self._live is not None and now is not None:
