@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,7 +17,6 @@ from .options import JsonOption, VerboseOption
 
 if TYPE_CHECKING:
     from cutover.drill import DemoResult
-    from cutover.drill.rehearsal import Rehearsal
     from cutover.plan import LoadedPlan
 
     from .live import Session
@@ -104,7 +101,7 @@ def demo(
     plan_file = resolve_plan(plan)
     server, ui_url = _ui_server(home) if ui else (None, "")
     try:
-        from .live import Session, log_path_for
+        from .live import Session, log_path_for, new_workdir, watcher
 
         workdir = new_workdir(home)
         session = Session(log_path_for(workdir), title="cutover demo", verbose=verbose)
@@ -138,34 +135,6 @@ def demo(
             server.stop()
     if result.outcome != "completed" or not result.ok:
         raise typer.Exit(1)
-
-
-def new_workdir(home: Path) -> Path:
-    """A demo's or drill's folder under `home`, named by the time (its run key's suffix)."""
-    from datetime import UTC, datetime
-
-    return (home / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")).resolve()
-
-
-def watcher(session: Session) -> Callable[[Rehearsal, Any], AbstractContextManager[None]]:
-    """What `run_demo` enters around the cutover: the session follows the rehearsal's run."""
-
-    def watch(rehearsal: Rehearsal, counts: Any) -> AbstractContextManager[None]:
-        from cutover.flows.launch import RunLinks
-        from cutover.plan import build_timeline
-
-        plan = rehearsal.loaded.plan
-        return session.follow(
-            journal=str(rehearsal.workdir / "journal.db"),
-            run_key=rehearsal.run_key,
-            plan=plan,
-            timeline=build_timeline(plan, env=rehearsal.options.env),
-            outbox=rehearsal.workdir / "run" / "notices-outbox.jsonl",
-            traffic=counts,
-            links=RunLinks(rehearsal.run_key, [d.id for d in plan.departments]),
-        )
-
-    return watch
 
 
 def _ui_server(home: Path) -> tuple[Any, str]:
@@ -257,7 +226,7 @@ def drill(
     sized = members_for(size, members)
     plan_file, loaded = _drill_plan(plan, env)
     _check_drill(loaded, faults, rollback_at)  # bad input: its line, before anything starts
-    from .live import Session, log_path_for
+    from .live import Session, log_path_for, new_workdir, watcher
 
     workdir = new_workdir(home)
     session = Session(log_path_for(workdir), title="cutover drill", verbose=verbose)

@@ -22,8 +22,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -37,6 +38,9 @@ from cutover.plan.timeline import Timeline
 
 from .live_view import HEIGHT, WIDTH, render
 from .progress import ConsoleLines
+
+if TYPE_CHECKING:
+    from cutover.drill.rehearsal import Rehearsal
 
 __all__ = ["HEIGHT", "WIDTH", "Follower", "Session", "log_path_for", "render"]
 
@@ -292,3 +296,31 @@ def _real_stdout() -> bool:
 def log_path_for(directory: Path) -> Path:
     """The run's log file, beside its report."""
     return directory / "cutover.log"
+
+
+def new_workdir(home: Path) -> Path:
+    """A demo's or drill's folder under `home`, named by the time (its run key's suffix)."""
+    from datetime import UTC, datetime
+
+    return (home / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")).resolve()
+
+
+def watcher(session: Session) -> Callable[[Rehearsal, Any], AbstractContextManager[None]]:
+    """What `run_demo` enters around the cutover: the session follows the rehearsal's run."""
+
+    def watch(rehearsal: Rehearsal, counts: Any) -> AbstractContextManager[None]:
+        from cutover.flows.launch import RunLinks
+        from cutover.plan import build_timeline
+
+        plan = rehearsal.loaded.plan
+        return session.follow(
+            journal=str(rehearsal.workdir / "journal.db"),
+            run_key=rehearsal.run_key,
+            plan=plan,
+            timeline=build_timeline(plan, env=rehearsal.options.env),
+            outbox=rehearsal.workdir / "run" / "notices-outbox.jsonl",
+            traffic=counts,
+            links=RunLinks(rehearsal.run_key, [d.id for d in plan.departments]),
+        )
+
+    return watch
