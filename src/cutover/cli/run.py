@@ -9,6 +9,7 @@ in the `RunRequest` every flow starts from.
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -188,17 +189,24 @@ def _run_from_deployment(
         changes["base_url"] = base_url
     request = make_request(**{**deployed.model_dump(), **changes, "run_key": key})
     flow_run = remote.start(flow, name, request)
-    typer.echo(f"run {key}: started from {flow}/{name}; watch it at {_v2(remote.ui_url(flow_run))}")
+    # without a terminal stdout carries only the final JSON line; the follow lines: stderr
+    err = not sys.stdout.isatty()
+    page = _v2(remote.ui_url(flow_run))
+    typer.echo(f"run {key}: started from {flow}/{name}; watch it at {page}", err=err)
     try:
-        end = remote.follow(flow_run, lambda line: typer.echo(f"run {key}: {line}"))
+        end = remote.follow(flow_run, lambda line: typer.echo(f"run {key}: {line}", err=err))
     except KeyboardInterrupt:
-        typer.echo(f"detached: run {key} goes on on its worker ({_v2(remote.ui_url(flow_run))})")
+        typer.echo(f"detached: run {key} goes on on its worker ({page})", err=err)
         raise typer.Exit(130) from None
     typer.echo(
-        f"run {key}: {end.outcome}" + (f" ({end.message})" if end.state != "Completed" else "")
+        f"run {key}: {end.outcome}" + (f" ({end.message})" if end.state != "Completed" else ""),
+        err=err,
     )
-    if json_out:
-        typer.echo(json.dumps({"run_key": key, "flow_run": flow_run, "outcome": end.outcome}))
+    summary = {"run_key": key, "flow_run": flow_run, "outcome": end.outcome}
+    if err:
+        typer.echo(json.dumps({"event": "summary", **summary}))
+    elif json_out:
+        typer.echo(json.dumps(summary))
     if end.outcome in ("rolled-back", "rollback-requested"):
         raise typer.Exit(EXIT_ROLLED_BACK)
     if end.gate_timed_out:
