@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+from pathlib import Path
 
 from cutover import logs, secrets
 
@@ -68,3 +70,51 @@ def test_prefect_gets_each_line_once_readable_and_redacted() -> None:
     finally:
         root.handlers[:] = saved
     assert sent == ["step_done system=pos password=***"]
+
+
+def test_to_file_takes_every_logger_off_the_console_and_undo_puts_them_back(
+    tmp_path: Path,
+) -> None:
+    """cutover's lines and Prefect's, uvicorn's, httpx's go to the file as JSON, redacted,
+    none to a console stream; Prefect's V1 run link becomes the V2 page; undo restores."""
+    console = io.StringIO()
+    logs.configure(fmt="pretty", stream=console)
+    root_before = list(logging.getLogger().handlers)
+    undo = logs.to_file(tmp_path / "cutover.log")
+    prefect = logging.getLogger("prefect")
+    level, prefect.level = prefect.level, logging.INFO  # as Prefect's logging.yml sets it
+    try:
+        logs.get_logger("cutover.test").info("step_done", system="pos", token="s3cr3t-value")
+        logging.getLogger("prefect.flow_runs").info(
+            "View at http://127.0.0.1:4200/runs/flow-run/0b1c"
+        )
+        logging.getLogger("uvicorn.error").warning("uvicorn line")
+        logging.getLogger("httpx").warning("httpx line")
+    finally:
+        prefect.level = level
+        undo()
+    lines = [json.loads(line) for line in (tmp_path / "cutover.log").read_text().splitlines()]
+    events = [line["event"] for line in lines]
+    assert events == [
+        "step_done",
+        "View at http://127.0.0.1:4200/v2/runs/flow-run/0b1c",
+        "uvicorn line",
+        "httpx line",
+    ]
+    assert lines[0]["token"] == "***" and "s3cr3t" not in console.getvalue()
+    assert console.getvalue() == ""
+    assert logging.getLogger().handlers == root_before
+    logs.get_logger("cutover.test").info("after")
+    assert "after" in console.getvalue()
+
+
+def test_redirect_console_sends_lines_to_a_display_until_undone() -> None:
+    """`cutover migrate copy`'s bar takes the log lines (printed above it), then gives them back."""
+    console, display = io.StringIO(), io.StringIO()
+    logs.configure(fmt="json", stream=console)
+    undo = logs.redirect_console(display)
+    logs.get_logger("cutover.test").info("during_the_bar")
+    undo()
+    logs.get_logger("cutover.test").info("after_the_bar")
+    assert "during_the_bar" in display.getvalue() and "during_the_bar" not in console.getvalue()
+    assert "after_the_bar" in console.getvalue() and "after_the_bar" not in display.getvalue()

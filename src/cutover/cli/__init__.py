@@ -29,11 +29,25 @@ from cutover.cli import (
     plan,
     run,
     server,
+    status,
     trace,
 )
 from cutover.cli.app import app, main
 
 __all__ = ["app", "main"]
 
-for _module in (plan, migrate, mapping, estate, notices, demo, run, gate, server, deploy, trace):
+for _module in (
+    plan,
+    migrate,
+    mapping,
+    estate,
+    notices,
+    demo,
+    run,
+    status,
+    gate,
+    server,
+    deploy,
+    trace,
+):
     _module.register(app)

@@ -13,11 +13,13 @@ import typer
 from cutover.errors import UsageError
 from cutover.plan.seeds import copy_seeds, resolve_plan
 
-from .options import JsonOption
+from .options import JsonOption, VerboseOption
 
 if TYPE_CHECKING:
     from cutover.drill import DemoResult
     from cutover.plan import LoadedPlan
+
+    from .live import Session
 
 
 PlanNameOption = Annotated[
@@ -89,6 +91,7 @@ def demo(
     size: SizeOption = None,
     members: MembersOption = None,
     database: DatabaseOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """The main job on one machine: estate, traffic and the whole cutover, compressed, then reconciled."""
     from cutover.drill import DemoOptions, run_demo
@@ -98,23 +101,31 @@ def demo(
     plan_file = resolve_plan(plan)
     server, ui_url = _ui_server(home) if ui else (None, "")
     try:
-        result = run_demo(
-            DemoOptions(
-                plan=plan_file,
-                time_scale=time_scale,
-                rate=rate,
-                customers=customers,
-                seed=seed,
-                ui=ui,
-                home=home,
-                members=sized,
-                database=database,
+        from .live import Session, log_path_for, new_workdir, watcher
+
+        workdir = new_workdir(home)
+        session = Session(log_path_for(workdir), title="cutover demo", verbose=verbose)
+        with session:
+            result = run_demo(
+                DemoOptions(
+                    plan=plan_file,
+                    time_scale=time_scale,
+                    rate=rate,
+                    customers=customers,
+                    seed=seed,
+                    ui=ui,
+                    home=home,
+                    members=sized,
+                    database=database,
+                    workdir=workdir,
+                    watch=watcher(session),
+                )
             )
-        )
-        print_demo_summary(result)
+            session.summary(result.as_dict())
+        print_demo_summary(result, session)
         if ui:
-            print_where_to_look(ui_url, plan_file, result.run_key)
-        if json_out:
+            print_where_to_look(ui_url, plan_file, result.run_key, err=not session.tty)
+        if json_out and session.tty:
             typer.echo(json.dumps(result.as_dict()))
         if server is not None and sys.stdin.isatty():
             typer.echo(f"The Prefect UI stays up at {ui_url}: press Ctrl-C to stop it.", err=True)
@@ -139,19 +150,22 @@ def _ui_server(home: Path) -> tuple[Any, str]:
     return server, server.ui_url
 
 
-def print_where_to_look(ui_url: str, plan: Path, run_key: str) -> None:
+def print_where_to_look(ui_url: str, plan: Path, run_key: str, *, err: bool = False) -> None:
     """Where a department lead finds their systems, the board and the notices of this run."""
     from cutover.plan import load_plan
 
     departments = [d.id for d in load_plan(plan).plan.departments]
     example = departments[0] if departments else "<department>"
-    typer.echo(f"In the Prefect UI ({ui_url}), run {run_key}:")
-    typer.echo(f"  one department's systems  {ui_url}/v2/runs?tags=dept:{example}")
-    typer.echo(f"    (departments: {', '.join(departments)})")
-    typer.echo(f"  the status board          {ui_url}/v2/artifacts/key/board-{run_key}")
-    typer.echo(f"  one department's board    {ui_url}/v2/artifacts/key/board-{example}-{run_key}")
-    typer.echo(f"  customer notices          {ui_url}/v2/artifacts/key/notices-{run_key}")
-    typer.echo("  (docs/ui-for-leads.md walks through each page)")
+    for line in (
+        f"In the Prefect UI ({ui_url}), run {run_key}:",
+        f"  one department's systems  {ui_url}/v2/runs?tags=dept:{example}",
+        f"    (departments: {', '.join(departments)})",
+        f"  the status board          {ui_url}/v2/artifacts/key/board-{run_key}",
+        f"  one department's board    {ui_url}/v2/artifacts/key/board-{example}-{run_key}",
+        f"  customer notices          {ui_url}/v2/artifacts/key/notices-{run_key}",
+        "  (docs/ui-for-leads.md walks through each page)",
+    ):
+        typer.echo(line, err=err)
 
 
 DrillPlanArgument = Annotated[
@@ -203,6 +217,7 @@ def drill(
     size: SizeOption = None,
     members: MembersOption = None,
     database: DatabaseOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Rehearse the cutover on the simulated estate with traffic, faults and a rollback; then reconcile."""
     from cutover.drill import DemoOptions, run_demo
@@ -210,31 +225,52 @@ def drill(
 
     sized = members_for(size, members)
     plan_file, loaded = _drill_plan(plan, env)
-    result = run_demo(
-        DemoOptions(
-            plan=plan_file,
-            env=env,
-            time_scale=time_scale,
-            rate=rate,
-            customers=customers,
-            seed=seed,
-            home=home,
-            rollback_at=rollback_at,
-            faults=faults,
-            drill=True,
-            past_point_of_no_return=past_point_of_no_return,
-            members=sized,
-            database=database,
+    _check_drill(loaded, faults, rollback_at)  # bad input: its line, before anything starts
+    from .live import Session, log_path_for, new_workdir, watcher
+
+    workdir = new_workdir(home)
+    session = Session(log_path_for(workdir), title="cutover drill", verbose=verbose)
+    with session:
+        result = run_demo(
+            DemoOptions(
+                plan=plan_file,
+                env=env,
+                time_scale=time_scale,
+                rate=rate,
+                customers=customers,
+                seed=seed,
+                home=home,
+                rollback_at=rollback_at,
+                faults=faults,
+                drill=True,
+                past_point_of_no_return=past_point_of_no_return,
+                members=sized,
+                database=database,
+                workdir=workdir,
+                watch=watcher(session),
+            )
         )
-    )
-    print_demo_summary(result)
-    if json_out:
+        session.summary(result.as_dict())
+    print_demo_summary(result, session)
+    if json_out and session.tty:
         typer.echo(json.dumps(result.as_dict()))
     legacy = loaded.plan.program.legacy
     if result.rolled_back and any(p != legacy for p in result.programs.values()):
         raise typer.Exit(1)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _check_drill(loaded: LoadedPlan, faults: Path | None, rollback_at: str | None) -> None:
+    """The faults file and the rollback point, checked as the rehearsal will check them."""
+    if faults is not None:
+        from cutover.drill.faults import load_faults
+
+        load_faults(faults, loaded.plan)
+    if rollback_at not in (None, "end"):
+        from cutover.drill.rehearsal import check_rollback_point
+
+        check_rollback_point(loaded.plan, str(rollback_at))
 
 
 def _drill_plan(plan: str, env: str) -> tuple[Path, LoadedPlan]:
@@ -259,12 +295,16 @@ def _zero_or_red(count: int) -> str:
     return "[green]0[/]" if count == 0 else f"[red]{count}[/]"
 
 
-def print_demo_summary(result: DemoResult) -> None:
-    """The rehearsal's figures as a table: what a release manager reads first."""
+def print_demo_summary(result: DemoResult, session: Session | None = None) -> None:
+    """The rehearsal's figures as a table: what a release manager reads first (on stderr
+    when stdout carries the run's JSON events)."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if Console().is_terminal else 120)
+    to_stderr = session is not None and not session.tty
+    console = Console(
+        width=None if Console().is_terminal and not to_stderr else 120, stderr=to_stderr
+    )
     kind = "drill" if result.run_key.startswith("drill") else "demo"
     table = Table(
         title=f"cutover {kind} — {result.plan} ({result.seconds:.0f} s)",

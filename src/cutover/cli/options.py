@@ -33,6 +33,12 @@ DataRootOption = Annotated[
     typer.Option("--data-root", help="Folder that relative store paths are under (default: cwd)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary as the last line.")]
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose", "-v", help="Show the log lines too (they always go to the run's log file)."
+    ),
+]
 
 _FLAGS = {"run_key": "--run-key", "on_failure": "--on-failure", "journal": "--journal"}
 """The option behind a field whose value the request refuses (the rest are checked by typer,

@@ -6,9 +6,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+from cutover import logs
 
 if TYPE_CHECKING:
     from cutover.migrate.progress import Progress
@@ -58,5 +60,27 @@ def progress_view(label: str) -> Iterator[Callable[[Progress], None]]:
             eta=f"eta {p.eta_s:,.0f}s" if p.eta_s is not None else "",
         )
 
-    with bar:
-        yield draw
+    # a log line printed while the bar is drawn goes above it, not through it
+    undo = logs.redirect_console(ConsoleLines(bar.console))
+    try:
+        with bar:
+            yield draw
+    finally:
+        undo()
+
+
+class ConsoleLines:
+    """A stream for log lines that a rich display (a bar, a live view) prints above itself."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+
+    def write(self, text: str) -> int:
+        from rich.text import Text
+
+        for line in text.rstrip("\n").splitlines():
+            self.console.print(Text(line), soft_wrap=True)
+        return len(text)
+
+    def flush(self) -> None:
+        pass

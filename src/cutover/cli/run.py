@@ -9,6 +9,7 @@ in the `RunRequest` every flow starts from.
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -24,6 +25,7 @@ from .options import (
     JournalOption,
     JsonOption,
     PlanArgument,
+    VerboseOption,
     check_environment,
     default_journal,
     default_run_key,
@@ -99,13 +101,17 @@ def run(
     data_root: DataRootOption = None,
     deployment: DeploymentOption = False,
     local: LocalOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run a cutover plan as a Prefect flow; the same --run-key resumes a crashed run.
 
+    On a terminal it shows the run live; otherwise stdout carries one JSON line per event.
     Exit code 0 completed, 3 rolled back, 4 stopped at a gate that timed out, 2 bad input.
     """
-    from cutover.flows.launch import default_workdir, execute_run
-    from cutover.plan import load_plan
+    from cutover.flows.launch import RunLinks, default_workdir, execute_run
+    from cutover.plan import build_timeline, load_plan
+
+    from .live import Session, log_path_for
 
     loaded = load_plan(plan)  # a plan that fails lint never starts a run
     check_environment(list(loaded.plan.environments), env)
@@ -135,8 +141,24 @@ def run(
         data_root=str(data_root.resolve()) if data_root else None,
         **fields,
     )
-    summary = execute_run(request)
-    _print_run(summary, plan, env, key, json_out)
+    workdir = Path(request.workdir)
+    session = Session(log_path_for(workdir), title="cutover run", verbose=verbose)
+    links = RunLinks(key, [d.id for d in loaded.plan.departments])
+    with session:
+        with session.follow(
+            journal=journal,
+            run_key=key,
+            plan=loaded.plan,
+            timeline=build_timeline(loaded.plan, env=env),
+            outbox=workdir / "notices-outbox.jsonl",
+            links=links,
+        ):
+            summary = execute_run(request)
+        session.summary(summary.model_dump(mode="json"))
+    _print_run(summary, plan, env, key, json_out and session.tty, err=not session.tty)
+    ui = links.ui()
+    for label, url in links.links(ui, every_department=True) if ui else []:
+        typer.echo(f"  {label}: {url}", err=not session.tty)
     if summary.outcome != "completed":
         raise typer.Exit(EXIT_ROLLED_BACK)
 
@@ -167,17 +189,24 @@ def _run_from_deployment(
         changes["base_url"] = base_url
     request = make_request(**{**deployed.model_dump(), **changes, "run_key": key})
     flow_run = remote.start(flow, name, request)
-    typer.echo(f"run {key}: started from {flow}/{name}; watch it at {remote.ui_url(flow_run)}")
+    # without a terminal stdout carries only the final JSON line; the follow lines: stderr
+    err = not sys.stdout.isatty()
+    page = _v2(remote.ui_url(flow_run))
+    typer.echo(f"run {key}: started from {flow}/{name}; watch it at {page}", err=err)
     try:
-        end = remote.follow(flow_run, lambda line: typer.echo(f"run {key}: {line}"))
+        end = remote.follow(flow_run, lambda line: typer.echo(f"run {key}: {line}", err=err))
     except KeyboardInterrupt:
-        typer.echo(f"detached: run {key} goes on on its worker ({remote.ui_url(flow_run)})")
+        typer.echo(f"detached: run {key} goes on on its worker ({page})", err=err)
         raise typer.Exit(130) from None
     typer.echo(
-        f"run {key}: {end.outcome}" + (f" ({end.message})" if end.state != "Completed" else "")
+        f"run {key}: {end.outcome}" + (f" ({end.message})" if end.state != "Completed" else ""),
+        err=err,
     )
-    if json_out:
-        typer.echo(json.dumps({"run_key": key, "flow_run": flow_run, "outcome": end.outcome}))
+    summary = {"run_key": key, "flow_run": flow_run, "outcome": end.outcome}
+    if err:
+        typer.echo(json.dumps({"event": "summary", **summary}))
+    elif json_out:
+        typer.echo(json.dumps(summary))
     if end.outcome in ("rolled-back", "rollback-requested"):
         raise typer.Exit(EXIT_ROLLED_BACK)
     if end.gate_timed_out:
@@ -186,11 +215,20 @@ def _run_from_deployment(
         raise typer.Exit(1)
 
 
-def _print_run(summary: RunSummary, plan: Path, env: str, key: str, json_out: bool) -> None:
-    """The run's outcome line, what a rollback did or the command to start one, the JSON."""
+def _v2(link: str) -> str:
+    """A flow run's page in the V2 UI (Prefect's own links open the old one)."""
+    return link.replace("/runs/flow-run/", "/v2/runs/flow-run/", 1) if "/v2/" not in link else link
+
+
+def _print_run(
+    summary: RunSummary, plan: Path, env: str, key: str, json_out: bool, *, err: bool = False
+) -> None:
+    """The run's outcome line, what a rollback did or the command to start one, the JSON
+    (`err`: the outcome line on stderr, as stdout carries the run's events)."""
     typer.echo(
         f"run {key}: {summary.outcome} — {summary.systems} systems, "
-        f"{summary.notices} notices published"
+        f"{summary.notices} notices published",
+        err=err,
     )
     if summary.rollback is not None:
         typer.echo(

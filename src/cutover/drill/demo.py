@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -152,13 +153,15 @@ def _play(rehearsal: Rehearsal) -> tuple[Any, dict[str, str], Path]:
 
             apply_faults(rehearsal.faults, estate.url, token)
         request = rehearsal.request(estate.base_url)
-        rehearsal.summary = execute_run(request)
-        if rehearsal.summary.outcome == "rollback-requested" or options.rollback_at == "end":
-            if rehearsal.faults is not None:
-                from .faults import clear_faults
+        watching = options.watch(rehearsal, traffic.counts) if options.watch else nullcontext()
+        with watching:
+            rehearsal.summary = execute_run(request)
+            if rehearsal.summary.outcome == "rollback-requested" or options.rollback_at == "end":
+                if rehearsal.faults is not None:
+                    from .faults import clear_faults
 
-                clear_faults(rehearsal.faults, estate.url, token)  # the way back is rehearsed clean
-            rehearsal.rolled = execute_rollback(request)
+                    clear_faults(rehearsal.faults, estate.url, token)  # rehearsed clean
+                rehearsal.rolled = execute_rollback(request)
         time.sleep(1.0)  # a last second of sales on whatever program now serves
         traffic_result = traffic.stop()
         if rehearsal.size is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets as pysecrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +46,11 @@ class DemoOptions:
     """At size: a database to use instead of a scratch one (created and dropped)."""
     server: str | None = None
     """At size: the PostgreSQL server (default `cutover.drill.scratch.DEFAULT_SERVER`)."""
+    workdir: Path | None = None
+    """The run's folder (default: a new one under `home`, named by the time)."""
+    watch: Callable[[Rehearsal, Any], AbstractContextManager[Any]] | None = None
+    """Entered around the cutover (and its rollback): given the rehearsal and the customers'
+    running `TrafficCounts`, it shows the run as it goes (`cutover.cli.live`)."""
 
 
 def auto_scale(plan: Plan, env: str | None = None) -> float:
@@ -113,7 +120,8 @@ def prepare(options: DemoOptions) -> Rehearsal:
     if options.rollback_at not in (None, "end"):
         check_rollback_point(plan, str(options.rollback_at))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    workdir = (options.home / stamp).resolve()
+    workdir = (options.workdir or options.home / stamp).resolve()
+    stamp = workdir.name
     workdir.mkdir(parents=True, exist_ok=True)
     token = os.environ.get(TOKEN_ENV) or pysecrets.token_urlsafe(24)
     os.environ[TOKEN_ENV] = token  # the flow's clients resolve the plan's token_secret by name

@@ -5,8 +5,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cutover.sim.ledger import ACKNOWLEDGED, Ledger
+
+
+@dataclass
+class TrafficCounts:
+    """The customers' transactions so far, by what the estate answered (read from any thread)."""
+
+    sent: int = 0
+    acknowledged: int = 0
+    refused: int = 0
+    """Refused outside an announced degradation (`declined_degraded` is inside one)."""
+    declined_degraded: int = 0
+    unanswered: int = 0
+    """No answer at all (connection lost after every retry): at risk until reconciled."""
+
+    def add(self, outcome: str) -> None:
+        self.sent += 1
+        if outcome in ACKNOWLEDGED:
+            self.acknowledged += 1
+        elif outcome == "refused":
+            self.refused += 1
+        elif outcome == "declined_degraded":
+            self.declined_degraded += 1
+        elif outcome == "unknown":
+            self.unanswered += 1
+
+
+class CountingLedger(Ledger):
+    """The ledger, counting each entry as it is written: the live view's traffic figures."""
+
+    def __init__(self, path: str | Path, counts: TrafficCounts) -> None:
+        super().__init__(path)
+        self.counts = counts
+
+    def write(self, entry: dict[str, Any]) -> None:
+        super().write(entry)
+        self.counts.add(str(entry.get("outcome", "")))
 
 
 class BackgroundTraffic:
@@ -29,6 +68,8 @@ class BackgroundTraffic:
             customers=customers, seed=seed, run=f"demo{seed}", first_member=first_member
         ).check()
         self.url, self.token, self.rate, self.ledger = url, token, rate, ledger
+        self.counts = TrafficCounts()
+        """What the customers sent and got back so far, while they run."""
         self.result: Any = None
         self.error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -50,12 +91,12 @@ class BackgroundTraffic:
 
     async def _main(self) -> None:
         from cutover.sim.generator import Generator
-        from cutover.sim.traffic import Ledger, Router, discover_fronts, drive
+        from cutover.sim.traffic import Router, discover_fronts, drive
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         router = Router(discover_fronts(self.url, self.token))
-        book = Ledger(self.ledger)
+        book = CountingLedger(self.ledger, self.counts)
         self._ready.set()
         try:
             self.result = await drive(

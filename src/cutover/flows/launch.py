@@ -147,3 +147,84 @@ def _spawn_embedded(port: int) -> subprocess.Popen[Any]:
     command = [sys.executable, "-m", "uvicorn", "--factory", "cutover.flows.embedded:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
     return subprocess.Popen([*command, "--lifespan", "on"], env=env)
+
+
+class RunLinks:
+    """The V2 UI pages of run `run_key` on the configured server: the run, its board, each
+    department's board and, while a gate waits, the paused run where the Resume form is.
+
+    Nothing without a UI (Prefect's temporary server serves none). Called again and again
+    by the live view: the server is asked at most every few seconds.
+    """
+
+    EVERY_S = 3.0
+
+    def __init__(self, run_key: str, departments: list[str]) -> None:
+        self.run_key, self.departments = run_key, departments
+        self.flow_run: str | None = None
+        self.paused: list[str] = []
+        self._asked = 0.0
+
+    def ui(self) -> str:
+        from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+        if not (os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()):
+            return ""
+        return str(PREFECT_UI_URL.value() or "").rstrip("/")
+
+    def __call__(self) -> list[tuple[str, str]]:
+        import time
+
+        ui = self.ui()
+        if not ui:
+            return []
+        if time.monotonic() - self._asked >= self.EVERY_S:
+            self._asked = time.monotonic()
+            self._ask()
+        return self.links(ui)
+
+    def links(self, ui: str, *, every_department: bool = False) -> list[tuple[str, str]]:
+        from .ui import artifact_key
+
+        out = [("paused at a gate (Resume)", f"{ui}/v2/runs/flow-run/{p}") for p in self.paused]
+        if self.flow_run:
+            out.append(("run", f"{ui}/v2/runs/flow-run/{self.flow_run}"))
+        out.append(("board", f"{ui}/v2/artifacts/key/{artifact_key('board', self.run_key)}"))
+        if every_department:
+            out += [
+                (f"board of {d}", f"{ui}/v2/artifacts/key/{artifact_key('board', d, self.run_key)}")
+                for d in self.departments
+            ]
+        return out
+
+    def _ask(self) -> None:
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterParentTaskRunId,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+            FlowRunFilterTags,
+        )
+        from prefect.client.schemas.objects import StateType
+        from prefect.client.schemas.sorting import FlowRunSort
+
+        tagged = FlowRunFilterTags(all_=[f"run:{self.run_key}"])
+        with get_client(sync_client=True) as client:
+            if self.flow_run is None:
+                top = client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(
+                        tags=tagged, parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True)
+                    ),
+                    sort=FlowRunSort.EXPECTED_START_TIME_DESC,  # a resumed run: the newest
+                    limit=1,
+                )
+                self.flow_run = str(top[0].id) if top else None
+            paused = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    tags=tagged,
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
+                ),
+                limit=5,
+            )
+            self.paused = [str(r.id) for r in paused]
