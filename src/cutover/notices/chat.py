@@ -107,7 +107,7 @@ class ChatSink(Selects):
         body = FORMATS[self.kind](plan, notice)
         attempt.intend()
         try:
-            self.http.call("POST", self._resolved, json=body)
+            self.http.call("POST", self._resolved, json=body, label=f"POST {self.kind} webhook")
         except RemoteError:
             attempt.abandon()
             raise

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Callable, Collection, Sequence
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -24,6 +25,9 @@ from cutover.notices.chat import headline
 from cutover.notices.render import Rendered
 from cutover.notices.select import Selects
 from cutover.plan.models import Plan
+
+HEADERS = policy.SMTP.clone(max_line_length=998)
+"""RFC 5322's hard limit: a long Message-ID stays on one line (naive tools misread folds)."""
 
 
 def message_id(key: str, sender: str) -> str:
@@ -62,7 +66,7 @@ class EmailSink(Selects):
 
     def message(self, plan: Plan, notice: Rendered) -> EmailMessage:
         key = str(notice.as_dict()["key"])
-        msg = EmailMessage()
+        msg = EmailMessage(policy=HEADERS)
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.to)
         msg["Subject"] = headline(notice)

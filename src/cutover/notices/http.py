@@ -55,10 +55,13 @@ class Http:
             self._client.close()
             self._client = None
 
-    def call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def call(
+        self, method: str, url: str, *, label: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         """`method url`, retried while transient; the response of a 2xx.
 
-        `kwargs` may hold a callable `headers` (called per attempt: a fresh signature)."""
+        `kwargs` may hold a callable `headers` (called per attempt: a fresh signature);
+        `label` names the call in errors instead of the URL (a URL that is a credential)."""
         make_headers = kwargs.pop("headers", None)
 
         @retry(
@@ -73,7 +76,7 @@ class Http:
             response.raise_for_status()
             return response
 
-        where = f"{method} {httpx.URL(url).copy_with(query=None)}"
+        where = label or f"{method} {httpx.URL(url).copy_with(query=None)}"
         try:
             return once()
         except httpx.HTTPStatusError as exc:
