@@ -61,6 +61,10 @@ _WHAT = {
 }
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
 class Sink(Strict):
     """One place notices reach; which keys it takes depends on its `kind`."""
 
@@ -110,10 +114,10 @@ class Sink(Strict):
         required, allowed = _FIELDS[self.kind]
         for key in sorted(required):
             if getattr(self, key) in (None, [], {}):
-                raise ValueError(f"a {self.kind} sink needs `{key}` ({_WHAT[key]})")
+                raise ValueError(f"{_a(self.kind)} sink needs `{key}` ({_WHAT[key]})")
         for key in sorted(set(_WHAT) | {"base_url"}):
             if key not in allowed and getattr(self, key) is not None:
-                raise ValueError(f"`{key}` is not a key of a {self.kind} sink")
+                raise ValueError(f"`{key}` is not a key of {_a(self.kind)} sink")
         if self.url and re.search(r"://[^/@]*:[^/@]*@|[?&](token|key|sig|secret)=", self.url, re.I):
             raise ValueError("the url holds a credential; name it with `secret` instead")
         return self
