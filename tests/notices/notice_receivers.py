@@ -427,3 +427,19 @@ def demo_lifecycle(channel: str | None = None) -> tuple[Any, list[Any]]:
             out.append(extended(started, event.end + timedelta(minutes=20), event.at))
         out.append(event)
     return plan, render_all(plan, out, channel)  # type: ignore[arg-type]
+
+
+def plan_with(folder: Any, sinks: str) -> Any:
+    """The demo plan, in `folder` with its mapping files, with `sinks` (YAML lines under
+    `notices:`, starting `  sinks:`) added."""
+    import shutil
+
+    from support import PLANS
+
+    anchor = "  channels: [app-banner, status-page, email]\n"
+    path = folder / "plan.yaml"
+    path.write_text((PLANS / "demo.yaml").read_text().replace(anchor, anchor + sinks))
+    for name in ("mappings", "carry-back"):
+        if not (folder / name).exists():
+            shutil.copytree(PLANS / name, folder / name)
+    return path

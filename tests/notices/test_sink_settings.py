@@ -3,10 +3,10 @@ mistake one `FILE:LINE: message` and exit 2 from `cutover validate`."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from notice_receivers import plan_with
 
 from cutover.notices import build_sinks
 from cutover.notices.chat import ChatSink
@@ -14,10 +14,7 @@ from cutover.notices.email import EmailSink
 from cutover.notices.statuspage import StatuspageSink
 from cutover.notices.webhook import WebhookSink
 from cutover.plan import load_plan
-from support import PLANS, run_cli
-
-DEMO = (PLANS / "demo.yaml").read_text()
-ANCHOR = "  channels: [app-banner, status-page, email]\n"
+from support import run_cli
 
 SINKS = """\
   sinks:
@@ -35,14 +32,6 @@ SINKS = """\
       api_key: STATUSPAGE_KEY
       components: {redeem-rewards: cmpredeem001, rewards-in-app: cmpapp000001}
 """
-
-
-def plan_with(tmp_path: Path, sinks: str) -> Path:
-    path = tmp_path / "plan.yaml"
-    path.write_text(DEMO.replace(ANCHOR, ANCHOR + sinks))
-    for folder in ("mappings", "carry-back"):
-        shutil.copytree(PLANS / folder, tmp_path / folder)
-    return path
 
 
 def line_of(path: Path, text: str) -> int:

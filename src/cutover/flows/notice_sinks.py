@@ -14,6 +14,7 @@ failure as False, which would make a receiver that was down look delivered.
 
 from __future__ import annotations
 
+import logging
 import smtplib
 from typing import Any, Literal
 
@@ -27,6 +28,9 @@ class PrefectBlocks:
     """`cutover.notices.sinks.Blocks` read from the Prefect server this process talks to."""
 
     def _load(self, cls: Any, block: str, what: str) -> Any:
+        quiet = logging.getLogger("apprise")  # we never call notify(); its URL check at load
+        level = quiet.level  # logs parts of a URL it does not know (a token among them)
+        quiet.setLevel(logging.CRITICAL)
         try:
             return cls.load(block)
         except ValueError:
@@ -34,6 +38,8 @@ class PrefectBlocks:
                 f"no {what} block named {block!r}: create it in the Prefect UI (Blocks) "
                 f"or with {cls.__name__}(...).save({block!r})"
             ) from None
+        finally:
+            quiet.setLevel(level)
 
     def webhook_url(self, kind: Literal["slack", "teams"], block: str) -> str:
         from prefect.blocks.notifications import MicrosoftTeamsWebhook, SlackWebhook
