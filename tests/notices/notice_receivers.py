@@ -104,9 +104,12 @@ class WebhookReceiver(LoopbackServer):
         self.requests: list[str] = []
         self.applied: dict[str, dict[str, Any]] = {}
         self.refused = 0
+        self.down = False
         super().__init__(self.route)
 
     def route(self, method: str, path: str, query: Any, raw: bytes, headers: Any) -> Any:
+        if self.down:
+            return 503, {"error": "down for maintenance"}
         if not verify_signature(self.secret, headers, raw):
             self.refused += 1
             return 401, {"error": "bad signature"}
