@@ -70,7 +70,7 @@ class EmailSink(Selects):
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.to)
         msg["Subject"] = headline(notice)
-        msg["Date"] = formatdate(notice.event.at.timestamp(), usegmt=True)
+        msg["Date"] = formatdate(usegmt=True)  # when it is sent (a drill's plan time is not now)
         msg["Message-ID"] = message_id(key, self.sender)
         msg["X-Cutover-Notice"] = key
         msg.set_content(notice.text + "\n")
