@@ -32,19 +32,6 @@ SINKS = """\
 """
 
 
-@pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Prefect server of this module's own (the test harness)."""
-    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # nothing leaves the machine
-    os.environ["DO_NOT_TRACK"] = "1"
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield str(PREFECT_API_URL.value())
-
-
 @pytest.fixture
 def receivers(prefect_api: str) -> Iterator[tuple[ChatReceiver, SmtpReceiver]]:
     from prefect.blocks.notifications import MicrosoftTeamsWebhook, SlackWebhook
