@@ -202,3 +202,32 @@ def test_kill_9_at_every_notice_boundary_sends_each_notice_once(
             assert set(receiver.applied) == keys
             outbox = [row["key"] for row in OutboxSink(folder / "outbox.jsonl").read()]
             assert sorted(outbox) == sorted(keys), (where, kill_at)
+
+
+def test_a_sink_failing_again_and_again_is_tried_less_often(tmp_path: Path) -> None:
+    """Down for good: tried at calls 1, 2, 4 and 8 of 10 (each try one failure line), not at
+    every tick; once it answers again, its next try delivers and the backoff is forgotten."""
+
+    class Flaky:
+        name = "flaky"
+        up = False
+        tries = 0
+
+        def send(self, plan: Any, notice: Any) -> None:
+            Flaky.tries += 1
+            if not Flaky.up:
+                raise RuntimeError("receiver down")
+
+    plan, notices = demo_notices()
+    publisher = Publisher(plan, [Flaky(), OutboxSink(tmp_path / "o.jsonl")], tmp_path / "d.jsonl")
+    failed_at = []
+    for call in range(1, 11):
+        publisher.publish(notices)
+        if publisher.failures:
+            failed_at.append(call)
+    assert failed_at == [1, 2, 4, 8] and Flaky.tries == 4
+    Flaky.up = True
+    for _ in range(8):  # within its sit-out of 7 calls, then the try that delivers
+        publisher.publish(notices)
+    assert publisher.undelivered(notices) == []
+    assert publisher._failing == {}

@@ -11,6 +11,9 @@ each sink does with an intent that has no outcome is its own call (see the sinks
 A sink that fails (its receiver down after its retries) does not stop the others
 nor the cutover: it is skipped for the rest of the call, logged once, and listed in
 `Publisher.failures`; what it missed is not in the log, so the next call retries it.
+A sink failing again and again is tried less often: after k failures in a row it sits
+out the next 2^(k-1) - 1 calls (at most MAX_SIT_OUT), so a refused request does not
+fill the log once a second for the whole night.
 The Prefect artifact sink lives with the flows (the library never imports Prefect).
 """
 
@@ -30,6 +33,9 @@ from cutover.notices.render import Rendered
 from cutover.plan.models import Plan
 
 log = get_logger("cutover.notices")
+
+MAX_SIT_OUT = 63
+"""Calls a failing sink sits out at most (about a minute at the watcher's 1 s tick)."""
 
 
 class Sink(Protocol):
@@ -178,6 +184,7 @@ class Publisher:
         self.sinks = list(sinks)
         self.log = DeliveryLog(delivery_log)
         self.failures: list[Failure] = []
+        self._failing: dict[str, tuple[int, int]] = {}  # sink -> (failures in a row, sit out)
 
     def publish(self, notices: Iterable[Rendered]) -> list[Rendered]:
         """Deliver each notice to each sink that takes it and has not had it; returns the
@@ -186,7 +193,7 @@ class Publisher:
         done = self.log.delivered()
         intents = self.log.intents()
         self.failures = []
-        down: set[str] = set()
+        down = self._sitting_out()
         sent: list[Rendered] = []
         for notice in notices:
             key = notice.as_dict()["key"]
@@ -199,6 +206,7 @@ class Publisher:
                     self._deliver(sink, notice, marker, intents.get(marker))
                 except Exception as exc:  # one sink down must not stop the others or the run
                     down.add(sink.name)
+                    self._failed(sink.name)
                     error = secrets.redact(str(exc))
                     self.failures.append(Failure(sink.name, notice, error))
                     log.warning(
@@ -210,6 +218,7 @@ class Publisher:
                     )
                     continue
                 self.log.record(marker, sink.name)
+                self._failing.pop(sink.name, None)
                 done.add(marker)
                 reached.append(sink.name)
             if reached:  # one line per notice, naming every sink it reached
@@ -234,6 +243,18 @@ class Publisher:
                 for s in self.sinks
             )
         ]
+
+    def _sitting_out(self) -> set[str]:
+        out = set()
+        for name, (row, wait) in list(self._failing.items()):
+            if wait > 0:
+                self._failing[name] = (row, wait - 1)
+                out.add(name)
+        return out
+
+    def _failed(self, name: str) -> None:
+        row = self._failing.get(name, (0, 0))[0] + 1
+        self._failing[name] = (row, min(2 ** (row - 1) - 1, MAX_SIT_OUT))
 
     def _deliver(self, sink: Any, notice: Rendered, marker: str, earlier: Any) -> None:
         deliver = getattr(sink, "deliver", None)
