@@ -97,19 +97,6 @@ def test_webhook_that_fails_then_times_out_then_succeeds_gets_each_notice_once(
     assert len(receiver.requests) == before
 
 
-def test_statuspage_format_carries_component_states(tmp_path: Path, receiver: Receiver) -> None:
-    receiver.script.clear()
-    plan, notices = demo_notices()
-    sink = WebhookSink(receiver.url, format="statuspage")
-    Publisher(plan, [sink], tmp_path / "d.jsonl").publish(notices)
-    bodies = list(receiver.applied.values())
-    kinds = {b["type"] for b in bodies}
-    assert kinds == {"scheduled_maintenance", "component_update"}
-    states = {c["status"] for b in bodies for c in b["components"]}  # type: ignore[attr-defined]
-    assert {"under_maintenance", "degraded", "operational"} <= states
-    assert any(c["name"] == "Rewards redemption" for b in bodies for c in b["components"])  # type: ignore[attr-defined]
-
-
 def test_outbox_holds_each_notice_once_across_resumes(tmp_path: Path) -> None:
     plan, notices = demo_notices()
     outbox = OutboxSink(tmp_path / "outbox.jsonl")
@@ -143,14 +130,21 @@ def test_each_notice_is_one_log_line_naming_every_sink_it_reached(
     assert {line["sinks"] for line in published} == {"outbox,second-outbox"}
 
 
-def test_webhook_that_never_recovers_raises_one_clear_error(tmp_path: Path) -> None:
-    from cutover.errors import RemoteError
-
+def test_webhook_that_never_recovers_is_one_clear_failure_and_stops_nothing(
+    tmp_path: Path,
+) -> None:
+    """A receiver down through every retry: the publisher does not raise, names the sink
+    and the reason once, still delivers to the other sinks, and records nothing for the
+    failed one (so the next call tries it again)."""
     plan, notices = demo_notices()
     sink = WebhookSink("http://127.0.0.1:9/hook", timeout=0.2, attempts=2, max_wait=0.01)
-    with pytest.raises(RemoteError, match="notice webhook unreachable"):
-        Publisher(plan, [sink], tmp_path / "d.jsonl").publish(notices[:1])
-    assert not (tmp_path / "d.jsonl").exists() or (tmp_path / "d.jsonl").read_text() == ""
+    outbox = OutboxSink(tmp_path / "outbox.jsonl")
+    publisher = Publisher(plan, [sink, outbox], tmp_path / "d.jsonl")
+    sent = publisher.publish(notices[:2])
+    assert [f.sink for f in publisher.failures] == ["webhook"]  # skipped after its first failure
+    assert "unreachable" in publisher.failures[0].error
+    assert len(sent) == 2 and len(outbox.read()) == 2
+    assert publisher.undelivered(notices[:2]) == notices[:2]
 
 
 class _Dying:
@@ -208,3 +202,32 @@ def test_kill_9_at_every_notice_boundary_sends_each_notice_once(
             assert set(receiver.applied) == keys
             outbox = [row["key"] for row in OutboxSink(folder / "outbox.jsonl").read()]
             assert sorted(outbox) == sorted(keys), (where, kill_at)
+
+
+def test_a_sink_failing_again_and_again_is_tried_less_often(tmp_path: Path) -> None:
+    """Down for good: tried at calls 1, 2, 4 and 8 of 10 (each try one failure line), not at
+    every tick; once it answers again, its next try delivers and the backoff is forgotten."""
+
+    class Flaky:
+        name = "flaky"
+        up = False
+        tries = 0
+
+        def send(self, plan: Any, notice: Any) -> None:
+            Flaky.tries += 1
+            if not Flaky.up:
+                raise RuntimeError("receiver down")
+
+    plan, notices = demo_notices()
+    publisher = Publisher(plan, [Flaky(), OutboxSink(tmp_path / "o.jsonl")], tmp_path / "d.jsonl")
+    failed_at = []
+    for call in range(1, 11):
+        publisher.publish(notices)
+        if publisher.failures:
+            failed_at.append(call)
+    assert failed_at == [1, 2, 4, 8] and Flaky.tries == 4
+    Flaky.up = True
+    for _ in range(8):  # within its sit-out of 7 calls, then the try that delivers
+        publisher.publish(notices)
+    assert publisher.undelivered(notices) == []
+    assert publisher._failing == {}

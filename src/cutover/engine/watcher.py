@@ -2,6 +2,10 @@
 
 Everything is computed from the journal, so whatever process ran a step, the
 notices and boards follow; what the watcher shows goes to the run's `RunView`.
+Notices go to the run's outbox and to the view's sinks (in Prefect: the artifacts and
+the plan's `notices.sinks` of the run's environment). A sink that fails does not
+stop the cutover: one log line, a `notice.failed` event, and the notices it missed
+are tried again on the next tick (the delivery log does not have them).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 from cutover.clock import utcnow
 from cutover.logs import get_logger
-from cutover.notices import OutboxSink, Publisher, render_all
+from cutover.notices import OutboxSink, Publisher, Rendered, render_all
 from cutover.notices.live import LiveNotices
 
 from .context import RunContext
@@ -37,6 +41,9 @@ class RunWatcher:
             ctx.plan, [outbox, *view.sinks], ctx.workdir / "notices-delivered.jsonl"
         )
         self.published = 0
+        self.failed = 0
+        self._counted: set[str] = set()
+        self._undelivered: list[Rendered] = []
         self.budgets = {b.feature: b.max_outage for b in ctx.plan.budgets}
         self.alarms: list[tuple[str, int, timedelta]] = []
         self._alarmed: set[tuple[str, int]] = set()
@@ -85,11 +92,29 @@ class RunWatcher:
             self.view.flush()
 
     def _send(self, due: list[Any]) -> None:
-        if not due:
+        notices = self._undelivered + (render_all(self.ctx.plan, due) if due else [])
+        if not notices:
             return
-        sent = self.publisher.publish(render_all(self.ctx.plan, due))
-        self.published += len(sent)
+        sent = self.publisher.publish(notices)
+        self._undelivered = self.publisher.undelivered(notices)
+        for failure in self.publisher.failures:
+            self.failed += 1
+            self.view.emit(
+                "notice.failed",
+                payload={
+                    "sink": failure.sink,
+                    "feature": failure.notice.event.feature,
+                    "kind": failure.notice.event.kind,
+                    "channel": failure.notice.channel,
+                    "error": failure.error,
+                },
+            )
         for notice in sent:
+            key = str(notice.as_dict()["key"])
+            if key in self._counted:  # reached one more sink on a retry: counted once
+                continue
+            self._counted.add(key)
+            self.published += 1
             self.view.emit(
                 "notice.published",
                 payload={

@@ -18,6 +18,7 @@ from cutover.clock import RunClock
 from cutover.dataflow.report import markdown as trace_markdown
 from cutover.engine import board, dataflows
 from cutover.engine.context import RunContext
+from cutover.flows import notice_sinks
 from cutover.journal import Decision, StepRecord
 from cutover.logs import get_logger
 from cutover.notices.publish import Sink
@@ -214,7 +215,7 @@ class PrefectView:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.artifacts = ArtifactSink(ctx.run_key)
-        self.sinks: Sequence[Sink] = (self.artifacts,)
+        self.sinks: Sequence[Sink] = (self.artifacts, *notice_sinks.for_run(ctx))
 
     def emit(
         self,

@@ -2,14 +2,17 @@
 
     events = derive(plan, build_timeline(plan))        # advance / started / restored per window
     rendered = render_all(plan, events)                 # text per channel, customer's time zone
-    Publisher(plan, [OutboxSink(path)], delivery_log).publish(rendered)
+    sinks = [OutboxSink(path), *build_sinks(plan, env, blocks)]   # the plan's `notices.sinks`
+    Publisher(plan, sinks, delivery_log).publish(rendered)
 
 The live run re-times them: `extended(...)` when a window will end later than
 announced, `retimed_restore(...)`, and `rolled_back(...)` after a rollback.
+Sinks: outbox file, signed webhook, Slack and Teams, email (SMTP), Statuspage.
 """
 
 from __future__ import annotations
 
+from cutover.notices.chat import ChatSink
 from cutover.notices.derive import (
     KINDS,
     NoticeEvent,
@@ -19,17 +22,26 @@ from cutover.notices.derive import (
     retimed_restore,
     rolled_back,
 )
-from cutover.notices.publish import DeliveryLog, OutboxSink, Publisher, WebhookSink
-from cutover.notices.render import Rendered, render, render_all, status_page_payload
+from cutover.notices.email import EmailSink
+from cutover.notices.publish import DeliveryLog, OutboxSink, Publisher
+from cutover.notices.render import Rendered, render, render_all
+from cutover.notices.sinks import Blocks, build_sinks
+from cutover.notices.statuspage import StatuspageSink
+from cutover.notices.webhook import WebhookSink, verify_signature
 
 __all__ = [
     "KINDS",
+    "Blocks",
+    "ChatSink",
     "DeliveryLog",
+    "EmailSink",
     "NoticeEvent",
     "OutboxSink",
     "Publisher",
     "Rendered",
+    "StatuspageSink",
     "WebhookSink",
+    "build_sinks",
     "derive",
     "extended",
     "in_effect",
@@ -37,5 +49,5 @@ __all__ = [
     "render_all",
     "retimed_restore",
     "rolled_back",
-    "status_page_payload",
+    "verify_signature",
 ]

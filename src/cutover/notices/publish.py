@@ -1,11 +1,19 @@
-"""Publish rendered notices to sinks, each notice exactly once.
+"""Publish rendered notices to sinks, each notice exactly once per sink.
 
-Sinks: an outbox file (JSON lines; the embedded default), a webhook (plain or
-status-page format; httpx with tenacity retries and an `Idempotency-Key` header).
-Every sink remembers what it has delivered in a *delivery log* (a JSON-lines file
-beside the outbox), so a retried step or a resumed run never sends a notice
-twice; the receiver also gets the same idempotency key on every retry, so a
-request that timed out after the receiver processed it is deduplicated there.
+Every sink's deliveries are recorded in a *delivery log* (JSON lines, fsynced, beside
+the run's outbox: `notices-delivered.jsonl`), so a retried tick or a resumed run
+never sends a notice twice. A sink that can do better than "send, then record"
+(`deliver` instead of `send`) gets an `Attempt`: it may record its *intent* just
+before the receiver can get the notice, read the intent an earlier, killed attempt
+left without an outcome, and keep notes of its own (a Statuspage incident id). What
+each sink does with an intent that has no outcome is its own call (see the sinks).
+
+A sink that fails (its receiver down after its retries) does not stop the others
+nor the cutover: it is skipped for the rest of the call, logged once, and listed in
+`Publisher.failures`; what it missed is not in the log, so the next call retries it.
+A sink failing again and again is tried less often: after k failures in a row it sits
+out the next 2^(k-1) - 1 calls (at most MAX_SIT_OUT), so a refused request does not
+fill the log once a second for the whole night.
 The Prefect artifact sink lives with the flows (the library never imports Prefect).
 """
 
@@ -15,24 +23,19 @@ import json
 import os
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-import httpx
-from tenacity import (
-    retry,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from typing import Any, Protocol
 
 from cutover import secrets
-from cutover.errors import RemoteError
 from cutover.logs import get_logger
-from cutover.notices.render import Rendered, status_page_payload
+from cutover.notices.render import Rendered
 from cutover.plan.models import Plan
 
 log = get_logger("cutover.notices")
+
+MAX_SIT_OUT = 63
+"""Calls a failing sink sits out at most (about a minute at the watcher's 1 s tick)."""
 
 
 class Sink(Protocol):
@@ -42,7 +45,9 @@ class Sink(Protocol):
 
 
 class DeliveryLog:
-    """Which notice keys a sink has delivered; durable, append-only, safe across processes."""
+    """What each sink delivered (`key` rows), meant to (`intent`) and noted (`note`).
+
+    Durable (each row fsynced before the call returns), append-only, safe across threads."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -50,11 +55,68 @@ class DeliveryLog:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def delivered(self) -> set[str]:
-        return {row["key"] for row in read_json_lines(self.path)}
+        return {row["key"] for row in read_json_lines(self.path) if "key" in row}
 
-    def record(self, key: str, sink: str) -> None:
+    def intents(self) -> dict[str, dict[str, Any]]:
+        """marker -> the last intent recorded for it and not abandoned since."""
+        out: dict[str, dict[str, Any]] = {}
+        for row in read_json_lines(self.path):
+            if "intent" in row:
+                out[row["intent"]] = row
+            elif "abandoned" in row:
+                out.pop(row["abandoned"], None)
+        return out
+
+    def notes(self, sink: str) -> list[dict[str, Any]]:
+        return [r for r in read_json_lines(self.path) if r.get("note") == sink]
+
+    def record(self, key: str, sink: str, **ref: Any) -> None:
+        self._append({"key": key, "sink": sink, **ref})
+
+    def intend(self, marker: str, sink: str, **ref: Any) -> None:
+        self._append({"intent": marker, "sink": sink, **ref})
+
+    def abandon(self, marker: str, sink: str) -> None:
+        self._append({"abandoned": marker, "sink": sink})
+
+    def note(self, sink: str, **data: Any) -> None:
+        self._append({"note": sink, **data})
+
+    def _append(self, row: dict[str, Any]) -> None:
         with self._lock:
-            append_json_line(self.path, {"key": key, "sink": sink})
+            append_json_line(self.path, row)
+
+
+@dataclass
+class Attempt:
+    """One notice to one journaled sink, with what the delivery log knows of it."""
+
+    log: DeliveryLog
+    sink: str
+    marker: str
+    earlier: dict[str, Any] | None
+    """The intent an earlier attempt recorded and never saw through (killed, or failed)."""
+
+    def intend(self, **ref: Any) -> None:
+        """Record, durably, that the receiver may get the notice from now on."""
+        self.log.intend(self.marker, self.sink, **ref)
+
+    def abandon(self) -> None:
+        """The receiver surely did not get it (the sink knows): the intent is void."""
+        self.log.abandon(self.marker, self.sink)
+
+    def note(self, **data: Any) -> None:
+        self.log.note(self.sink, **data)
+
+    def notes(self) -> list[dict[str, Any]]:
+        return self.log.notes(self.sink)
+
+
+@dataclass(frozen=True)
+class Failure:
+    sink: str
+    notice: Rendered
+    error: str
 
 
 def append_json_line(path: Path, row: dict[str, Any]) -> None:
@@ -108,99 +170,55 @@ class OutboxSink:
         return read_json_lines(self.path)
 
 
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, httpx.TransportError):  # connect errors, timeouts, dropped connections
-        return True
-    if isinstance(exc, httpx.HTTPStatusError):
-        return exc.response.status_code in (429, 502, 503, 504, 500)
-    return False
-
-
-class WebhookSink:
-    """POST each notice to a URL; `format` is `notice` (our JSON) or `statuspage`."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        format: Literal["notice", "statuspage"] = "notice",
-        token_secret: str | None = None,
-        timeout: float = 5.0,
-        attempts: int = 6,
-        max_wait: float = 5.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.url = url
-        self.format = format
-        self.name = f"webhook:{format}"
-        self.token_secret = token_secret
-        self.attempts = attempts
-        self.max_wait = max_wait
-        self.client = httpx.Client(timeout=timeout, transport=transport)
-
-    def close(self) -> None:
-        self.client.close()
-
-    def body(self, plan: Plan, notice: Rendered) -> dict[str, Any]:
-        if self.format == "statuspage":
-            return status_page_payload(plan, notice)
-        return notice.as_dict()
-
-    def send(self, plan: Plan, notice: Rendered) -> None:
-        key = notice.as_dict()["key"]
-        headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
-        if self.token_secret:
-            headers["Authorization"] = f"Bearer {secrets.resolve(self.token_secret)}"
-        body = self.body(plan, notice)
-
-        @retry(
-            retry=retry_if_exception(_transient),
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(multiplier=0.05, max=self.max_wait),
-            reraise=True,
-        )
-        def post() -> None:
-            response = self.client.post(self.url, json=body, headers=headers)
-            response.raise_for_status()
-
-        try:
-            post()
-        except httpx.HTTPStatusError as exc:
-            raise RemoteError(
-                "notice webhook refused the notice",
-                system="notices",
-                call=f"POST {exc.request.url.copy_with(query=None)}",
-                status=exc.response.status_code,
-            ) from None
-        except httpx.TransportError as exc:
-            raise RemoteError(
-                f"notice webhook unreachable ({type(exc).__name__})",
-                system="notices",
-                call="POST webhook",
-            ) from None
+def carries(sink: Any, plan: Plan, notice: Rendered) -> bool:
+    """Whether `sink` takes this notice (a sink without `accepts` takes every one)."""
+    accepts = getattr(sink, "accepts", None)
+    return True if accepts is None else bool(accepts(plan, notice))
 
 
 class Publisher:
     """Send notices to every sink once: what a sink's delivery log has, it skips."""
 
-    def __init__(self, plan: Plan, sinks: Iterable[Sink], delivery_log: Path) -> None:
+    def __init__(self, plan: Plan, sinks: Iterable[Any], delivery_log: Path) -> None:
         self.plan = plan
         self.sinks = list(sinks)
         self.log = DeliveryLog(delivery_log)
+        self.failures: list[Failure] = []
+        self._failing: dict[str, tuple[int, int]] = {}  # sink -> (failures in a row, sit out)
 
     def publish(self, notices: Iterable[Rendered]) -> list[Rendered]:
-        """Deliver each notice to each sink that has not had it; returns what was new."""
+        """Deliver each notice to each sink that takes it and has not had it; returns the
+        notices that reached a sink now. A failing sink is skipped for the rest of the call
+        (so its notices stay in order) and listed in `failures`."""
         done = self.log.delivered()
+        intents = self.log.intents()
+        self.failures = []
+        down = self._sitting_out()
         sent: list[Rendered] = []
         for notice in notices:
             key = notice.as_dict()["key"]
             reached: list[str] = []
             for sink in self.sinks:
                 marker = f"{sink.name}|{key}"
-                if marker in done:
+                if sink.name in down or marker in done or not carries(sink, self.plan, notice):
                     continue
-                sink.send(self.plan, notice)
+                try:
+                    self._deliver(sink, notice, marker, intents.get(marker))
+                except Exception as exc:  # one sink down must not stop the others or the run
+                    down.add(sink.name)
+                    self._failed(sink.name)
+                    error = secrets.redact(str(exc))
+                    self.failures.append(Failure(sink.name, notice, error))
+                    log.warning(
+                        "notice_not_delivered",
+                        sink=sink.name,
+                        feature=notice.event.feature,
+                        kind=notice.event.kind,
+                        error=error,
+                    )
+                    continue
                 self.log.record(marker, sink.name)
+                self._failing.pop(sink.name, None)
                 done.add(marker)
                 reached.append(sink.name)
             if reached:  # one line per notice, naming every sink it reached
@@ -213,3 +231,34 @@ class Publisher:
                 )
                 sent.append(notice)
         return sent
+
+    def undelivered(self, notices: Iterable[Rendered]) -> list[Rendered]:
+        """The notices some sink that takes them has not delivered yet (to try again)."""
+        done = self.log.delivered()
+        return [
+            n
+            for n in notices
+            if any(
+                f"{s.name}|{n.as_dict()['key']}" not in done and carries(s, self.plan, n)
+                for s in self.sinks
+            )
+        ]
+
+    def _sitting_out(self) -> set[str]:
+        out = set()
+        for name, (row, wait) in list(self._failing.items()):
+            if wait > 0:
+                self._failing[name] = (row, wait - 1)
+                out.add(name)
+        return out
+
+    def _failed(self, name: str) -> None:
+        row = self._failing.get(name, (0, 0))[0] + 1
+        self._failing[name] = (row, min(2 ** (row - 1) - 1, MAX_SIT_OUT))
+
+    def _deliver(self, sink: Any, notice: Rendered, marker: str, earlier: Any) -> None:
+        deliver = getattr(sink, "deliver", None)
+        if deliver is None:
+            sink.send(self.plan, notice)
+            return
+        deliver(self.plan, notice, Attempt(self.log, sink.name, marker, earlier))

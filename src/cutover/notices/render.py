@@ -27,14 +27,6 @@ rewards, since a plan may be any business's; a plan that wants them says so in `
 SHORT_CHANNELS: frozenset[Channel] = frozenset({"pos-receipt", "app-banner"})
 """Channels with little room: the advance text is used as is, without a sign-off line."""
 
-STATUS_STATE: dict[Kind, str] = {
-    "advance": "operational",
-    "started": "degraded",
-    "extended": "partial_outage",
-    "restored": "operational",
-    "rolled_back": "operational",
-}
-
 
 @dataclass(frozen=True)
 class Rendered:
@@ -122,25 +114,3 @@ def render_all(
             if channel is None or ch == channel:
                 out.append(render(plan, event, ch))
     return out
-
-
-def status_page_payload(plan: Plan, rendered: Rendered) -> dict[str, Any]:
-    """A status-page style body: the component's state, or a scheduled maintenance."""
-    feature = plan.feature(rendered.event.feature)
-    component = feature.status_component or feature.name
-    event = rendered.event
-    if event.kind == "advance":
-        return {
-            "type": "scheduled_maintenance",
-            "name": f"{component}: planned upgrade",
-            "scheduled_for": event.start.isoformat(),
-            "scheduled_until": event.end.isoformat(),
-            "components": [{"name": component, "status": "under_maintenance"}],
-            "body": rendered.text,
-        }
-    return {
-        "type": "component_update",
-        "components": [{"name": component, "status": STATUS_STATE[event.kind]}],
-        "body": rendered.text,
-        "at": event.at.isoformat(),
-    }

@@ -35,6 +35,7 @@ from cutover.plan.models import (
 )
 from cutover.plan.order import find_cycle
 from cutover.plan.pools import pool_problems
+from cutover.plan.sink_lint import sink_problems
 from cutover.plan.step_lint import per_environment, step_problems
 from cutover.plan.timeline import Timeline, build_timeline
 from cutover.plan.window_lint import window_problems
@@ -64,6 +65,7 @@ class _Linter:
         yield from self.stores()
         yield from self.program_names()
         yield from pool_problems(self.plan, self.at)
+        yield from sink_problems(self.plan, self.at)
         yield from step_problems(self.plan, self.at)
         yield from gate_problems(self.plan, self.at)
         yield from dataflow_problems(self.plan, self.at)
