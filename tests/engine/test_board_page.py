@@ -107,7 +107,10 @@ def test_a_late_step_pushes_what_follows_and_turns_the_department_amber(plan: Pl
     assert (head.rag, head.text) == ("AMBER", "AMBER late 32 min")
     page = board.page("r", "loyalty-platform")
     assert "**AMBER** late 32 min" in page
-    assert "loyalty-core · migrate **RUNNING** since Tue 21:02 (planned 40 min" in page
+    assert (
+        "loyalty-core · migrate **RUNNING** since Tue 21:02, **late 30 min** (planned 40 min)"
+        in page
+    )
     assert "(32 min late)" in page
 
 
@@ -116,10 +119,13 @@ def test_a_failed_step_is_red_first_on_the_board_with_its_error(plan: Plan) -> N
     head = board.headline("digital")
     assert (head.rag, head.text) == ("RED", "RED blocked: mobile-app switch failed")
     page = board.page("r", "digital")
-    sections = re.findall(r"^### (.+)$", page, flags=re.M)
-    assert sections == ["Failures first", "Next", "Waiting for", "Phases", "Systems"]
+    sections = re.findall(r"^\*\*(.+)\*\*$", page, flags=re.M)
+    assert sections == ["Failures first", "Waiting for", "Next", "Phases", "Systems"]
     assert f"**FAILED** mobile-app · switch (fronts) at Tue 22:42: {ERROR}" in page
-    assert "the release manager: phase **Switch the front systems** stopped at a failure" in page
+    assert (
+        "the release manager: **Switch the front systems** stopped (retry, skip or roll back)"
+        in page
+    )
     assert "gate **Downstream** (opens Tue 23:33): still due Digital & Mobile — Hana Sato" in page
     assert (
         "| mobile-app | fronts | freeze done · switch FAILED · unfreeze pending | late 33 min;"
@@ -135,7 +141,7 @@ def test_the_run_board_heads_with_each_department_and_keeps_every_note(plan: Pla
         "| Loyalty Platform — Priya Natarajan | **AMBER** done, 32 min late | Tue 22:37 |" in page
     )
     assert "| Digital & Mobile — Hana Sato | **RED** blocked: mobile-app switch failed |" in page
-    assert "pos-stores · switch **RUNNING** since Tue 22:43 (planned 15 min" in page
+    assert "pos-stores · switch **RUNNING** since Tue 22:43, **late 10 min** (planned 15 min)" in page
     assert "migrate done +30 min" in page and "migrate lag 3 changes / 0.4s" in page
     assert "| Prepare the core | Tue 21:00–22:05 | Tue 21:02–22:37 | done |" in page
     assert board.summary() == "RED: loyalty-platform AMBER, store-tech AMBER, digital RED"

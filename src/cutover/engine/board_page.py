@@ -5,13 +5,16 @@ Top to bottom, what matters first:
 1. the headline: RED, AMBER or GREEN in words, the forecast end against the plan's
    (`board_forecast`);
 2. **Failures first**: each failed step with its error;
-3. **Running now**, **Next** (what starts next, and what it waits for);
-4. **Waiting for**: the gate (the departments still due, by name and lead), holds
-   (who held and why), pools without a worker, windows to avoid;
+3. **Waiting for**: a decision after a failure, the gate (the departments still due,
+   by name and lead), holds (who held and why), pools without a worker, windows to
+   avoid — what needs a person comes before what only needs time;
+4. **Running now** (late ones say by how much), **Next** (when, and what it waits for);
 5. **Phases**: planned against actual (or forecast) per phase, a short table;
-6. **Systems**: a line per system: its steps with their state, lag, notes.
+6. **Systems**: a line per system: its steps with their state, lateness, lag, notes.
 
-Words, never emoji (Debian's Chromium has no emoji font), short cells, four
+Sections are bold labels, not headings, and empty ones are left out: a department's
+board with a failure, a late system and a waiting gate shows all three in the first
+screen (tests/browser/test_board_page.py). Words, never emoji (Debian's Chromium has no emoji font), short cells, four
 columns at most: it fits 1366x768 in the Prefect UI without scrolling sideways.
 Computed from the plan, the timeline and the journal: any process draws the same.
 """
@@ -91,11 +94,11 @@ class Board:
         lines = self._top(run_key, department)
         mine = [r for r in self.steps if department is None or r.department == department]
         lines += _section("Failures first", self._failures(mine))
+        lines += _section("Waiting for", self._waiting(department))
         lines += _section("Running now", self._running(mine))
         lines += _section("Next", self._next(mine))
-        lines += _section("Waiting for", self._waiting(department))
-        lines += ["", "### Phases", "", *self._phases(department)]
-        lines += ["", "### Systems", "", *self._systems(mine)]
+        lines += _section("Phases", self._phases(department))
+        lines += _section("Systems", self._systems(mine))
         return "\n".join(lines) + "\n"
 
     def summary(self, department: str | None = None) -> str:
@@ -111,11 +114,9 @@ class Board:
             head = self.headline(department)
             title = label(self.plan.department(department))
             return [
-                f"## {title}",
+                f"### {title}",
                 "",
-                f"**{head.rag}** {head.text.split(' ', 1)[1]}",
-                "",
-                f"Forecast end **{self._at(head.forecast_end)}**, plan "
+                f"**{head.rag}** {head.text.split(' ', 1)[1]}. Forecast end **{self._at(head.forecast_end)}**, plan "
                 f"{self._at(head.planned_end)}{_by(head)}; as of {self._at(self.now)} "
                 f"({self.plan.timezone}), run `{run_key}`",
             ]
@@ -123,7 +124,7 @@ class Board:
         end = max((h.forecast_end for h in heads), default=self.now)
         planned = max((h.planned_end for h in heads), default=self.now)
         lines = [
-            f"## {self.plan.name}",
+            f"### {self.plan.name}",
             "",
             f"**{_worst(heads)}** forecast end **{self._at(end)}**, plan {self._at(planned)}; "
             f"as of {self._at(self.now)} ({self.plan.timezone}), run `{run_key}`",
@@ -157,10 +158,12 @@ class Board:
                 continue
             since = f" since {self._at(r.started)}" if r.started else ""
             span = self.spans.get((r.phase, r.system, r.step))
-            due = f", ends ~{self._at(span.end)}" if span else ""
+            over = self.now - (r.started or self.now) - r.planned
+            due = f", ends ~{self._at(span.end)}" if span and over <= _LATE_STEP else ""
             lag = f", lag {r.lag}" if r.lag else ""
+            late = f", **late {minutes(over)}**" if over > _LATE_STEP else ""
             out.append(
-                f"- {r.system} · {r.step} **{WORDS[r.state]}**{since} "
+                f"- {r.system} · {r.step} **{WORDS[r.state]}**{since}{late} "
                 f"(planned {minutes(r.planned)}{due}){lag}"
             )
         return out
@@ -185,8 +188,7 @@ class Board:
 
     def _waiting(self, department: str | None) -> list[str]:
         out = [
-            f"- the release manager: phase **{title}** stopped at a failure "
-            "(retry, skip or roll back)"
+            f"- the release manager: **{title}** stopped (retry, skip or roll back)"
             for title in self._stopped(department)
         ]
         for phase, record, due, open_ in self._gates(department):
@@ -346,7 +348,8 @@ def _worst(heads: list[Headline]) -> str:
 
 
 def _section(title: str, lines: list[str]) -> list[str]:
-    return ["", f"### {title}", "", *lines] if lines else []
+    """A bold label, not a heading: a heading's margins would push the board past one screen."""
+    return ["", f"**{title}**", "", *lines] if lines else []
 
 
 def _short(text: str) -> str:

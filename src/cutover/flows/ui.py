@@ -55,7 +55,7 @@ def artifact_key(*parts: str) -> str:
     raw = "-".join(slugs).strip("-")
     if len(raw) <= MAX_KEY or len(slugs) < 2:
         return raw[:MAX_KEY].strip("-")
-    tail = slugs[-1][: MAX_KEY - 20]  # a run key is at most 81 characters
+    tail = slugs[-1][: MAX_KEY - 12]  # a run key has at most 81 characters: kept whole
     head = "-".join(slugs[:-1])
     digest = hashlib.sha256(head.encode()).hexdigest()[:8]
     room = MAX_KEY - len(tail) - len(digest) - 2
