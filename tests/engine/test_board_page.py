@@ -141,7 +141,9 @@ def test_the_run_board_heads_with_each_department_and_keeps_every_note(plan: Pla
         "| Loyalty Platform — Priya Natarajan | **AMBER** done, 32 min late | Tue 22:37 |" in page
     )
     assert "| Digital & Mobile — Hana Sato | **RED** blocked: mobile-app switch failed |" in page
-    assert "pos-stores · switch **RUNNING** since Tue 22:43, **late 10 min** (planned 15 min)" in page
+    assert (
+        "pos-stores · switch **RUNNING** since Tue 22:43, **late 10 min** (planned 15 min)" in page
+    )
     assert "migrate done +30 min" in page and "migrate lag 3 changes / 0.4s" in page
     assert "| Prepare the core | Tue 21:00–22:05 | Tue 21:02–22:37 | done |" in page
     assert board.summary() == "RED: loyalty-platform AMBER, store-tech AMBER, digital RED"
