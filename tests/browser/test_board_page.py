@@ -8,12 +8,17 @@ Digital's gate for the last phase still due. `publish_board` (the flows' own
 code) publishes it to a real `prefect server start`; headless Chromium opens
 `board-digital-<run key>` at 1366x768: the failed step, the waiting gate and the
 late system are each inside the viewport, and nothing scrolls sideways.
+
+Then the sign-off form of a real demo run paused at its first gate: the department
+offered as "Loyalty Platform — Priya Natarajan", the deadline shown, and an empty
+submit answered with every missing field named at once.
 """
 
 from __future__ import annotations
 
 import shutil
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -150,6 +155,104 @@ def test_a_department_board_shows_a_failure_a_waiting_gate_and_a_late_system_at_
             .map(e => e.tagName + '.' + e.className)"""
     )
     assert wide == [], wide  # no inner box scrolls sideways either
+
+
+def test_the_gate_form_names_departments_by_lead_shows_its_deadline_and_every_missing_field(
+    prefect_ui: Any, chromium: Any, screenshots: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from cutover.flows.gate_client import resume
+    from cutover.sim.server import running_estate
+    from support import SIGNOFF
+    from support_flows import DEMO, run_demo, wait_for_paused
+
+    run_key, result = "gate-form", {}
+    with running_estate(DEMO, "staging", workdir=tmp_path) as estate:
+
+        def cutover() -> None:
+            try:
+                result["summary"] = run_demo(
+                    tmp_path, run_key, estate.base_url, auto_approve=False, scale=300.0
+                )
+            except BaseException as exc:  # surfaced below
+                result["error"] = exc
+
+        thread = threading.Thread(target=_with_settings(prefect_ui, cutover), daemon=True)
+        thread.start()
+        first = wait_for_paused(run_key)
+        page = chromium.new_page(viewport=VIEWPORT)
+        page.set_default_timeout(TIMEOUT_MS)
+        _login(page, prefect_ui)
+        page.goto(f"{prefect_ui.ui_url}/v2/runs/flow-run/{first.id}")
+        form = _open_resume_form(page)
+        expect(form.get_by_text("Deadline:")).to_be_visible()
+        expect(
+            form.get_by_text("unsigned by then, the gate times out", exact=False)
+        ).to_be_visible()
+        form.get_by_role("button", name="Select Department").click()
+        option = page.get_by_role("option", name="Loyalty Platform — Priya Natarajan", exact=True)
+        expect(option).to_be_visible()
+        page.screenshot(path=str(screenshots / "gate-form-departments.png"))
+        page.keyboard.press("Escape")
+        form.get_by_role("button", name="Resume").click()  # nothing filled in
+        expect(form).to_be_hidden()
+        _wait_for_new_pause(run_key, first)
+        page.reload()
+        form = _open_resume_form(page)
+        expect(
+            form.get_by_text("not signed: Department, Decision, Name, Secret missing", exact=False)
+        ).to_be_visible()
+        page.screenshot(path=str(screenshots / "gate-form-missing-fields.png"))
+        # from a terminal, by id: the answer carries the label the form offers
+        for department in ("loyalty-platform", "store-tech", "digital"):
+            paused = wait_for_paused(run_key)
+            who, _, secret = SIGNOFF[department]
+            answer = {"department": department, "decision": "approve", "name": who}
+            resume(run_key, {**answer, "secret": secret})
+            _wait_for_new_pause(run_key, paused, or_running=True)
+        thread.join(timeout=180)
+    assert "error" not in result, result.get("error")
+    assert result["summary"].outcome == "completed"
+
+
+def _wait_for_new_pause(run_key: str, before: Any, or_running: bool = False) -> None:
+    """Until the run is paused at another pause key (or, with `or_running`, not paused)."""
+    from support_flows import prefect_client
+
+    deadline = time.monotonic() + 90
+    key = before.state.state_details.pause_key
+    while time.monotonic() < deadline:
+        with prefect_client() as client:
+            state = client.read_flow_run(before.id).state
+        if state is not None and state.is_paused() and state.state_details.pause_key != key:
+            return
+        if or_running and state is not None and not state.is_paused():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{run_key} never paused again after {key}")
+
+
+def _open_resume_form(page: Any) -> Any:
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("Paused").first).to_be_visible()
+    page.get_by_role("button", name="Open menu").click()
+    page.get_by_role("menuitem", name="Resume").click()
+    return page.get_by_role("dialog")
+
+
+def _with_settings(prefect_ui: Any, call: Any) -> Any:
+    """`call` for a new thread, with this test's Prefect settings (a thread starts without)."""
+    from prefect.context import SettingsContext, get_settings_context
+
+    profile = get_settings_context().profile
+
+    def run() -> None:
+        with SettingsContext(profile=profile, settings=prefect_ui.settings):
+            call()
+
+    return run
 
 
 def _in_a_thread(prefect_ui: Any, call: Any) -> None:
