@@ -55,3 +55,21 @@ def test_the_notices_table_is_rebuilt_from_the_outbox_of_every_attempt(tmp_path:
         ("started", "Tue 1 Dec, 9:40 PM CST"),
     ]
     assert table[0]["feature"] == "Redeeming rewards"
+
+
+def test_a_second_attempt_of_a_run_key_is_named_so(prefect_server: None) -> None:
+    """Two flow runs of one flow with the tag `run:<key>`: the first keeps its name, the
+    second is `<key> (attempt 2)`; another run key is a first attempt again."""
+    from prefect import flow, tags
+
+    from cutover.flows.ui import name_this_attempt
+
+    @flow(name="attempts", flow_run_name="{key}", persist_result=False)
+    def attempt(key: str) -> str | None:
+        return name_this_attempt(key)
+
+    with tags("run:twice"):
+        assert attempt("twice") is None
+        assert attempt("twice") == "twice (attempt 2)"
+    with tags("run:other"):
+        assert attempt("other") is None
