@@ -128,7 +128,11 @@ def answer_of(paused: Any, settle: float = 15.0) -> str | None:
             if state is None or state.is_final():
                 return None
             if state.is_paused() and state.state_details.pause_key != before:
-                return _last_answer(client, current)
+                try:
+                    return _last_answer(client, current)
+                except Exception as exc:  # Prefect saves the form just after it pauses
+                    if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+                        raise
             if state.is_running():
                 running_since = running_since or time.monotonic()
                 if time.monotonic() - running_since > settle:
