@@ -98,3 +98,17 @@ def test_a_manual_step_form_has_one_toggle_per_checklist_item_off_by_default() -
     assert {"name", "secret", "decision", "department"} <= set(schema["required"])
     assert not {"item_1", "item_2"} & set(schema["required"])
     assert props["secret"]["format"] == "password"
+
+
+def test_the_deadline_is_said_in_the_plans_time_zone() -> None:
+    """What the sign-off and decision forms show above their fields."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from cutover.flows.gates import _deadline_line
+    from cutover.plan import load_plan
+    from support import PLANS
+
+    ctx: Any = SimpleNamespace(plan=load_plan(PLANS / "demo.yaml").plan)
+    line = _deadline_line(ctx, datetime(2026, 12, 2, 3, 0, tzinfo=UTC))
+    assert line.startswith("**Deadline:** Tue 1 Dec, 9:00 PM CST — unanswered by then")

@@ -84,15 +84,24 @@ class BudgetDecision(RunInput):
 
 def _ask(ctx: RunContext, model: Any, description: str, timeout: timedelta, gate: str) -> Any:
     """Pause the flow run for a typed answer; GateTimeout if nobody answers in time."""
+    deadline = _deadline_line(ctx, utcnow() + timeout)
     try:
         return pause_flow_run(
-            wait_for_input=model.with_initial_data(description=description),
+            wait_for_input=model.with_initial_data(description=f"{deadline}\n\n{description}"),
             timeout=max(MIN_PAUSE, int(timeout.total_seconds())),
             poll_interval=POLL_SECONDS,
             key=gate,
         )
     except FlowPauseTimeout:
         raise _timed_out(ctx, gate, timeout, "the release manager's decision") from None
+
+
+def _deadline_line(ctx: RunContext, deadline: datetime) -> str:
+    """When the pause times out, in the plan's time zone, as the forms say it."""
+    return (
+        f"**Deadline:** {when(deadline, ctx.plan)} — unanswered by then, the gate times out "
+        "and the run stops (it resumes with the same run key)."
+    )
 
 
 def _timed_out(ctx: RunContext, gate: str, waited: timedelta, due: str) -> GateTimeout:
@@ -165,11 +174,7 @@ def _description(
     approvers = [ctx.plan.department(d) for d in phase.gate.approvers]
     lines = [f"## Go / no-go: {phase.title}", ""]
     if deadline is not None:
-        lines += [
-            f"**Deadline:** {when(deadline, ctx.plan)} — unsigned by then, the gate times "
-            "out and the run stops (it resumes with the same run key).",
-            "",
-        ]
+        lines += [_deadline_line(ctx, deadline).replace("unanswered", "unsigned"), ""]
     if phase.gate.note:
         lines += [phase.gate.note, ""]
     lines += gate_table(approvers, record, utcnow())
