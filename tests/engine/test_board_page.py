@@ -147,6 +147,9 @@ def test_the_run_board_heads_with_each_department_and_keeps_every_note(plan: Pla
     assert "migrate done +30 min" in page and "migrate lag 3 changes / 0.4s" in page
     assert "| Prepare the core | Tue 21:00–22:05 | Tue 21:02–22:37 | done |" in page
     assert board.summary() == "RED: loyalty-platform AMBER, store-tech AMBER, digital RED"
+    assert (
+        "**RED** forecast end **Tue 23:58**, plan Tue 23:55 (3 min late); as of Tue 23:08" in page
+    )
 
 
 def test_the_next_step_says_when_it_may_start_against_the_plan(plan: Plan) -> None:

@@ -126,7 +126,8 @@ class Board:
         lines = [
             f"### {self.plan.name}",
             "",
-            f"**{_worst(heads)}** forecast end **{self._at(end)}**, plan {self._at(planned)}; "
+            f"**{_worst(heads)}** forecast end **{self._at(end)}**, plan {self._at(planned)}"
+            f"{_late_or_early(end - planned)}; "
             f"as of {self._at(self.now)} ({self.plan.timezone}), run `{run_key}`",
             "",
             "| department | state | forecast end |",
@@ -334,7 +335,10 @@ def _phase_state(mine: list[Row]) -> str:
 
 
 def _by(head: Headline) -> str:
-    late = head.forecast_end - head.planned_end
+    return _late_or_early(head.forecast_end - head.planned_end)
+
+
+def _late_or_early(late: timedelta) -> str:
     if late >= timedelta(minutes=1):
         return f" ({minutes(late)} late)"
     return f" ({minutes(-late)} early)" if late <= -timedelta(minutes=1) else ""
