@@ -59,6 +59,8 @@ def artifact(key: str) -> Any:
         )
     assert found, f"no artifact {key!r}"
     data = found[0].data
+    if isinstance(data, str) and found[0].type == "markdown":
+        return data  # a board, a notice: the page's text
     return json.loads(data) if isinstance(data, str) else data
 
 

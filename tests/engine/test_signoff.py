@@ -88,12 +88,12 @@ def test_a_hold_shows_who_and_why_until_the_department_approves(journal: Journal
         "Digital & Mobile held by Hana Sato: app store review pending",
     )
     table = gate_table([DIGITAL], GateRecord.of(journal, "r", "g"), utcnow())
-    assert "| Digital & Mobile | ✋ held by Hana Sato: app store review pending |" in table
+    assert "| Digital & Mobile — Hana Sato | HELD by Hana Sato: app store review pending |" in table
     record_answer(
         journal, "r", "g", DIGITAL, answer("Ken Ito", "deputy-s3cret-value"), resolve=resolve
     )
     table = gate_table([DIGITAL], GateRecord.of(journal, "r", "g"), utcnow())
-    assert "| Digital & Mobile | ✅ approved by Ken Ito |" in table
+    assert "| Digital & Mobile — Hana Sato | approved by Ken Ito |" in table
 
 
 def test_five_wrong_tries_lock_the_department_for_ten_minutes(journal: Journal) -> None:
@@ -106,7 +106,7 @@ def test_five_wrong_tries_lock_the_department_for_ten_minutes(journal: Journal) 
     right = answer("Hana Sato", "lead-s3cret-value")
     verdict, message = record_answer(journal, "r", "g", DIGITAL, right, resolve=resolve, now=now)
     assert verdict == "locked" and "locked until" in message  # even the right secret waits
-    assert "🔒 locked until" in gate_table([DIGITAL], GateRecord.of(journal, "r", "g"), now)[2]
+    assert "LOCKED until" in gate_table([DIGITAL], GateRecord.of(journal, "r", "g"), now)[2]
     later = now + timedelta(minutes=11)
     verdict, _ = record_answer(journal, "r", "g", DIGITAL, right, resolve=resolve, now=later)
     assert verdict == "approve"

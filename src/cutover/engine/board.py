@@ -1,9 +1,9 @@
-"""The status board: every system's steps, their state, planned against actual.
+"""The status board's rows: every system's steps, their state, planned against actual.
 
-It is computed from the plan, its timeline and the journal, never kept in memory,
-so any process (a worker in another network, a resumed run, `cutover journal`)
-draws the same board. The flows publish it as Prefect table artifacts: one for
-the whole cutover, one per department.
+They are computed from the plan, its timeline and the journal, never kept in
+memory, so any process (a worker in another network, a resumed run, `cutover
+journal`) draws the same board. `board_forecast` forecasts from them and
+`board_page` draws the pages the flows publish (one for the run, one per department).
 """
 
 from __future__ import annotations
@@ -13,23 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cutover.journal import Decision, StepRecord
-from cutover.plan.durations import format_duration
 from cutover.plan.models import Plan
 from cutover.plan.timeline import Timeline
 
 from .windows import GATE_PREFIX
-
-STATE_LABEL = {
-    "pending": "⏳ pending",
-    "running": "▶ running",
-    "done": "✅ done",
-    "failed": "❌ failed",
-    "skipped": "⏭ skipped",
-    "undone": "↩ rolled back",
-    "undoing": "↩ rolling back",
-    "held": "✋ held",
-    "waiting": "⌛ waiting",
-}
 
 
 @dataclass(frozen=True)
@@ -45,24 +32,6 @@ class Row:
     actual: timedelta | None
     lag: str
     note: str
-
-    def as_dict(self, plan: Plan) -> dict[str, Any]:
-        zone = plan.zone
-        return {
-            "department": self.department,
-            "system": self.system,
-            "phase": self.phase,
-            "step": self.step,
-            "state": STATE_LABEL.get(self.state, self.state),
-            "planned start": self.planned_start.astimezone(zone).strftime("%a %H:%M"),
-            "started": self.started.astimezone(zone).strftime("%a %H:%M:%S")
-            if self.started
-            else "",
-            "planned": format_duration(self.planned),
-            "actual": format_duration(self.actual) if self.actual is not None else "",
-            "lag": self.lag,
-            "note": self.note,
-        }
 
 
 def rows(
@@ -198,24 +167,3 @@ def _summarise(
     if undo:
         state = "undone" if undo[-1].status == "done" else "undoing"
     return state, started, actual, lag, note[:200]
-
-
-def counts(board: list[Row]) -> dict[str, int]:
-    result: dict[str, int] = {}
-    for row in board:
-        result[row.state] = result.get(row.state, 0) + 1
-    return result
-
-
-def markdown(plan: Plan, board: list[Row], title: str) -> str:
-    """The board as a markdown table, with a one-line summary on top."""
-    summary = ", ".join(f"{n} {STATE_LABEL.get(s, s)}" for s, n in sorted(counts(board).items()))
-    lines = [f"## {title}", "", summary, ""]
-    header = ["system", "phase", "step", "state", "planned start", "started", "planned", "actual"]
-    header += ["lag", "note"]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + " --- |" * len(header))
-    for row in board:
-        d = row.as_dict(plan)
-        lines.append("| " + " | ".join(str(d[h]) for h in header) + " |")
-    return "\n".join(lines) + "\n"

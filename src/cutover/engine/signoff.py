@@ -138,19 +138,25 @@ def record_answer(
     return "approve", f"{department.name} approved by {signer}"
 
 
+def label(department: Department) -> str:
+    """`Digital & Mobile — Hana Sato`: a department as people name it (forms, boards)."""
+    return f"{department.name} — {department.lead}"
+
+
 def gate_table(approvers: list[Department], record: GateRecord, now: datetime) -> list[str]:
-    """The sign-off table of the form: each department's state, holds with their reasons."""
+    """The sign-off table of the form: each department's state, holds with their reasons.
+    Words, no emoji (a browser without an emoji font shows empty boxes)."""
     lines = ["| department | sign-off |", "| --- | --- |"]
     for dept in approvers:
         until = record.locked_until(dept.id, now)
         if dept.id in record.approved:
-            state = f"✅ approved by {record.approved[dept.id]}"
+            state = f"approved by {record.approved[dept.id]}"
         elif until is not None:
-            state = f"🔒 locked until {until:%H:%M} UTC ({LOCK_AFTER} wrong tries)"
+            state = f"LOCKED until {until:%H:%M} UTC ({LOCK_AFTER} wrong tries)"
         elif dept.id in record.held:
             who, reason = record.held[dept.id]
-            state = f"✋ held by {who}: {reason}".replace("|", "/")
+            state = f"HELD by {who}: {reason}".replace("|", "/")
         else:
-            state = "⏳ waiting"
-        lines.append(f"| {dept.name} | {state} |")
+            state = "waiting"
+        lines.append(f"| {label(dept)} | {state} |")
     return lines

@@ -48,6 +48,7 @@ def cutover(request: RunRequest) -> RunSummary:
     ctx = RunContext.load(request)  # lint runs here: a bad plan never starts
     workers.check_deployments(ctx)  # every pool the plan places systems in is deployed
     ui.tag_this_run(request.run_key, request.env)  # found by run key, however it was started
+    ui.name_this_attempt(request.run_key)  # a resumed run: "<run key> (attempt 2)"
     bind_context(run=request.run_key)
     view = ui.PrefectView(ctx)
     ui.publish_timeline(ctx.plan, ctx.timeline, request.run_key)

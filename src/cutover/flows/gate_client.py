@@ -3,7 +3,9 @@
 It does what the Prefect UI's Resume form does: it finds the paused flow run of
 the cutover (by run key or flow-run id) and resumes it with the typed input the
 gate waits for. The flow validates the input; a department that is not (or no
-longer) awaited is refused and the run stays paused.
+longer) awaited is refused and the run stays paused. A sign-off form offers
+departments as "Digital & Mobile — Hana Sato"; `--department` takes the id
+(`digital`) or that label, and the answer carries the label, as the UI's would.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import uuid
 from typing import Any
 
 from cutover.errors import UsageError
+
+IDS = "x-cutover-ids"
+"""In a sign-off form's department field: each offered label -> its department id."""
 
 
 def _client() -> Any:
@@ -74,6 +79,13 @@ def awaited_departments(schema: dict[str, Any]) -> list[str]:
     return [str(v) for v in values if v is not None]
 
 
+def offered_as(schema: dict[str, Any], department: str) -> str:
+    """The form's value for `department`, given as its id or as the label the form offers."""
+    ids = schema.get("properties", {}).get("department", {}).get(IDS, {})
+    by_id = {str(v): str(k) for k, v in ids.items()}
+    return by_id.get(department, department)
+
+
 def resume(run: str, answer: dict[str, Any]) -> Any:
     """Resume the paused run with `answer`; returns the flow run as it was paused."""
     from prefect.flow_runs import resume_flow_run
@@ -85,10 +97,13 @@ def resume(run: str, answer: dict[str, Any]) -> Any:
         kind = "a sign-off gate" if "department" in fields else "a decision gate"
         raise UsageError(f"run {run!r} is waiting at {kind}; it takes {', '.join(sorted(fields))}")
     allowed = awaited_departments(schema)
+    if "department" in answer:
+        answer = {**answer, "department": offered_as(schema, str(answer["department"]))}
     if "department" in answer and allowed and answer["department"] not in allowed:
+        ids = schema["properties"]["department"].get(IDS, {})
         raise UsageError(
             f"department {answer['department']!r} is not awaited at this gate; waiting for: "
-            + ", ".join(str(a) for a in allowed)
+            + ", ".join(f"{a} ({ids[a]})" if a in ids else str(a) for a in allowed)
         )
     try:
         # explicitly sync: Prefect picks its async variant whenever an event loop is
@@ -113,7 +128,11 @@ def answer_of(paused: Any, settle: float = 15.0) -> str | None:
             if state is None or state.is_final():
                 return None
             if state.is_paused() and state.state_details.pause_key != before:
-                return _last_answer(client, current)
+                try:
+                    return _last_answer(client, current)
+                except Exception as exc:  # Prefect saves the form just after it pauses
+                    if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+                        raise
             if state.is_running():
                 running_since = running_since or time.monotonic()
                 if time.monotonic() - running_since > settle:

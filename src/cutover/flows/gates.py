@@ -15,30 +15,40 @@ Gates wait in human time: a compressed clock never shortens the time a person ha
 to answer (`cutover.engine.phases.gate_timeout`). A gate nobody answers ends the
 run with `GateTimeout` (exit 4), naming who is due and how to come back.
 
-Fields a lead must fill have no default, so the UI shows them as required.
+The form names departments as people do, "Digital & Mobile — Hana Sato" (the
+journal keeps ids), and says when the gate times out, in the plan's time zone.
+Its fields are checked here, not by Prefect: the server names only the first
+missing field of a schema's `required` list ("'department' is a required
+property"), so the form requires nothing (the UI marks each field "(Optional)")
+and an answer with fields missing pauses the run again at once, the form saying
+"Not signed: Department, Decision, Name, Secret missing" — every one at once.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
-from pydantic import Field, SecretStr, create_model
+from pydantic import Field
 
 from cutover.clock import utcnow
 from cutover.engine.context import RunContext
 from cutover.engine.mapping_checks import gate_checks
 from cutover.engine.phases import Decide, Verdict, gate_timeout
-from cutover.engine.signoff import Answer, GateRecord, gate_table, record_answer
+from cutover.engine.signoff import Answer, GateRecord, gate_table, label, record_answer
 from cutover.errors import GateTimeout
 from cutover.journal import Journal
 from cutover.logs import get_logger
+from cutover.notices.render import when
 
 from . import ui
+from .signoff_form import _choice_not_const, missing, sign_off_model
+
+__all__ = ["_choice_not_const", "missing", "sign_off", "sign_off_model"]  # manual.py, tests
 
 log = get_logger("cutover.gates")
 
@@ -74,15 +84,24 @@ class BudgetDecision(RunInput):
 
 def _ask(ctx: RunContext, model: Any, description: str, timeout: timedelta, gate: str) -> Any:
     """Pause the flow run for a typed answer; GateTimeout if nobody answers in time."""
+    deadline = _deadline_line(ctx, utcnow() + timeout)
     try:
         return pause_flow_run(
-            wait_for_input=model.with_initial_data(description=description),
+            wait_for_input=model.with_initial_data(description=f"{deadline}\n\n{description}"),
             timeout=max(MIN_PAUSE, int(timeout.total_seconds())),
             poll_interval=POLL_SECONDS,
             key=gate,
         )
     except FlowPauseTimeout:
         raise _timed_out(ctx, gate, timeout, "the release manager's decision") from None
+
+
+def _deadline_line(ctx: RunContext, deadline: datetime) -> str:
+    """When the pause times out, in the plan's time zone, as the forms say it."""
+    return (
+        f"**Deadline:** {when(deadline, ctx.plan)} — unanswered by then, the gate times out "
+        "and the run stops (it resumes with the same run key)."
+    )
 
 
 def _timed_out(ctx: RunContext, gate: str, waited: timedelta, due: str) -> GateTimeout:
@@ -133,40 +152,6 @@ def _record(journal: Journal, run_key: str, gate: str, action: str, who: str, wh
     journal.decide(run_key, gate, "release-management", action, who, why)
 
 
-def _choice_not_const(schema: dict[str, Any]) -> None:
-    """One department left: pydantic writes `const`, which the Prefect UI shows as an empty,
-    read-only box; offer it as a one-item choice instead (still without a default)."""
-    if "const" in schema:
-        schema["enum"] = [schema.pop("const")]
-
-
-def sign_off_model(remaining: list[str]) -> type[RunInput]:
-    """A sign-off form offering only the departments that have not approved yet."""
-    department_type: Any = Literal.__getitem__(tuple(remaining))
-    decision_type: Any = Literal["approve", "hold"]
-    fields: dict[str, Any] = {
-        "department": (
-            department_type,
-            Field(description="the department you sign for", json_schema_extra=_choice_not_const),
-        ),
-        "decision": (
-            decision_type,
-            Field(description="approve: go; hold: the phase waits until you approve"),
-        ),
-        "name": (str, NAME),
-        "secret": (
-            SecretStr,
-            Field(description="your sign-off secret (never stored, never shown)"),
-        ),
-        "comment": (
-            str,
-            Field(default="", description="for a hold, its reason; anything the team should know"),
-        ),
-    }
-    model: type[RunInput] = create_model("SignOff", __base__=RunInput, **fields)
-    return model
-
-
 def _emit_gate(ctx: RunContext, name: str, phase: str, gate: str, departments: list[str]) -> None:
     ui.emit(
         name,
@@ -177,12 +162,19 @@ def _emit_gate(ctx: RunContext, name: str, phase: str, gate: str, departments: l
 
 
 def _description(
-    ctx: RunContext, index: int, record: GateRecord, last: str, reports: str = ""
+    ctx: RunContext,
+    index: int,
+    record: GateRecord,
+    last: str,
+    reports: str = "",
+    deadline: datetime | None = None,
 ) -> str:
     phase = ctx.plan.phases[index]
     assert phase.gate is not None
     approvers = [ctx.plan.department(d) for d in phase.gate.approvers]
     lines = [f"## Go / no-go: {phase.title}", ""]
+    if deadline is not None:
+        lines += [_deadline_line(ctx, deadline).replace("unanswered", "unsigned"), ""]
     if phase.gate.note:
         lines += [phase.gate.note, ""]
     lines += gate_table(approvers, record, utcnow())
@@ -191,7 +183,9 @@ def _description(
     lines += [
         "",
         "Each department signs separately, by its lead or a deputy the plan names, with "
-        "their sign-off secret. **Hold** (its reason in the comment) keeps the phase waiting.",
+        "their sign-off secret. **Hold** (its reason in the comment) keeps the phase waiting. "
+        "Department, Decision, Name and Secret are all needed (the form calls them Optional: "
+        "the run checks them, and names every one missing).",
     ]
     if reports:
         lines += ["", "---", "", reports]
@@ -229,8 +223,11 @@ def _auto_approve(ctx: RunContext, phase: str, gate: str, approvers: list[str]) 
         _emit_gate(ctx, "gate.signed", phase, gate, [department])
 
 
-def _one_answer(ctx: RunContext, key: str, form: type[RunInput], wait: timedelta) -> Answer:
-    """Pause for one answer to the sign-off form; its stored copy (with the secret) deleted."""
+def _one_answer(
+    ctx: RunContext, key: str, form: type[RunInput], wait: timedelta
+) -> Answer | list[str]:
+    """Pause for one answer to the sign-off form; its stored copy (with the secret) deleted.
+    The titles of the fields left empty instead, if any."""
     answer: Any = pause_flow_run(
         wait_for_input=form,
         timeout=max(MIN_PAUSE, int(wait.total_seconds())),
@@ -238,8 +235,12 @@ def _one_answer(ctx: RunContext, key: str, form: type[RunInput], wait: timedelta
         key=key,
     )
     _forget_input(key)
+    lacking = missing(answer)
+    if lacking:
+        return lacking
+    ids = {label(d): d.id for d in ctx.plan.departments}
     return Answer(
-        department=answer.department,
+        department=ids.get(answer.department, answer.department),
         decision=answer.decision,
         name=answer.name,
         secret=answer.secret.get_secret_value(),
@@ -274,8 +275,10 @@ def sign_off(ctx: RunContext, index: int) -> dict[str, str]:
         open_ = [d.id for d in due if record.locked_until(d.id, now) is None]
         _emit_gate(ctx, "gate.waiting", phase.id, gate, [d.id for d in due])
         attempt += 1
-        form = sign_off_model(open_ or [d.id for d in due]).with_initial_data(
-            description=_description(ctx, index, record, last, reports)
+        offered = [d for d in due if d.id in open_] or due
+        deadline = now + (timeout - waited)
+        form = sign_off_model(offered).with_initial_data(
+            description=_description(ctx, index, record, last, reports, deadline)
         )
         began = utcnow()
         try:
@@ -283,6 +286,10 @@ def sign_off(ctx: RunContext, index: int) -> dict[str, str]:
         except FlowPauseTimeout:
             raise _timed_out(ctx, gate, timeout, who) from None
         waited += utcnow() - began
+        if isinstance(answer, list):
+            last = f"not signed: {', '.join(answer)} missing. Fill in every field and resume."
+            log.info("gate_answer_incomplete", gate=gate, missing=answer)
+            continue
         department = ctx.plan.department(answer.department)
         verdict, last = record_answer(ctx.journal, ctx.run_key, gate, department, answer)
         log.info("gate_answer", gate=gate, department=department.id, verdict=verdict)
