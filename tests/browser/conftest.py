@@ -18,8 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from support import ROOT, SIGNOFF
+
+# `expect(...)` waits 5 s by default, apart from the page's own timeout: too short for a
+# Prefect UI on a loaded 2-core machine (a dialog's text came late under load 11).
+expect.set_options(timeout=30_000)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
