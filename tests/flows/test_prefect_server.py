@@ -105,7 +105,8 @@ def test_a_run_against_a_server_that_wants_a_login_is_one_line(
 ) -> None:
     """`cutover run` with PREFECT_API_URL naming a server that requires a login: without
     PREFECT_API_AUTH_STRING, or with a wrong one, one line and exit 2, nothing run; the
-    password never printed. A server that does not answer: one line too."""
+    password never printed. A server that does not answer: one line too, for `demo` and
+    `drill` as well."""
     monkeypatch.setenv("CUTOVER_TEST_SERVER_AUTH", "rm:right-pass-0123")
     server = start_server(home=tmp_path / "prefect", auth_secret="CUTOVER_TEST_SERVER_AUTH")
     monkeypatch.chdir(tmp_path)
@@ -124,9 +125,16 @@ def test_a_run_against_a_server_that_wants_a_login_is_one_line(
             assert result.code == 2 and result.err.count("\n") == 1, result.err
             assert result.err.startswith(f"cutover: the Prefect server at {server.url} {said}")
             assert "pass-0123" not in result.err + result.out
+            assert result.out == ""  # no event, no log path: nothing started
         monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")
-        result = run_cli(*args)
-        assert result.code == 2 and "no Prefect server answers at" in result.err
+        for command in (
+            args,
+            ("demo", "--plan", DEMO, "--home", "var/demo"),
+            ("drill", DEMO, "--env", "staging", "--home", "var/demo"),
+        ):
+            result = run_cli(*command)
+            assert result.code == 2 and result.err.count("\n") == 1, result.err
+            assert "no Prefect server answers at" in result.err and result.out == ""
     finally:
         server.stop()
     assert not (tmp_path / "var").exists()

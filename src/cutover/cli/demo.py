@@ -99,6 +99,10 @@ def demo(
 
     sized = members_for(size, members)
     plan_file = resolve_plan(plan)
+    if not ui:  # a server PREFECT_API_URL names that will not have us: one line, first
+        from cutover.flows.launch import check_configured_server
+
+        check_configured_server()
     server, ui_url = _ui_server(home) if ui else (None, "")
     try:
         from .live import Session, log_path_for, new_workdir, watcher
@@ -226,6 +230,9 @@ def drill(
     sized = members_for(size, members)
     plan_file, loaded = _drill_plan(plan, env)
     _check_drill(loaded, faults, rollback_at)  # bad input: its line, before anything starts
+    from cutover.flows.launch import check_configured_server
+
+    check_configured_server()
     from .live import Session, log_path_for, new_workdir, watcher
 
     workdir = new_workdir(home)

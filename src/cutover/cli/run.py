@@ -108,7 +108,12 @@ def run(
     On a terminal it shows the run live; otherwise stdout carries one JSON line per event.
     Exit code 0 completed, 3 rolled back, 4 stopped at a gate that timed out, 2 bad input.
     """
-    from cutover.flows.launch import RunLinks, default_workdir, execute_run
+    from cutover.flows.launch import (
+        RunLinks,
+        check_configured_server,
+        default_workdir,
+        execute_run,
+    )
     from cutover.plan import build_timeline, load_plan
 
     from .live import Session, log_path_for
@@ -142,6 +147,7 @@ def run(
         **fields,
     )
     workdir = Path(request.workdir)
+    check_configured_server()  # a server that will not have us: one line, before any output
     session = Session(log_path_for(workdir), title="cutover run", verbose=verbose)
     links = RunLinks(key, [d.id for d in loaded.plan.departments])
     with session:

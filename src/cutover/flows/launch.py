@@ -40,7 +40,7 @@ def prefect_settings(scale: float) -> Any:
     from .hooks import install
     from .names import HEARTBEAT_SECONDS
 
-    _check_configured_server()
+    check_configured_server()
     install()  # cutover's log lines in the runs' logs in the UI; secrets from blocks
     _temporary_server_dies_with_us()
     # Real time: a heartbeat every 30 s, as on the workers (`cutover deploy`), so the crash
@@ -87,7 +87,7 @@ def _restore(settings: Any) -> None:
         settings.__exit__(None, None, None)
 
 
-def _check_configured_server() -> None:
+def check_configured_server() -> None:
     """A server named by PREFECT_API_URL (environment or profile) answers and lets us in,
     before anything runs: one line otherwise, never Prefect's traceback mid-run."""
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL
