@@ -121,3 +121,48 @@ def test_a_killed_run_leaves_no_temporary_prefect_server(tmp_path: Path) -> None
     for pid in leftover:
         os.kill(pid, signal.SIGKILL)
     assert leftover == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_a_gate_stops_the_run_says_how_to_resume_and_leaves_no_server(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C in the terminal while `cutover run` waits at its first gate: the command ends
+    (exit 130) with one line naming the resume command, and its temporary server is gone.
+    The terminal's SIGINT used to stop the server too, and the run then retried the dead
+    server's port for minutes before it gave up."""
+    import pexpect
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        CUTOVER_ESTATE_TOKEN="children-test-token-0123",
+        TERM="xterm-256color",
+    )
+    plan = Path(__file__).resolve().parents[1] / "plans" / "demo.yaml"
+    args = ["-m", "cutover.cli", "run", str(plan), "--env", "staging", "--local"]
+    args += ["--time-scale", "300", "--journal", str(tmp_path / "j.db"), "--run-key", "cc-1"]
+    child = pexpect.spawn(
+        sys.executable, args, cwd=str(tmp_path), env=env, dimensions=(45, 160), timeout=300
+    )
+    servers: list[int] = []
+    log = tmp_path / "runs" / "cc-1" / "cutover.log"
+    deadline = time.monotonic() + 240  # a bound on start-up, not a speed
+    while time.monotonic() < deadline:  # until the flow itself stands at the gate (a pause)
+        servers = servers or [p for p, cmd in _children(child.pid) if "uvicorn" in cmd]
+        if log.exists() and "Pausing flow" in log.read_text(errors="replace"):
+            break
+        child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=0.5)
+        assert child.isalive(), child.before
+    assert servers, "the run never started a temporary server"
+    child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=15)  # waiting, as a person would
+    child.sendintr()
+    child.expect(pexpect.EOF, timeout=120)  # it hung for minutes before: a bound, not a speed
+    child.close()
+    said = (child.before or b"").decode(errors="replace")
+    assert child.exitstatus == 130, said[-2000:]
+    assert "interrupted: run cc-1 stopped" in said and "--run-key cc-1` resumes it" in said
+    deadline = time.monotonic() + 60
+    while any(_alive(p) for p in servers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [p for p in servers if _alive(p)] == []

@@ -71,6 +71,7 @@ def watch(pid: int) -> subprocess.Popen[bytes]:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C in the terminal must not stop the watchdog
     )
 
 

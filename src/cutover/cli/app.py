@@ -18,6 +18,8 @@ import typer
 from cutover import __version__, logs
 from cutover.errors import CutoverError, PlanError
 
+from . import interrupt
+
 app = typer.Typer(
     name="cutover",
     help="Cut a live business system over to a new one without stopping the business.",
@@ -74,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; CutoverErrors become one line each on stderr and their exit code."""
     for name, value in NO_TELEMETRY.items():
         os.environ.setdefault(name, value)
+    interrupt.install()
     try:
         result = app(args=argv, prog_name="cutover", standalone_mode=False)
     except PlanError as exc:
@@ -96,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("cutover: interrupted", err=True)
         return 130
     except Exception as exc:  # a usage error from the parser, or a bug: one line unless --debug
+        if interrupt.seen() and not _debug:  # Ctrl-C that a library re-raised as its own
+            typer.echo("cutover: interrupted", err=True)
+            return 130
         show = getattr(exc, "show", None)
         if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
             show()  # typer (its vendored click) formats usage errors itself

@@ -19,6 +19,7 @@ import typer
 from cutover.errors import UsageError
 from cutover.secrets import hide_password
 
+from . import interrupt
 from .options import (
     BaseUrlOption,
     DataRootOption,
@@ -150,17 +151,28 @@ def run(
     check_configured_server()  # a server that will not have us: one line, before any output
     session = Session(log_path_for(workdir), title="cutover run", verbose=verbose)
     links = RunLinks(key, [d.id for d in loaded.plan.departments])
-    with session:
-        with session.follow(
-            journal=journal,
-            run_key=key,
-            plan=loaded.plan,
-            timeline=build_timeline(loaded.plan, env=env),
-            outbox=workdir / "notices-outbox.jsonl",
-            links=links,
-        ):
-            summary = execute_run(request)
-        session.summary(summary.model_dump(mode="json"))
+    try:
+        with session:
+            with session.follow(
+                journal=journal,
+                run_key=key,
+                plan=loaded.plan,
+                timeline=build_timeline(loaded.plan, env=env),
+                outbox=workdir / "notices-outbox.jsonl",
+                links=links,
+            ):
+                summary = execute_run(request)
+            session.summary(summary.model_dump(mode="json"))
+    except (KeyboardInterrupt, Exception) as exc:
+        if not (isinstance(exc, KeyboardInterrupt) or interrupt.seen()):
+            raise
+        typer.echo(
+            f"interrupted: run {key} stopped (Crashed in Prefect); "
+            f"`cutover run {plan} --env {env} --run-key {key}` resumes it, "
+            "skipping what is done",
+            err=True,
+        )
+        raise typer.Exit(130) from None
     _print_run(summary, plan, env, key, json_out and session.tty, err=not session.tty)
     ui = links.ui()
     for label, url in links.links(ui, every_department=True) if ui else []:

@@ -146,7 +146,10 @@ def _spawn_embedded(port: int) -> subprocess.Popen[Any]:
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "cutover.flows.embedded:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
-    return subprocess.Popen([*command, "--lifespan", "on"], env=env)
+    # a session of its own: a Ctrl-C in the terminal is for `cutover`, which then tells this
+    # server how its runs ended; the server going down with it left the client retrying a
+    # dead port for minutes at exit (the watchdog stops the server once we are gone)
+    return subprocess.Popen([*command, "--lifespan", "on"], env=env, start_new_session=True)
 
 
 class RunLinks:
