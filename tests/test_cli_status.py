@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,11 @@ def test_status_reads_a_sqlite_journal(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("CUTOVER_ESTATE_TOKEN", TOKEN)
     journal = str(tmp_path / "journal.db")
     _run_phase_one(journal, tmp_path, "st-sqlite")
+    _check_status(journal, "st-sqlite")
+    seeds = tmp_path / "seeds"  # a draft that does not load, beside the packaged plans
+    shutil.copytree(PLANS, seeds)
+    (seeds / "a-draft.yaml").write_text("name: [unfinished\n")
+    monkeypatch.setattr("cutover.plan.seeds.SEEDS", seeds)
     _check_status(journal, "st-sqlite")
     missing = run_cli("status", "nope", "--journal", journal)
     assert (missing.code, missing.err.strip()) == (

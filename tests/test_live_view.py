@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from cutover.cli.live import HEIGHT, WIDTH, Follower, render
+from cutover.clock import RunClock
 from cutover.engine.events import EventFeed
 from cutover.engine.progress import Traffic, progress
 from cutover.journal import Journal
@@ -106,8 +107,11 @@ def test_the_event_feed_gives_each_journal_row_once_in_order(tmp_path: Path) -> 
     outbox = tmp_path / "notices-outbox.jsonl"
     outbox.write_text(json.dumps({"key": "k1", "feature": "f", "kind": "advance"}) + "\n")
     follower = Follower(str(tmp_path / "journal.db"), "r2", loaded.plan, timeline, outbox)
+    starting, first = follower.poll()  # the flow has not begun: no gate waits yet
+    assert starting.state == "starting" and [e["event"] for e in first] == ["notice.sent"]
+    journal.open_run("r2", loaded.plan.name, "staging", RunClock.production(timeline.starts_at))
     _, first = follower.poll()
-    assert [e["event"] for e in first] == ["gate.waiting", "notice.sent"]
+    assert [e["event"] for e in first] == ["gate.waiting"]
     assert first[0]["due"][0]["lead"] == "Priya Natarajan"
     _core_done(journal, "r2")
     _, events = follower.poll()
@@ -119,14 +123,19 @@ def test_the_event_feed_gives_each_journal_row_once_in_order(tmp_path: Path) -> 
     assert follower.poll()[1] == []
 
 
-def test_a_reader_before_the_run_sees_it_planned(tmp_path: Path) -> None:
-    """No journal yet (the run starts a moment later): the view says so, no error."""
+def test_a_reader_before_the_run_sees_it_starting(tmp_path: Path) -> None:
+    """No journal yet (the run starts a moment later): the view says `starting`, no error,
+    and no gate waits (a demo that signs its own gates seemed to wait for a person); once
+    the run is open, its first gate waits."""
     loaded = load_plan(DEMO)
     timeline = build_timeline(loaded.plan, env="staging")
     follower = Follower(str(tmp_path / "none.db"), "r3", loaded.plan, timeline)
-    now, _ = follower.poll()
+    now, events = follower.poll()
     assert now.steps_done == 0 and not (tmp_path / "none.db").exists()
-    assert EventFeed("r3").events([], [], now) == [
+    assert now.state == "starting" and events == []
+    assert [p.state for p in now.phases] == ["planned"] * 3
+    opened = progress(loaded.plan, timeline, "r3", [], [])
+    assert EventFeed("r3").events([], [], opened) == [
         {
             "event": "gate.waiting",
             "run_key": "r3",

@@ -245,6 +245,7 @@ class Follower:
         self.feed = EventFeed(run_key, timeline)
         self.rate = _Rate()
         self._journal: Any = None
+        self.opened = False
 
     def journal(self) -> Any:
         """The journal once it exists (a new run creates it a moment after it starts)."""
@@ -260,6 +261,8 @@ class Follower:
         journal = self.journal()
         history = journal.history(self.run_key) if journal else []
         decisions = journal.decisions(self.run_key) if journal else []
+        if not self.opened and journal is not None:  # the flow has begun: its journal row
+            self.opened = self.run_key in journal.run_keys()
         notices = None
         if self.outbox is not None:
             from cutover.notices.publish import read_json_lines
@@ -273,6 +276,7 @@ class Follower:
             decisions,
             notices=None if notices is None else len(notices),
             traffic=traffic_of(self.traffic, self.rate),
+            opened=self.opened,
         )
         return now, self.feed.events(history, decisions, now, notices)
 

@@ -134,10 +134,14 @@ def _plan_of(given: str | None, name: str) -> Any:
                 f"--plan {given}: the run's plan is {name!r}, not {loaded.plan.name!r}"
             )
         return loaded
+    from cutover.errors import PlanError
     from cutover.plan.seeds import SEEDS
 
     for path in sorted(SEEDS.glob("*.yaml")):
-        loaded = load_plan(path)
+        try:
+            loaded = load_plan(path)
+        except PlanError:  # a draft beside the seeds is not this run's plan
+            continue
         if loaded.plan.name == name:
             return loaded
     raise UsageError(f"the run's plan {name!r} is not a packaged one: give it with --plan FILE")

@@ -104,10 +104,15 @@ class Progress:
     started: datetime | None = None
     last: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    opened: bool = True
+    """Whether the run has begun (its row in the journal): before that it is `starting`."""
 
     @property
     def state(self) -> str:
-        """`completed`, `failed`, `rolled back`, `waiting at gate`, `running` or `planned`."""
+        """`starting`, `completed`, `failed`, `rolled back`, `waiting at gate`, `running` or
+        `planned`."""
+        if not self.opened:
+            return "starting"
         states = [p.state for p in self.phases]
         if states and all(s == "done" for s in states):
             return "completed"
@@ -146,8 +151,11 @@ def progress(
     *,
     notices: int | None = None,
     traffic: Traffic | None = None,
+    opened: bool = True,
 ) -> Progress:
-    """Where the run stands, from its journal rows (oldest first)."""
+    """Where the run stands, from its journal rows (oldest first). A run not `opened` yet
+    (the flow has not begun: a server still starting, stores being seeded) stands at no
+    gate, whatever its first phase needs."""
     per_step: dict[tuple[str, str], list[StepRecord]] = {}
     for record in history:
         per_step.setdefault((record.system, record.step), []).append(record)
@@ -184,7 +192,7 @@ def progress(
             state = "done"
         elif records:
             state = "running"
-        elif due and previous_done:
+        elif due and previous_done and opened:
             state = "waiting at gate"
         else:
             state = "planned"
@@ -260,6 +268,7 @@ def progress(
         traffic=traffic,
         started=history[0].at if history else None,
         last=history[-1].at if history else None,
+        opened=opened,
     )
 
 

@@ -253,7 +253,7 @@ def start_ui_server(home: Path, auth_secret: str = AUTH_SECRET) -> ServerProcess
         if server.auth
         else f"no login: 127.0.0.1 only; export {auth_secret}=user:password to require one"
     )
-    print(f"Prefect UI: {server.ui_url}  ({login})", flush=True)
+    print(f"Prefect UI: {server.ui_url}  ({login})", file=sys.stderr, flush=True)
     return server
 
 
@@ -287,5 +287,5 @@ def use_running_server(auth_secret: str = AUTH_SECRET) -> str:
         os.environ["PREFECT_API_AUTH_STRING"] = os.environ[auth_secret]
     check_api(api, os.environ.get("PREFECT_API_AUTH_STRING"))
     ui_url = api.removesuffix("/api")
-    print(f"Prefect UI: {ui_url}  (the server PREFECT_API_URL names)", flush=True)
+    print(f"Prefect UI: {ui_url}  (the server PREFECT_API_URL names)", file=sys.stderr, flush=True)
     return ui_url
