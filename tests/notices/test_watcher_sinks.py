@@ -76,10 +76,12 @@ def test_a_sink_down_is_retried_next_tick_and_stops_nothing(
     outbox = (tmp_path / "run" / "notices-outbox.jsonl").read_text().splitlines()
     assert len(outbox) == watcher.published > 0
     assert receiver.applied == {}
+    assert watcher.undelivered() == {"partners": len(outbox)}  # what the run's summary says
 
     receiver.down = False
     watcher.tick()  # nothing new is due: the missed notices go now
     assert len(receiver.applied) == len(outbox)
+    assert watcher.undelivered() == {}
     assert len((tmp_path / "run" / "notices-outbox.jsonl").read_text().splitlines()) == len(outbox)
     watcher.tick()
     assert len(receiver.requests) == len(outbox)  # nothing sent twice

@@ -343,6 +343,16 @@ def print_demo_summary(result: DemoResult, session: Session | None = None) -> No
         ("rolled back", rolled),
         ("programs now served", result.programs_summary),
         ("customer notices sent", f"{result.notices} ({', '.join(result.notice_kinds)})"),
+        *(
+            [
+                (
+                    "notices NOT delivered",
+                    ", ".join(f"{k} {n}" for k, n in result.undelivered.items()),
+                )
+            ]
+            if result.undelivered
+            else []
+        ),
         *_size_rows(result),
         ("report", result.report),
         ("notices outbox", result.outbox),

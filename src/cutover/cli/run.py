@@ -248,6 +248,13 @@ def _print_run(
         f"{summary.notices} notices published",
         err=err,
     )
+    if summary.undelivered:
+        typer.echo(
+            "notices NOT delivered: "
+            + ", ".join(f"{sink} {n}" for sink, n in sorted(summary.undelivered.items()))
+            + f" (why: `notice_not_delivered` in {Path(summary.workdir) / 'cutover.log'})",
+            err=True,
+        )
     if summary.rollback is not None:
         typer.echo(
             f"rolled back {len(summary.rollback.rolled_back)} systems in "

@@ -59,6 +59,8 @@ class DemoResult:
     """Real seconds between one step's outcome and the next step's start, on average."""
     extended_notices: int = 0
     """*extended* notices published (one per channel)."""
+    undelivered: dict[str, int] = field(default_factory=dict)
+    """Per notice sink, the notices it had still not delivered when the run ended."""
     budget_gates: int = 0
     """Budget gates raised (a feature's outage forecast past its budget)."""
     size: dict[str, Any] | None = None
@@ -198,6 +200,7 @@ def summarize(
         programs_summary=describe_programs(programs, plan.program.names),
         orchestration_per_step_s=full["orchestration"]["per_step_s"],
         extended_notices=sum(1 for n in notices if n.get("kind") == "extended"),
+        undelivered=dict(summary.undelivered),
         budget_gates=len({d.gate for d in decisions if d.gate.startswith("budget-")}),
         size=rehearsal.size,
     )

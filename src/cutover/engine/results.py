@@ -45,6 +45,11 @@ class RunSummary(BaseModel):
     phases: int
     systems: int
     notices: int
+    undelivered: dict[str, int] = Field(
+        default_factory=dict,
+        description="per notice sink, the notices it had still not delivered when the run "
+        "ended (its receiver down or refusing; `notice_not_delivered` in the log says why)",
+    )
     skipped: list[str] = Field(default_factory=list)
     stopped_at: str = ""
     workdir: str = ""

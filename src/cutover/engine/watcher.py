@@ -79,6 +79,11 @@ class RunWatcher:
                 self.view.board(history, decisions, self.clock, None if everyone else changed)
                 self._seen, self._answers = len(history), answers
 
+    def undelivered(self) -> dict[str, int]:
+        """Per sink, the notices it has still not delivered (after every retry so far)."""
+        with self._lock:
+            return self.publisher.missing(self._undelivered)
+
     def take_alarms(self) -> list[tuple[str, int, timedelta]]:
         """The budget alarms raised since the last call (feature, window, projected outage)."""
         with self._lock:

@@ -90,6 +90,7 @@ def cutover(request: RunRequest) -> RunSummary:
         ended = summary.outcome
     finally:  # after the watcher's last tick: its notices and boards come first
         summary.notices = watcher.published
+        summary.undelivered = watcher.undelivered()
         view.emit("run.finished", payload={"outcome": ended})
     # The outcome in the final state's message: whoever started the run (a deployment,
     # the UI) reads it there; a caller in this process gets the summary itself.

@@ -232,6 +232,17 @@ class Publisher:
                 sent.append(notice)
         return sent
 
+    def missing(self, notices: Iterable[Rendered]) -> dict[str, int]:
+        """Per sink, how many of `notices` it takes and has not delivered (none: left out)."""
+        done = self.log.delivered()
+        counts: dict[str, int] = {}
+        for n in notices:
+            key = n.as_dict()["key"]
+            for s in self.sinks:
+                if f"{s.name}|{key}" not in done and carries(s, self.plan, n):
+                    counts[s.name] = counts.get(s.name, 0) + 1
+        return counts
+
     def undelivered(self, notices: Iterable[Rendered]) -> list[Rendered]:
         """The notices some sink that takes them has not delivered yet (to try again)."""
         done = self.log.delivered()
