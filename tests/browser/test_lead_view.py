@@ -172,7 +172,7 @@ def test_a_lead_signs_the_gate_and_follows_the_run_in_the_prefect_ui(
         form = _open_resume_form(page)
         expect(form.get_by_text(f"held by {webb}: stores still closing").first).to_be_visible()
         page.screenshot(path=str(screenshots / "5b-gate-held.png"))
-        held = f"HELD by {webb} (Store Technology — Marcus Webb): stores still closing"
+        held = f"HELD by {webb} (Store Technology): stores still closing"
         _wait(lambda: held in artifact(f"board-{RUN_KEY}"))
         _open_latest_board(page, ui, f"board-{RUN_KEY}")
         expect(page.get_by_text(held).first).to_be_visible()

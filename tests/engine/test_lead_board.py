@@ -172,7 +172,7 @@ def test_a_hold_says_who_held_and_why_and_the_departments_still_due(plan: Plan) 
         "gate **Switch the front systems** (open now): still due Store Technology — Marcus Webb, "
         "Digital & Mobile — Hana Sato" in page
     )
-    assert "HELD by Marcus Webb (Store Technology — Marcus Webb): stores still closing" in page
+    assert "HELD by Marcus Webb (Store Technology): stores still closing" in page
 
 
 def test_the_pages_use_words_not_emoji_and_short_tables(plan: Plan) -> None:

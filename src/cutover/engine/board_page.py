@@ -197,7 +197,7 @@ class Board:
             when = "open now" if open_ else f"opens {self._at(self._phase_start(phase.id))}"
             out.append(f"- gate **{phase.title}** ({when}): still due {names}")
             for who_id, (who, reason) in record.held.items():
-                held = label(self.plan.department(who_id))
+                held = self.plan.department(who_id).name  # the lead may be `who`
                 out.append(f"- HELD by {who} ({held}): {_short(reason)}")
         for r in self.holds:
             if department is not None and r.department != department:

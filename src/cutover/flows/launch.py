@@ -214,15 +214,16 @@ class RunLinks:
 
         tagged = FlowRunFilterTags(all_=[f"run:{self.run_key}"])
         with get_client(sync_client=True) as client:
-            if self.flow_run is None:
-                top = client.read_flow_runs(
-                    flow_run_filter=FlowRunFilter(
-                        tags=tagged, parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True)
-                    ),
-                    sort=FlowRunSort.EXPECTED_START_TIME_DESC,  # a resumed run: the newest
-                    limit=1,
-                )
-                self.flow_run = str(top[0].id) if top else None
+            # asked each time: a resumed run's new attempt appears a moment after we start,
+            # and until then the newest is the attempt that crashed
+            top = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    tags=tagged, parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True)
+                ),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC,  # a resumed run: the newest
+                limit=1,
+            )
+            self.flow_run = str(top[0].id) if top else self.flow_run
             paused = client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(
                     tags=tagged,
