@@ -168,7 +168,7 @@ CASES: list[tuple[str, str, int, str]] = [
         "bad-id",
         edit("  - id: shop\n", "  - id: Shop_Front\n"),
         22,
-        "systems[1].id: String should match pattern '^[a-z][a-z0-9-]{0,62}$'",
+        "systems[1].id: must be an id: lowercase letters, digits and dashes, starting with a letter",
     ),
     (
         "duplicate-yaml-key",

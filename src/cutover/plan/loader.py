@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from cutover.errors import PlanError, Problem
+from cutover.plan.types import PATTERN_WORDS
 
 MAX_BYTES = 5 * 1024 * 1024
 """Largest plan file accepted. A plan for hundreds of systems is a few hundred KB."""
@@ -312,6 +313,9 @@ def validation_problems(
             line = doc.source.line(path)
         elif kind == "union_tag_not_found":
             message = f"{where}: missing `step:` (freeze, migrate, verify, switch, unfreeze, http)"
+            line = doc.source.line(path)
+        elif kind == "string_pattern_mismatch" and error["ctx"]["pattern"] in PATTERN_WORDS:
+            message = f"{where}: {PATTERN_WORDS[error['ctx']['pattern']]}"
             line = doc.source.line(path)
         else:
             msg = error["msg"].removeprefix("Value error, ")
