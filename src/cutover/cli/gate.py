@@ -117,6 +117,7 @@ def _sign(
         **dict.fromkeys(items, decision == "approve"),
     }
     flow_run = resume(run, answer)
+    typer.echo(f"{flow_run.name}: answer sent; waiting for the run to take it…", err=True)
     outcome = answer_of(flow_run)
     if outcome is None:
         typer.echo(f"{flow_run.name}: {department}: {decision} recorded; the run goes on")
