@@ -88,3 +88,26 @@ def pg_schema(pg_server: str) -> Iterator[tuple[str, str]]:
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(f'drop schema if exists "{schema}" cascade')
+
+
+LONGEST_FIRST = (
+    "tests/night/",
+    "tests/browser/test_lead_view.py",
+    "tests/browser/test_board_page.py",
+    "tests/flows/test_flow_rollback.py",
+    "tests/flows/test_cutover_flow.py",
+    "tests/test_children.py",
+    "tests/flows/test_flow_terminal.py",
+)
+"""Files that take a minute or more (`--durations`): started first, so that neither of
+the two workers (`--dist loadfile`: a file at a time) is left running one alone at the end."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+            len(LONGEST_FIRST),
+        )
+
+    items.sort(key=rank)  # stable: within a file, and for every other file, the order stays

@@ -155,7 +155,7 @@ def test_ctrl_c_at_a_gate_stops_the_run_says_how_to_resume_and_leaves_no_server(
         child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=0.5)
         assert child.isalive(), child.before
     assert servers, "the run never started a temporary server"
-    child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=15)  # waiting, as a person would
+    child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=5)  # waiting, as a person would
     child.sendintr()
     child.expect(pexpect.EOF, timeout=120)  # it hung for minutes before: a bound, not a speed
     child.close()
