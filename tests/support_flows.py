@@ -16,6 +16,13 @@ from support import PLANS
 DEMO = PLANS / "demo.yaml"
 
 
+def quick_demo(home: Path) -> list[str]:
+    """`cutover demo` arguments for a quick demo on the small plan (few customers, a
+    compressed clock), its runs under `home`."""
+    quick = ["--rate", "40", "--customers", "300", "--time-scale", "300"]
+    return ["demo", "--plan", str(DEMO), *quick, "--home", str(home)]
+
+
 def prefect_client() -> Any:
     from prefect.client.orchestration import get_client
 

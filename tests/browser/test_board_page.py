@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import open_resume_form
 
 from cutover.clock import RunClock, utcnow
 from cutover.journal import Decision, StepRecord
@@ -208,7 +209,7 @@ def test_the_gate_form_names_departments_by_lead_shows_its_deadline_and_every_mi
         page.set_default_timeout(TIMEOUT_MS)
         _login(page, prefect_ui)
         page.goto(f"{prefect_ui.ui_url}/v2/runs/flow-run/{first.id}")
-        form = _open_resume_form(page)
+        form = open_resume_form(page)
         expect(form.get_by_text("Deadline:")).to_be_visible()
         expect(
             form.get_by_text("unsigned by then, the gate times out", exact=False)
@@ -222,7 +223,7 @@ def test_the_gate_form_names_departments_by_lead_shows_its_deadline_and_every_mi
         expect(form).to_be_hidden()
         _wait_for_new_pause(run_key, first)
         page.reload()
-        form = _open_resume_form(page)
+        form = open_resume_form(page)
         expect(
             form.get_by_text("not signed: Department, Decision, Name, Secret missing", exact=False)
         ).to_be_visible()
@@ -254,15 +255,6 @@ def _wait_for_new_pause(run_key: str, before: Any, or_running: bool = False) -> 
             return
         time.sleep(0.5)
     raise AssertionError(f"{run_key} never paused again after {key}")
-
-
-def _open_resume_form(page: Any) -> Any:
-    from playwright.sync_api import expect
-
-    expect(page.get_by_text("Paused").first).to_be_visible()
-    page.get_by_role("button", name="Open menu").click()
-    page.get_by_role("menuitem", name="Resume").click()
-    return page.get_by_role("dialog")
 
 
 def _with_settings(prefect_ui: Any, call: Any) -> Any:

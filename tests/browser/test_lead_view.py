@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import open_resume_form
 
 from cutover.journal import Journal
 from cutover.sim.server import running_estate
@@ -77,7 +78,7 @@ def test_a_lead_signs_the_gate_and_follows_the_run_in_the_prefect_ui(
         page.get_by_role("link", name="Runs", exact=True).first.click()
         page.get_by_role("link", name=RUN_KEY, exact=True).click()
         expect(page.get_by_text("Paused").first).to_be_visible()
-        form = _open_resume_form(page)
+        form = open_resume_form(page)
         expect(form.get_by_text(f"Go / no-go: {first.title}")).to_be_visible()
         expect(form.get_by_text(str(first.gate.note))).to_be_visible()
         for label in ("Department", "Decision", "Name", "Secret", "Comment"):
@@ -95,7 +96,7 @@ def test_a_lead_signs_the_gate_and_follows_the_run_in_the_prefect_ui(
             )
         )
         page.reload()
-        form = _open_resume_form(page)
+        form = open_resume_form(page)
         expect(form.get_by_text("wrong name or sign-off secret").first).to_be_visible()
         _fill_sign_off(page, form, lead, secret, "legacy backup verified at 20:40")
         page.screenshot(path=str(screenshots / "1-gate-form.png"))
@@ -169,7 +170,7 @@ def test_a_lead_signs_the_gate_and_follows_the_run_in_the_prefect_ui(
         wait_for_paused_at(RUN_KEY, "gate-fronts", tmp_path / "journal.db")
         page.get_by_role("link", name="Runs", exact=True).first.click()
         page.get_by_role("link", name=RUN_KEY, exact=True).click()
-        form = _open_resume_form(page)
+        form = open_resume_form(page)
         expect(form.get_by_text(f"held by {webb}: stores still closing").first).to_be_visible()
         page.screenshot(path=str(screenshots / "5b-gate-held.png"))
         held = f"HELD by {webb} (Store Technology): stores still closing"
@@ -213,15 +214,6 @@ def wait_for_paused_at(run_key: str, gate: str, journal: Path, timeout: float = 
         time.sleep(0.5)
     failed = [r for r in Journal(journal).history(run_key) if r.status == "failed"]
     raise AssertionError(f"run {run_key} never paused at {gate}: seen {sorted(seen)}; {failed}")
-
-
-def _open_resume_form(page: Any) -> Any:
-    from playwright.sync_api import expect
-
-    expect(page.get_by_text("Paused").first).to_be_visible()
-    page.get_by_role("button", name="Open menu").click()
-    page.get_by_role("menuitem", name="Resume").click()
-    return page.get_by_role("dialog")
 
 
 def _fill_sign_off(page: Any, form: Any, name: str, secret: str, comment: str) -> None:

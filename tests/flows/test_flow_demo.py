@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from support import PLANS, SIGNOFF, run_cli
+from support import SIGNOFF, run_cli
+from support_flows import quick_demo
 
 
 def _files_holding(secrets: list[str], *roots: Path) -> tuple[int, list[str]]:
@@ -24,20 +25,7 @@ def _files_holding(secrets: list[str], *roots: Path) -> tuple[int, list[str]]:
 
 
 def test_demo_runs_the_whole_story_and_reconciles(prefect_server: None, tmp_path: Path) -> None:
-    result = run_cli(
-        "demo",
-        "--plan",
-        str(PLANS / "demo.yaml"),
-        "--rate",
-        "40",
-        "--customers",
-        "300",
-        "--time-scale",
-        "300",
-        "--home",
-        str(tmp_path),
-        "--json",
-    )
+    result = run_cli(*quick_demo(tmp_path), "--json")
     assert result.code == 0, result.output[-3000:]
     summary = json.loads(result.out.strip().splitlines()[-1])
     for key in (

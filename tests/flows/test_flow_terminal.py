@@ -13,6 +13,7 @@ import pexpect
 import pytest
 
 from support import PLANS
+from support_flows import quick_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB0-2]|\r")
@@ -25,20 +26,7 @@ RAW_LOG = re.compile(
 def _demo(home: Path) -> list[str]:
     exe = ROOT / ".venv" / "bin" / "cutover"
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "cutover.cli"]
-    return [
-        *command,
-        "demo",
-        "--plan",
-        str(PLANS / "demo.yaml"),
-        "--rate",
-        "40",
-        "--customers",
-        "300",
-        "--time-scale",
-        "300",
-        "--home",
-        str(home),
-    ]
+    return [*command, *quick_demo(home)]
 
 
 def _env() -> dict[str, str]:

@@ -94,7 +94,6 @@ def demo(
     verbose: VerboseOption = False,
 ) -> None:
     """The main job on one machine: estate, traffic and the whole cutover, compressed, then reconciled."""
-    from cutover.drill import DemoOptions, run_demo
     from cutover.drill.size import members_for
 
     sized = members_for(size, members)
@@ -105,28 +104,19 @@ def demo(
         check_configured_server()
     server, ui_url = _ui_server(home) if ui else (None, "")
     try:
-        from .live import Session, log_path_for, new_workdir, watcher
-
-        workdir = new_workdir(home)
-        session = Session(log_path_for(workdir), title="cutover demo", verbose=verbose)
-        with session:
-            result = run_demo(
-                DemoOptions(
-                    plan=plan_file,
-                    time_scale=time_scale,
-                    rate=rate,
-                    customers=customers,
-                    seed=seed,
-                    ui=ui,
-                    home=home,
-                    members=sized,
-                    database=database,
-                    workdir=workdir,
-                    watch=watcher(session),
-                )
-            )
-            session.summary(result.as_dict())
-        print_demo_summary(result, session)
+        result, session = _rehearse(
+            "cutover demo",
+            verbose,
+            plan=plan_file,
+            time_scale=time_scale,
+            rate=rate,
+            customers=customers,
+            seed=seed,
+            ui=ui,
+            home=home,
+            members=sized,
+            database=database,
+        )
         if ui:
             print_where_to_look(ui_url, plan_file, result.run_key, err=not session.tty)
         if json_out and session.tty:
@@ -139,6 +129,22 @@ def demo(
             server.stop()
     if result.outcome != "completed" or not result.ok:
         raise typer.Exit(1)
+
+
+def _rehearse(title: str, verbose: bool, **options: Any) -> tuple[DemoResult, Session]:
+    """Run the demo or drill in the run's live-view session (its folder under `home`), then
+    print its table; returns the result and the session."""
+    from cutover.drill import DemoOptions, run_demo
+
+    from .live import Session, log_path_for, new_workdir, watcher
+
+    workdir = new_workdir(options["home"])
+    session = Session(log_path_for(workdir), title=title, verbose=verbose)
+    with session:
+        result = run_demo(DemoOptions(**options, workdir=workdir, watch=watcher(session)))
+        session.summary(result.as_dict())
+    print_demo_summary(result, session)
+    return result, session
 
 
 def _ui_server(home: Path) -> tuple[Any, str]:
@@ -224,7 +230,6 @@ def drill(
     verbose: VerboseOption = False,
 ) -> None:
     """Rehearse the cutover on the simulated estate with traffic, faults and a rollback; then reconcile."""
-    from cutover.drill import DemoOptions, run_demo
     from cutover.drill.size import members_for
 
     sized = members_for(size, members)
@@ -233,32 +238,23 @@ def drill(
     from cutover.flows.launch import check_configured_server
 
     check_configured_server()
-    from .live import Session, log_path_for, new_workdir, watcher
-
-    workdir = new_workdir(home)
-    session = Session(log_path_for(workdir), title="cutover drill", verbose=verbose)
-    with session:
-        result = run_demo(
-            DemoOptions(
-                plan=plan_file,
-                env=env,
-                time_scale=time_scale,
-                rate=rate,
-                customers=customers,
-                seed=seed,
-                home=home,
-                rollback_at=rollback_at,
-                faults=faults,
-                drill=True,
-                past_point_of_no_return=past_point_of_no_return,
-                members=sized,
-                database=database,
-                workdir=workdir,
-                watch=watcher(session),
-            )
-        )
-        session.summary(result.as_dict())
-    print_demo_summary(result, session)
+    result, session = _rehearse(
+        "cutover drill",
+        verbose,
+        plan=plan_file,
+        env=env,
+        time_scale=time_scale,
+        rate=rate,
+        customers=customers,
+        seed=seed,
+        home=home,
+        rollback_at=rollback_at,
+        faults=faults,
+        drill=True,
+        past_point_of_no_return=past_point_of_no_return,
+        members=sized,
+        database=database,
+    )
     if json_out and session.tty:
         typer.echo(json.dumps(result.as_dict()))
     legacy = loaded.plan.program.legacy
